@@ -18,5 +18,5 @@ export function toolPath(name: 'bao' | 'sops'): string {
   return file;
 }
 
-/** The shared fixtures folder (../shared/fixtures beside the checkout). */
-export const sharedFixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
+/** Test fixtures (test/fixtures, copied from ../shared/fixtures with their README and licenses). */
+export const fixturesDir = path.join(projectRoot, "test", "fixtures");
