@@ -1,0 +1,177 @@
+// bench/check: `coffre check` on a generated repo of 200 services × 3 secrets files × 12 keys (half in
+// OpenBao, half in sops files made by the real sops binary), against (b) the naive baseline a shell script
+// would run (one `bao kv get` / `sops -d` process per file, then a key diff) and (c) the raw floor (the same
+// KV reads made directly with fetch at the same concurrency, plus in-process sops decrypts).
+// Run: `npm run bench:check` (prints a Markdown table for the README). Not a test: it asserts nothing.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import pLimit from 'p-limit';
+import { parseEnvFile } from '../src/core/env-file.js';
+import { decryptSopsFile, parseAgeIdentities, parseSopsFile } from '../src/sops/index.js';
+import { runCheck } from '../src/use-cases/check.js';
+import { openWorkspace } from '../src/use-cases/workspace.js';
+import { startOpenBao } from '../test/support/openbao.js';
+import { newAgeKey, writeSopsFile } from '../test/support/sops.js';
+import { toolPath } from '../test/support/tools.js';
+
+const run = promisify(execFile);
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
+const FILES_PER_SERVICE = 3;
+const KEYS_PER_FILE = 12;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+interface GeneratedFile {
+  service: string;
+  name: string;
+  exampleKeys: string[];
+  vaultPath?: string;
+  sopsFile?: string;
+}
+
+async function main(): Promise<void> {
+  const bao = await startOpenBao();
+  const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-check-'));
+  try {
+    const key = await newAgeKey();
+    const files: GeneratedFile[] = [];
+    const setup = pLimit(4);
+    const tasks: Array<Promise<void>> = [];
+    for (let s = 0; s < SERVICES; s++) {
+      const service = `svc${String(s).padStart(3, '0')}`;
+      const useSops = s % 2 === 1;
+      const secretsDir = path.join(root, service, 'secrets');
+      await mkdir(secretsDir, { recursive: true });
+      const names = Array.from({ length: FILES_PER_SERVICE }, (_, f) => `f${f}`);
+      await writeFile(
+        path.join(root, service, 'docker-compose.yml'),
+        `services:\n  app:\n    image: app\n    env_file:\n${names.map((n) => `      - ./secrets/${n}.secrets\n`).join('')}`,
+      );
+      for (const name of names) {
+        const exampleKeys = Array.from({ length: KEYS_PER_FILE }, (_, k) => `${name.toUpperCase()}_KEY_${k}`);
+        await writeFile(path.join(secretsDir, `${name}.secrets.example`), exampleKeys.map((k) => `${k}=\n`).join(''));
+        const values = Object.fromEntries(exampleKeys.map((k, i) => [k, `value-${service}-${name}-${i}-${'x'.repeat(24)}`]));
+        if (useSops) {
+          const sopsFile = path.join(secretsDir, `${name}.secrets.sops.yaml`);
+          tasks.push(setup(() => writeSopsFile(sopsFile, Object.entries(values).map(([k, v]) => `${k}: ${v}\n`).join(''), key)));
+          files.push({ service, name, exampleKeys, sopsFile });
+        } else {
+          const vaultPath = `${service}/${name}`;
+          tasks.push(
+            setup(async () => {
+              const response = await fetch(`${bao.address}/v1/secret/data/${vaultPath}`, {
+                method: 'POST',
+                headers: { 'X-Vault-Token': bao.rootToken, 'Content-Type': 'application/json' },
+                body: JSON.stringify({ data: values }),
+              });
+              if (!response.ok) throw new Error(`seeding ${vaultPath}: HTTP ${response.status}`);
+            }),
+          );
+          files.push({ service, name, exampleKeys, vaultPath });
+        }
+      }
+    }
+    await Promise.all(tasks);
+    const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
+    const fileCount = files.length;
+
+    // (a) coffre: a fresh workspace per run (discovery + examples + sources), as a CLI run would do.
+    const coffreTimes: number[] = [];
+    const coffreKeysOnlyTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      for (const [keysOnly, sink] of [[false, coffreTimes], [true, coffreKeysOnlyTimes]] as const) {
+        sink.push(
+          await timed(async () => {
+            const workspace = await openWorkspace({ root, env });
+            try {
+              const report = await runCheck(workspace, { keysOnly });
+              if (report.summary.complete !== fileCount) throw new Error(`expected ${fileCount} complete files, got ${JSON.stringify(report.summary)}`);
+            } finally {
+              workspace.close();
+            }
+          }),
+        );
+      }
+    }
+
+    // (b) naive baseline: one process per file, sequential, like a shell loop.
+    const baoBin = toolPath('bao');
+    const sopsBin = toolPath('sops');
+    const baselineEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
+    const baselineTime = await timed(async () => {
+      for (const file of files) {
+        const example = await readFile(path.join(root, file.service, 'secrets', `${file.name}.secrets.example`), 'utf8');
+        const wanted = parseEnvFile(example).entries.map((e) => e.key);
+        let stored: string[];
+        if (file.vaultPath) {
+          const { stdout } = await run(baoBin, ['kv', 'get', '-format=json', '-mount=secret', file.vaultPath], { env: baselineEnv });
+          stored = Object.keys(JSON.parse(stdout).data.data);
+        } else {
+          const { stdout } = await run(sopsBin, ['decrypt', '--output-type', 'json', file.sopsFile as string], { env: baselineEnv });
+          stored = Object.keys(JSON.parse(stdout));
+        }
+        const missing = wanted.filter((k) => !stored.includes(k));
+        if (missing.length > 0) throw new Error(`baseline found missing keys in ${file.service}/${file.name}`);
+      }
+    });
+
+    // (c) raw floor: the same reads with no coffre around them.
+    const identities = parseAgeIdentities(key.identity, 'bench');
+    const floorTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      floorTimes.push(
+        await timed(async () => {
+          const limit = pLimit(8);
+          await Promise.all(
+            files.map((file) =>
+              file.vaultPath
+                ? limit(async () => {
+                    const response = await fetch(`${bao.address}/v1/secret/data/${file.vaultPath}`, { headers: { 'X-Vault-Token': bao.rootToken } });
+                    await response.json();
+                  })
+                : (async () => {
+                    const text = await readFile(file.sopsFile as string, 'utf8');
+                    await decryptSopsFile(parseSopsFile(text, 'yaml', file.sopsFile as string), identities);
+                  })(),
+            ),
+          );
+        }),
+      );
+    }
+
+    const a = median(coffreTimes);
+    const aKeys = median(coffreKeysOnlyTimes);
+    const c = median(floorTimes);
+    const rows = [
+      `Generated repo: ${SERVICES} services × ${FILES_PER_SERVICE} files × ${KEYS_PER_FILE} keys = ${fileCount} files (${files.filter((f) => f.vaultPath).length} in OpenBao, ${files.filter((f) => f.sopsFile).length} sops yaml); median of ${RUNS} runs; ${os.cpus().length} cores, Node ${process.version}.`,
+      '',
+      '| measurement | time | ratio |',
+      '|---|---:|---:|',
+      `| (a) coffre check (values) | ${a.toFixed(0)} ms | 1.00 |`,
+      `| (a') coffre check --keys-only | ${aKeys.toFixed(0)} ms | ${(aKeys / a).toFixed(2)} × (a) |`,
+      `| (b) naive baseline: one bao/sops process per file | ${baselineTime.toFixed(0)} ms | (b)/(a) = ${(baselineTime / a).toFixed(1)} × (target ≥ 20) |`,
+      `| (c) raw floor: direct fetch + in-process decrypt | ${c.toFixed(0)} ms | (a)/(c) = ${(a / c).toFixed(2)} (target ≤ 1.5) |`,
+    ];
+    process.stdout.write(`${rows.join('\n')}\n`);
+  } finally {
+    await bao.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,171 @@
+// Reads the `env_file` entries of a compose file's services from its YAML text, with their lines. Pure: no
+// file access, no interpolation (the caller resolves `${VAR}` in paths), no other compose semantics.
+// Handles the three `env_file` shapes, YAML anchors/aliases and `<<` merge keys.
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type YAMLMap } from 'yaml';
+import { describeYamlError, lineOfError, lineOfNode, parseLocatedYaml } from './yaml-position.js';
+
+/** One `env_file` entry of one compose service, before `${VAR}` interpolation of its path. */
+export interface ComposeEnvFileEntry {
+  /** The compose service (`services.<name>`) declaring it. */
+  composeService: string;
+  /** The path as written, relative to the compose file's folder unless absolute. */
+  path: string;
+  /** `required:` of the long syntax; true for the short syntax (compose's default). */
+  required: boolean;
+  /** `format: raw` of the long syntax, else the compose dotenv dialect. */
+  format: 'compose' | 'raw';
+  /** 1-based line of the entry in the compose file. */
+  line: number | null;
+}
+
+/** Something wrong in the compose file; it never holds a value from an env file. */
+export interface ComposeFileProblem {
+  line: number | null;
+  message: string;
+}
+
+/** What {@link readComposeEnvFiles} found. A YAML syntax error gives one problem and no entries. */
+export interface ComposeEnvFiles {
+  entries: ComposeEnvFileEntry[];
+  problems: ComposeFileProblem[];
+}
+
+/** Lists the `env_file` entries of every service of a compose file, in file order. */
+export function readComposeEnvFiles(text: string): ComposeEnvFiles {
+  const { doc, lineCounter } = parseLocatedYaml(text);
+  const [syntaxError] = doc.errors;
+  if (syntaxError) {
+    return { entries: [], problems: [{ line: lineOfError(syntaxError, lineCounter), message: `not valid YAML: ${describeYamlError(syntaxError)}` }] };
+  }
+  const reader = new EnvFileReader(doc, lineCounter);
+  reader.readDocument();
+  return { entries: reader.entries, problems: reader.problems };
+}
+
+class EnvFileReader {
+  readonly entries: ComposeEnvFileEntry[] = [];
+  readonly problems: ComposeFileProblem[] = [];
+
+  constructor(
+    private readonly doc: Document.Parsed,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  readDocument(): void {
+    const top = this.resolve(this.doc.contents);
+    if (top === null || top === undefined || (isScalar(top) && top.value === null)) return;
+    if (!isMap(top)) {
+      this.problem(top, 'the top level is not a mapping');
+      return;
+    }
+    const services = this.resolve(this.get(top, 'services'));
+    if (services === undefined || (isScalar(services) && services.value === null)) return;
+    if (!isMap(services)) {
+      this.problem(services, '"services" is not a mapping');
+      return;
+    }
+    for (const pair of services.items) {
+      if (!isPair(pair) || !isScalar(pair.key) || this.isMergeKey(pair.key)) continue;
+      const name = String(pair.key.value);
+      const service = this.resolve(pair.value);
+      if (!isMap(service)) continue;
+      const envFile = this.get(service, 'env_file');
+      if (envFile !== undefined) this.readEnvFileValue(name, envFile);
+    }
+  }
+
+  private readEnvFileValue(service: string, node: unknown): void {
+    const value = this.resolve(node);
+    if (isScalar(value)) {
+      if (value.value === null) return;
+      this.readShortEntry(service, value);
+    } else if (isSeq(value)) {
+      for (const item of value.items) {
+        const resolved = this.resolve(item);
+        if (isMap(resolved)) this.readLongEntry(service, resolved);
+        else if (isScalar(resolved)) this.readShortEntry(service, resolved);
+        else this.problem(item ?? value, `services.${service}.env_file: an entry must be a path or a {path, required, format} mapping`);
+      }
+    } else {
+      this.problem(value ?? node, `services.${service}.env_file must be a path or a list`);
+    }
+  }
+
+  private readShortEntry(service: string, node: { value: unknown }): void {
+    if (typeof node.value !== 'string' || node.value === '') {
+      this.problem(node, `services.${service}.env_file: an entry must be a non-empty path`);
+      return;
+    }
+    this.entries.push({ composeService: service, path: node.value, required: true, format: 'compose', line: lineOfNode(node, this.lineCounter) });
+  }
+
+  private readLongEntry(service: string, map: YAMLMap): void {
+    const where = `services.${service}.env_file`;
+    for (const pair of map.items) {
+      const key = isPair(pair) && isScalar(pair.key) ? pair.key.value : undefined;
+      if (key !== 'path' && key !== 'required' && key !== 'format' && !(isPair(pair) && isScalar(pair.key) && this.isMergeKey(pair.key))) {
+        this.problem(isPair(pair) ? pair.key : map, `${where}: unknown key ${JSON.stringify(String(key))} (expected path, required, format)`);
+      }
+    }
+    const pathNode = this.resolve(this.get(map, 'path'));
+    if (!isScalar(pathNode) || typeof pathNode.value !== 'string' || pathNode.value === '') {
+      this.problem(pathNode ?? map, `${where}: an entry needs a non-empty "path"`);
+      return;
+    }
+    const requiredNode = this.resolve(this.get(map, 'required'));
+    let required = true;
+    if (requiredNode !== undefined) {
+      if (!isScalar(requiredNode) || typeof requiredNode.value !== 'boolean') {
+        this.problem(requiredNode, `${where}: "required" must be true or false`);
+        return;
+      }
+      required = requiredNode.value;
+    }
+    const formatNode = this.resolve(this.get(map, 'format'));
+    let format: 'compose' | 'raw' = 'compose';
+    if (formatNode !== undefined && !(isScalar(formatNode) && formatNode.value === null)) {
+      if (!isScalar(formatNode) || formatNode.value !== 'raw') {
+        this.problem(formatNode, `${where}: "format" can only be raw (or absent)`);
+        return;
+      }
+      format = 'raw';
+    }
+    this.entries.push({ composeService: service, path: pathNode.value, required, format, line: lineOfNode(map, this.lineCounter) });
+  }
+
+  /** Value of `key` in `map`: its own pairs first, then `<<` merged maps in order (YAML merge-key rules). */
+  private get(map: YAMLMap, key: string, seen = new Set<YAMLMap>()): unknown {
+    if (seen.has(map)) return undefined;
+    seen.add(map);
+    for (const pair of map.items) {
+      if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return pair.value;
+    }
+    for (const pair of map.items) {
+      if (!isPair(pair) || !isScalar(pair.key) || !this.isMergeKey(pair.key)) continue;
+      const merged = this.resolve(pair.value);
+      const sources = isSeq(merged) ? merged.items.map((item) => this.resolve(item)) : [merged];
+      for (const source of sources) {
+        if (!isMap(source)) continue;
+        const found = this.get(source, key, seen);
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  }
+
+  private isMergeKey(key: { value: unknown; source?: string }): boolean {
+    return typeof key.value === 'symbol' || key.value === '<<';
+  }
+
+  /** Follows aliases; an alias to an unknown anchor is a problem and resolves to undefined. */
+  private resolve(node: unknown): unknown {
+    if (!isAlias(node)) return node;
+    const target = node.resolve(this.doc);
+    if (target === undefined) this.problem(node, `unknown alias *${node.source}`);
+    return target;
+  }
+
+  private problem(node: unknown, message: string): void {
+    this.problems.push({ line: lineOfNode(node, this.lineCounter), message });
+  }
+}

@@ -1,0 +1,103 @@
+// Compose-file interpolation of one string (compose-go `template` semantics: `$$`, `$V`, `${V}`, `${V:-d}`,
+// `${V-d}`, `${V:?e}`, `${V?e}`, `${V:+r}`, `${V+r}`, nested), used for `env_file` paths. Pure.
+// Stricter than compose on purpose: a variable that is unset with no default is a failure, not "".
+
+/** Looks up a variable of the project environment (shell first, then the project `.env`). */
+export type VariableLookup = (name: string) => string | undefined;
+
+/** The outcome of {@link interpolateComposeString}; `reason` names variables, never their values. */
+export type InterpolationResult = { ok: true; value: string } | { ok: false; reason: string };
+
+const NAME = /^[_a-zA-Z][_a-zA-Z0-9]*/;
+const OPERATORS = [':-', ':?', ':+', '-', '?', '+'] as const;
+
+class InterpolationFailure extends Error {}
+
+/** Interpolates `text` the way docker compose interpolates a compose file value. */
+export function interpolateComposeString(text: string, lookup: VariableLookup): InterpolationResult {
+  try {
+    return { ok: true, value: substitute(text, lookup) };
+  } catch (error) {
+    if (error instanceof InterpolationFailure) return { ok: false, reason: error.message };
+    throw error;
+  }
+}
+
+function substitute(text: string, lookup: VariableLookup): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const dollar = text.indexOf('$', i);
+    if (dollar === -1) {
+      out += text.slice(i);
+      break;
+    }
+    out += text.slice(i, dollar);
+    const next = text[dollar + 1];
+    if (next === '$') {
+      out += '$';
+      i = dollar + 2;
+    } else if (next === '{') {
+      const close = findClosingBrace(text, dollar + 2);
+      if (close === -1) throw new InterpolationFailure(`unclosed "\${" in "${text}"`);
+      out += substituteBraced(text.slice(dollar + 2, close), lookup, text);
+      i = close + 1;
+    } else {
+      const name = NAME.exec(text.slice(dollar + 1))?.[0];
+      if (name === undefined) throw new InterpolationFailure(`invalid "$" in "${text}" (write "$$" for a literal "$")`);
+      out += valueOrFail(name, lookup);
+      i = dollar + 1 + name.length;
+    }
+  }
+  return out;
+}
+
+/** Index of the `}` closing a `${` whose body starts at `start`, counting nested `${…}`; -1 if none. */
+function findClosingBrace(text: string, start: number): number {
+  let depth = 1;
+  for (let j = start; j < text.length; j++) {
+    if (text[j] === '$' && text[j + 1] === '{') {
+      depth++;
+      j++;
+    } else if (text[j] === '}' && --depth === 0) {
+      return j;
+    }
+  }
+  return -1;
+}
+
+function substituteBraced(body: string, lookup: VariableLookup, whole: string): string {
+  const name = NAME.exec(body)?.[0];
+  if (name === undefined) throw new InterpolationFailure(`invalid "\${${body}}" in "${whole}"`);
+  const rest = body.slice(name.length);
+  if (rest === '') return valueOrFail(name, lookup);
+  const operator = OPERATORS.find((op) => rest.startsWith(op));
+  if (operator === undefined) throw new InterpolationFailure(`invalid "\${${body}}" in "${whole}"`);
+  // The argument is itself interpolated, but only when it is used (compose-go ≥ 2.x behaviour).
+  const argument = (): string => substitute(rest.slice(operator.length), lookup);
+  const value = lookup(name);
+  const set = value !== undefined;
+  const nonEmpty = set && value !== '';
+  switch (operator) {
+    case ':-':
+      return nonEmpty ? value : argument();
+    case '-':
+      return set ? value : argument();
+    case ':?':
+      if (!nonEmpty) throw new InterpolationFailure(`variable ${name} is required: ${argument() || 'unset or empty'}`);
+      return value;
+    case '?':
+      if (!set) throw new InterpolationFailure(`variable ${name} is required: ${argument() || 'unset'}`);
+      return value;
+    case ':+':
+      return nonEmpty ? argument() : '';
+    case '+':
+      return set ? argument() : '';
+  }
+}
+
+function valueOrFail(name: string, lookup: VariableLookup): string {
+  const value = lookup(name);
+  if (value === undefined) throw new InterpolationFailure(`variable ${name} is not set (in the project .env or the environment) and has no default`);
+  return value;
+}

@@ -1,0 +1,282 @@
+// The coffre.yaml schema (zod) and its loading: every field optional with a default, unknown keys refused,
+// errors named `file:line: field.path: problem`. Parses and validates only; it resolves no path and reads
+// no environment variable (use-cases combine the config with the environment).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isScalar } from 'yaml';
+import * as z from 'zod';
+import { CoffreError } from '../errors.js';
+import type { SopsStoreFormat } from '../sources/secret-source.js';
+import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
+import { describeYamlError, lineOfError, lineOfPath, parseLocatedYaml, type LocatedDocument } from './yaml-position.js';
+
+/** File names looked up, in order, by {@link loadConfig}. */
+export const CONFIG_FILE_NAMES = ['coffre.yaml', '.coffre.yaml'] as const;
+
+const SOPS_STORE_FORMATS = ['yaml', 'json', 'dotenv', 'ini', 'binary'] as const satisfies readonly SopsStoreFormat[];
+
+/**
+ * A file mode written as octal digits: `"0600"`, `"640"`. A YAML integer is read as the same digits
+ * (`mode: 0600` and `mode: 600` both mean 0o600), because YAML 1.2 would otherwise read `0600` as decimal.
+ */
+const fileMode = z.union([z.string(), z.number().int()]).transform((value, ctx) => {
+  const digits = String(value);
+  if (!/^0?[0-7]{3}$/.test(digits)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an octal file mode such as "0600"' });
+    return z.NEVER;
+  }
+  return Number.parseInt(digits, 8);
+});
+
+/** A user or group: a name, or a numeric id. */
+const principal = z.union([z.string().min(1), z.number().int().nonnegative()]);
+
+/** A `{prefix}/{service}/{name}` template: only those three placeholders are allowed. */
+const vaultPathTemplate = z.string().superRefine((template, ctx) => {
+  for (const name of findTemplatePlaceholders(template)) {
+    if (!(VAULT_PATH_PLACEHOLDERS as readonly string[]).includes(name)) {
+      ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}} (allowed: ${VAULT_PATH_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')})` });
+    }
+  }
+});
+
+const discoverySchema = z.strictObject({
+  /** Compose file names that make a folder a service; the first one present in a folder wins. */
+  composeFiles: z.array(z.string().min(1)).min(1).default(['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml']),
+  /** How deep service folders may sit below the repo root (1 = top-level folders; 0 = the root only). */
+  maxDepth: z.number().int().min(0).max(20).default(3),
+  /**
+   * Folders never entered: picomatch globs; a pattern without `/` matches a folder name at any depth,
+   * one with `/` matches the folder's path relative to the root. Hidden folders are always skipped.
+   */
+  exclude: z.array(z.string().min(1)).default(['node_modules', '.git']),
+});
+
+const examplesSchema = z.strictObject({
+  /** The example of target `T` is the first existing `T<suffix>`. */
+  suffixes: z.array(z.string().regex(/^\./, 'a suffix starts with "."')).min(1).default(['.example', '.dist', '.sample']),
+});
+
+const sopsSchema = z.strictObject({
+  /**
+   * A target `T` is backed by the first existing sops file `T<suffix>` beside it. The store format follows the
+   * suffix's last extension (yaml/yml → yaml, json, env → dotenv, ini; anything else, e.g. `.sops`, → binary).
+   */
+  suffixes: z.array(z.string().regex(/^\./, 'a suffix starts with "."')).default(['.sops.yaml', '.sops.yml', '.sops.json', '.sops.env', '.sops.ini', '.sops']),
+  /** An age identity file, relative to the repo root or absolute (added to SOPS_AGE_KEY_FILE / SOPS_AGE_KEY). */
+  ageKeyFile: z.string().min(1).nullable().default(null),
+});
+
+const vaultAuthSchema = z.discriminatedUnion('method', [
+  /** The token comes from the environment (BAO_TOKEN / VAULT_TOKEN). */
+  z.strictObject({ method: z.literal('token') }),
+  /** AppRole login; both files are relative to the repo root or absolute. */
+  z.strictObject({
+    method: z.literal('approle'),
+    roleIdFile: z.string().min(1),
+    secretIdFile: z.string().min(1),
+    mount: z.string().min(1).default('approle'),
+  }),
+]);
+
+const vaultSchema = z.strictObject({
+  /** Server URL; null → BAO_ADDR / VAULT_ADDR; none at all → Vault is not used. */
+  address: z.url().nullable().default(null),
+  /** The KV v2 mount. */
+  mount: z.string().regex(/^[^/]+(\/[^/]+)*$/, 'a mount has no leading, trailing or doubled "/"').default('secret'),
+  /** Substituted for `{prefix}` in `path`. */
+  prefix: z.string().default(''),
+  /** Path of a secrets file below the mount; empty segments are dropped, so an empty prefix gives `<service>/<name>`. */
+  path: vaultPathTemplate.default('{prefix}/{service}/{name}'),
+  namespace: z.string().min(1).nullable().default(null),
+  timeoutMs: z.number().int().positive().default(10_000),
+  concurrency: z.number().int().positive().max(256).default(8),
+  auth: vaultAuthSchema.prefault({ method: 'token' }),
+});
+
+const renderSchema = z.strictObject({
+  /** Mode of rendered files. */
+  mode: fileMode.default(0o600),
+  /** Owner of rendered files (name or uid); null keeps the writing user. */
+  owner: principal.nullable().default(null),
+  /** Group of rendered files (name or gid); null keeps the writing user's group. */
+  group: principal.nullable().default(null),
+});
+
+const renderOverrideSchema = z.strictObject({
+  mode: fileMode.optional(),
+  owner: principal.nullable().optional(),
+  group: principal.nullable().optional(),
+});
+
+/**
+ * Where one secrets file's values live, overriding discovery. Exactly one of:
+ * `vault: "<mount>/<path>"` (first segment is the mount; `{prefix}`, `{service}`, `{name}` allowed),
+ * `vault: { mount, path }` (for a mount with `/` in it), or `sops: <file relative to the service folder>`
+ * with an optional `format` (else taken from the extension).
+ */
+const sourceOverrideSchema = z
+  .strictObject({
+    vault: z.union([z.string().regex(/^[^/]+\/[^/]/, 'expected "<mount>/<path>"'), z.strictObject({ mount: z.string().min(1), path: z.string().min(1) })]).optional(),
+    sops: z.string().min(1).optional(),
+    format: z.enum(SOPS_STORE_FORMATS).optional(),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.vault === undefined) === (value.sops === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of "vault" or "sops"' });
+    if (value.format !== undefined && value.sops === undefined) ctx.addIssue({ code: 'custom', path: ['format'], message: '"format" only applies to a sops source' });
+    const vaultPath = typeof value.vault === 'string' ? value.vault : value.vault?.path;
+    for (const name of vaultPath === undefined ? [] : findTemplatePlaceholders(vaultPath)) {
+      if (!(VAULT_PATH_PLACEHOLDERS as readonly string[]).includes(name)) ctx.addIssue({ code: 'custom', path: ['vault'], message: `unknown placeholder {${name}}` });
+    }
+  })
+  .transform((value): SourceOverride => {
+    if (value.sops !== undefined) return { kind: 'sops', file: value.sops, ...(value.format ? { format: value.format } : {}) };
+    const vault = value.vault!;
+    if (typeof vault !== 'string') return { kind: 'vault', mount: vault.mount, path: vault.path };
+    const slash = vault.indexOf('/');
+    return { kind: 'vault', mount: vault.slice(0, slash), path: vault.slice(slash + 1) };
+  });
+
+const fileOverrideSchema = z.strictObject({
+  /** The source; `null` means "no source" (the file is listed but neither checked against nor rendered from a store). */
+  source: sourceOverrideSchema.nullable().optional(),
+  /** The example, relative to the service folder, when it is not `<target><example suffix>`. */
+  example: z.string().min(1).optional(),
+  /** Not a secrets file (e.g. a committed env file of plain settings): left out of the model entirely. */
+  skip: z.boolean().default(false),
+});
+
+const serviceSchema = z.strictObject({
+  /** Leave the whole service out. */
+  skip: z.boolean().default(false),
+  /** Overrides of the top-level `render` settings for this service. */
+  render: renderOverrideSchema.prefault({}),
+  /** Per-target settings, keyed by the target path relative to the service folder (as in `env_file`). */
+  files: z.record(z.string().min(1), fileOverrideSchema).default({}),
+});
+
+/** The whole coffre.yaml. Every field is optional; an absent file means all defaults. */
+export const coffreConfigSchema = z.strictObject({
+  version: z.literal(1).default(1),
+  discovery: discoverySchema.prefault({}),
+  examples: examplesSchema.prefault({}),
+  sops: sopsSchema.prefault({}),
+  vault: vaultSchema.prefault({}),
+  render: renderSchema.prefault({}),
+  /** Keyed by service name: the folder path relative to the repo root, with `/` (e.g. `mattermost`, `apps/wiki`). */
+  services: z.record(z.string().min(1), serviceSchema).default({}),
+});
+
+/** A parsed, defaulted coffre.yaml. */
+export type CoffreConfig = z.output<typeof coffreConfigSchema>;
+/** One `services.<name>` entry. */
+export type ServiceConfig = z.output<typeof serviceSchema>;
+/** One `services.<name>.files.<target>` entry. */
+export type FileOverride = z.output<typeof fileOverrideSchema>;
+/** Resolved render settings (mode as a number, e.g. 0o600). */
+export type RenderSettings = z.output<typeof renderSchema>;
+
+/** A source named in coffre.yaml; a sops `file` is still relative to the service folder. */
+export type SourceOverride =
+  | { kind: 'vault'; mount: string; path: string }
+  | { kind: 'sops'; file: string; format?: SopsStoreFormat };
+
+/** The configuration used when the repo has no coffre.yaml. */
+export function defaultConfig(): CoffreConfig {
+  return coffreConfigSchema.parse({});
+}
+
+/**
+ * Parses coffre.yaml text. `file` is only used in messages. Throws COFFRE_CONFIG_INVALID naming
+ * `file:line` and the field path of every problem (YAML syntax, wrong type, unknown key, bad value).
+ */
+export function parseConfig(text: string, file: string): CoffreConfig {
+  const located = parseLocatedYaml(text);
+  const [syntaxError] = located.doc.errors;
+  if (syntaxError) {
+    const line = lineOfError(syntaxError, located.lineCounter);
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}:${line}: ${describeYamlError(syntaxError)}`, { file, line });
+  }
+  // An empty file (or one with only comments) is the default configuration.
+  const data = located.doc.contents === null ? {} : located.doc.toJS({ maxAliasCount: 100 });
+  const result = coffreConfigSchema.safeParse(data);
+  if (result.success) return result.data;
+  const findings = result.error.issues.flatMap((issue) => describeIssue(issue, located));
+  const first = findings[0];
+  const message = findings.map((f) => `${file}:${f.line}: ${f.text}`).join('\n');
+  throw new CoffreError('COFFRE_CONFIG_INVALID', message, { file, ...(first ? { line: first.line } : {}) });
+}
+
+/**
+ * Reads `<root>/coffre.yaml` or `<root>/.coffre.yaml` (having both is an error). Without either, returns the
+ * defaults and `file: null`. `file` is the absolute path of the file read.
+ */
+export async function loadConfig(root: string): Promise<{ config: CoffreConfig; file: string | null }> {
+  const found: Array<{ file: string; text: string }> = [];
+  for (const name of CONFIG_FILE_NAMES) {
+    const file = path.join(root, name);
+    try {
+      found.push({ file, text: await readFile(file, 'utf8') });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: error });
+      }
+    }
+  }
+  if (found.length > 1) {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `${root} has both ${CONFIG_FILE_NAMES.join(' and ')}: keep one`, { file: found[1]!.file });
+  }
+  const [only] = found;
+  if (!only) return { config: defaultConfig(), file: null };
+  return { config: parseConfig(only.text, only.file), file: only.file };
+}
+
+/** Resolves a service's render settings: its overrides over the top-level ones. */
+export function renderSettingsFor(config: CoffreConfig, serviceName: string): RenderSettings {
+  const override = config.services[serviceName]?.render ?? {};
+  return {
+    mode: override.mode ?? config.render.mode,
+    owner: override.owner !== undefined ? override.owner : config.render.owner,
+    group: override.group !== undefined ? override.group : config.render.group,
+  };
+}
+
+interface Finding {
+  line: number;
+  text: string;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, located: LocatedDocument): Finding[] {
+  const fieldPath = formatFieldPath(issue.path);
+  const prefix = fieldPath === '' ? '' : `${fieldPath}: `;
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      line: lineOfPath(located, issue.path, key) ?? 1,
+      text: `${formatFieldPath([...issue.path, key])}: unknown key${fieldPath === '' ? '' : ` in ${fieldPath}`}`,
+    }));
+  }
+  const line = lineOfPath(located, issue.path) ?? 1;
+  if (issue.code === 'invalid_type') {
+    const present = located.doc.hasIn(issue.path) || issue.path.length === 0;
+    return [{ line, text: `${prefix}${present ? `expected ${issue.expected}${describeReceived(located, issue.path)}` : `missing (expected ${issue.expected})`}` }];
+  }
+  return [{ line, text: `${prefix}${issue.message.replace(/^Invalid input: /, '')}` }];
+}
+
+/** What YAML type a wrong value has, without echoing the value itself. */
+function describeReceived(located: LocatedDocument, fieldPath: ReadonlyArray<PropertyKey>): string {
+  const node = fieldPath.length === 0 ? located.doc.contents : located.doc.getIn(fieldPath as unknown[], true);
+  if (isScalar(node)) return `, got ${node.value === null ? 'null' : typeof node.value}`;
+  return '';
+}
+
+/** `vault.auth.roleIdFile`, `services.mattermost.files["secrets/db.secrets"].source`. */
+export function formatFieldPath(segments: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (typeof segment === 'string' && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) out += out === '' ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out;
+}

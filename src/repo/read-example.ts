@@ -1,0 +1,15 @@
+// Reads and parses one secrets example from disk (the I/O half of core/example.ts's parseExample).
+import { readFile } from 'node:fs/promises';
+import { parseExample, type ExampleModel } from '../core/example.js';
+import { CoffreError } from '../errors.js';
+
+/** Reads `absPath` and parses it; `displayPath` (repo-relative) is what messages name. */
+export async function readExample(absPath: string, displayPath: string): Promise<ExampleModel> {
+  let text: string;
+  try {
+    text = await readFile(absPath, 'utf8');
+  } catch (error) {
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: displayPath }, { cause: error });
+  }
+  return parseExample(text, displayPath);
+}

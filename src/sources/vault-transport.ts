@@ -1,0 +1,163 @@
+// The only importer of node-vault: a thin HTTP transport to Vault/OpenBao that returns every HTTP answer
+// as `{ status, body }` and turns transport failures into a small classified error. It reads no env
+// (node-vault's env defaults are overridden), follows no redirects, uses no proxy, and logs nothing.
+import http from 'node:http';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import createNodeVault from 'node-vault';
+
+/** One HTTP answer from Vault/OpenBao, whatever its status. `body` is parsed JSON (or null). */
+export interface VaultAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** A request that got no HTTP answer. `reason` is a value-free code name (e.g. `ECONNREFUSED`). */
+export class VaultTransportFailure extends Error {
+  readonly kind: 'unreachable' | 'timeout';
+  readonly reason: string;
+  constructor(kind: 'unreachable' | 'timeout', reason: string) {
+    super(`${kind}: ${reason}`);
+    this.name = 'VaultTransportFailure';
+    this.kind = kind;
+    this.reason = reason;
+  }
+}
+
+/** Options of {@link createVaultTransport}; everything is explicit, nothing comes from the environment. */
+export interface VaultTransportOptions {
+  /** `http(s)://host:port`, no trailing path. */
+  address: string;
+  namespace?: string;
+  timeoutMs: number;
+}
+
+/** The transport: raw calls relative to `/v1/`, a token slot, AppRole login, and `close()`. */
+export interface VaultTransport {
+  get(apiPath: string): Promise<VaultAnswer>;
+  post(apiPath: string, body: unknown): Promise<VaultAnswer>;
+  /** Sets the token sent with every later call ('' sends none). */
+  setToken(token: string): void;
+  /** `POST auth/<mount>/login` with no token sent; returns the answer (the token is NOT kept here). */
+  approleLogin(mount: string, roleId: string, secretId: string): Promise<VaultAnswer>;
+  /** Destroys the connection pool; later calls fail. */
+  close(): void;
+}
+
+/** The subset of node-vault's client we use, with the fields its typings leave out. */
+interface NodeVaultClient {
+  token: string | undefined;
+  namespace: string | undefined;
+  pathPrefix: string;
+  endpoint: string;
+  read(path: string, requestOptions?: object): Promise<unknown>;
+  write(path: string, data: unknown, requestOptions?: object): Promise<unknown>;
+  approleLogin(args: { role_id: string; secret_id: string; mount_point?: string; requestOptions?: object }): Promise<unknown>;
+}
+
+// node-vault's own axios (its dependency, resolved from its location), so that defaults we pin below are
+// the ones its instance is created from.
+const requireFromNodeVault = createRequire(createRequire(import.meta.url).resolve('node-vault'));
+const nodeVaultAxios = requireFromNodeVault('axios') as { defaults: Record<string, unknown> };
+
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+
+/** Creates a transport with its own keep-alive agents; call `close()` to release them. */
+export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
+  const httpAgent = new http.Agent({ keepAlive: true });
+  const httpsAgent = new https.Agent({ keepAlive: true, rejectUnauthorized: true });
+
+  // node-vault creates its axios instance from axios.defaults at factory time. axios would otherwise take a
+  // proxy from HTTP_PROXY/HTTPS_PROXY and follow redirects (re-sending X-Vault-Token to the new host);
+  // node-vault passes neither option through, so pin them just for the factory call and restore.
+  const savedProxy = nodeVaultAxios.defaults.proxy;
+  const savedRedirects = nodeVaultAxios.defaults.maxRedirects;
+  let client: NodeVaultClient;
+  try {
+    nodeVaultAxios.defaults.proxy = false;
+    nodeVaultAxios.defaults.maxRedirects = 0;
+    const config = {
+      endpoint: options.address,
+      apiVersion: 'v1',
+      noCustomHTTPVerbs: true,
+      debug: () => {},
+      // VAULT_SKIP_VERIFY (any non-empty value) would otherwise turn TLS verification off.
+      rpDefaults: { strictSSL: true },
+      // No `headers` here: a config-level headers object is shared and pins the first token (trap 1).
+      requestOptions: { timeout: options.timeoutMs, httpAgent, httpsAgent },
+    };
+    // `rpDefaults` is read by node-vault 0.12.0 but missing from its typings.
+    client = createNodeVault(config) as unknown as NodeVaultClient;
+  } finally {
+    nodeVaultAxios.defaults.proxy = savedProxy;
+    nodeVaultAxios.defaults.maxRedirects = savedRedirects;
+  }
+  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX when a config value is falsy.
+  client.token = '';
+  client.namespace = options.namespace ?? '';
+  client.pathPrefix = '';
+  client.endpoint = options.address.replace(/\/+$/, '');
+
+  let closed = false;
+  // A fresh headers object per call: node-vault writes X-Vault-Token into whatever object it is given.
+  const freshOptions = (): object => ({ headers: { 'X-Vault-Request': 'true' } });
+
+  async function answerOf(call: () => Promise<unknown>): Promise<VaultAnswer> {
+    if (closed) throw new VaultTransportFailure('unreachable', 'source closed');
+    try {
+      const body = await call();
+      return { status: 200, body: body === undefined || body === '' ? null : body };
+    } catch (error) {
+      const outcome = classify(error);
+      if (outcome instanceof VaultTransportFailure) throw outcome;
+      return outcome;
+    }
+  }
+
+  return {
+    get: (apiPath) => answerOf(() => client.read(apiPath, freshOptions())),
+    post: (apiPath, body) => answerOf(() => client.write(apiPath, body, freshOptions())),
+    setToken(token) {
+      client.token = token;
+    },
+    async approleLogin(mount, roleId, secretId) {
+      // The login path is unauthenticated, but a token sent along is still looked up: send none.
+      const previous = client.token;
+      client.token = '';
+      try {
+        return await answerOf(() =>
+          client.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: mount, requestOptions: freshOptions() }),
+        );
+      } finally {
+        // approleLogin replaces client.token on success (trap 2); the caller decides what to keep.
+        client.token = previous;
+      }
+    },
+    close() {
+      closed = true;
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/**
+ * An HTTP answer (node-vault rejects every non-2xx with `err.response = { statusCode, body }`) becomes a
+ * {@link VaultAnswer}; anything else becomes a {@link VaultTransportFailure}. The original error is
+ * dropped on purpose: axios errors carry the request config (token header, request body).
+ */
+function classify(error: unknown): VaultAnswer | VaultTransportFailure {
+  const e = error as { response?: { statusCode?: unknown; body?: unknown }; code?: unknown; message?: unknown } | null;
+  if (e && typeof e.response?.statusCode === 'number') {
+    const body = e.response.body;
+    return { status: e.response.statusCode, body: body === undefined || body === '' ? null : body };
+  }
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if ((code !== undefined && TIMEOUT_CODES.has(code)) || /timeout of \d+ms exceeded/.test(message)) {
+    return new VaultTransportFailure('timeout', code ?? 'timeout');
+  }
+  if (code !== undefined) return new VaultTransportFailure('unreachable', code);
+  // tv4 schema errors or other non-HTTP failures: name the kind only.
+  return new VaultTransportFailure('unreachable', e instanceof Error ? e.name : 'unknown failure');
+}

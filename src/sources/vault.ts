@@ -1,0 +1,424 @@
+// The Vault/OpenBao KV v2 SecretSource: path validation, KV v2 envelopes, the meanings of 404, error codes,
+// bounded concurrency, one read per path, AppRole login. It reads no env and no files (the edge passes
+// everything in), and never puts a value or a token into an error message.
+import pLimit from 'p-limit';
+import { CoffreError, type ErrorCode } from '../errors.js';
+import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
+
+/** How the source authenticates: a token as is, or an AppRole login on first use. */
+export type VaultAuth =
+  | { method: 'token'; token: string }
+  | { method: 'approle'; roleId: string; secretId: string; /** auth mount, default `approle` */ mount?: string };
+
+/** Everything the Vault source needs, parsed at the edge (this module never reads process.env or files). */
+export interface VaultSourceOptions {
+  /** `http(s)://host[:port]` */
+  address: string;
+  auth: VaultAuth;
+  /** Sent as X-Vault-Namespace when set. */
+  namespace?: string;
+  /** Per-request timeout, default 10000 ms. */
+  timeoutMs?: number;
+  /** Requests in flight at once, default 8. */
+  concurrency?: number;
+}
+
+/** What `health()` reports. `tokenTtlSeconds` is absent when the token cannot look itself up; 0 = no expiry. */
+export interface VaultHealth {
+  initialized: boolean;
+  sealed: boolean;
+  version: string;
+  tokenTtlSeconds?: number;
+}
+
+/** KV v2 metadata of one secret (no values). */
+export interface VaultMetadata {
+  currentVersion: number;
+  /** Version number → its state. */
+  versions: Map<number, { createdTime: string; deletionTime: string; destroyed: boolean }>;
+  casRequired: boolean;
+}
+
+/** The Vault source: a SecretSource plus health, close, and the writer used by rotate. */
+export type VaultSource = SecretSource<VaultRef> & {
+  health(): Promise<VaultHealth>;
+  /**
+   * Writes a new version holding exactly `values`, with check-and-set: `cas` must equal the current
+   * version (0 = only if the secret does not exist yet). A lost race throws COFFRE_CONFLICT.
+   */
+  writeValues(ref: VaultRef, values: Record<string, string>, cas: number): Promise<{ version: number }>;
+  /** Versions and current_version of a secret, or null when it does not exist. */
+  readMetadata(ref: VaultRef): Promise<VaultMetadata | null>;
+  /** Releases the connection pool; the source cannot be used afterwards. */
+  close(): void;
+};
+
+const SEGMENTS = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+type Endpoint = 'subkeys' | 'data' | 'metadata';
+
+/** Creates a Vault/OpenBao KV v2 source. Nothing is sent until the first call. */
+export function createVaultSource(options: VaultSourceOptions): VaultSource {
+  const address = parseAddress(options.address);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw usage('timeoutMs must be a positive integer');
+  if (!Number.isInteger(concurrency) || concurrency <= 0) throw usage('concurrency must be a positive integer');
+  const auth = options.auth;
+  if (auth.method === 'approle') {
+    if (auth.roleId === '' || auth.secretId === '') throw authError(address, 'AppRole role_id and secret_id are required');
+    if (auth.mount !== undefined) checkPath(auth.mount, 'AppRole mount');
+  }
+
+  const transport: VaultTransport = createVaultTransport({
+    address,
+    timeoutMs,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+  });
+  const limit = pLimit(concurrency);
+  const reads = new Map<string, Promise<unknown>>();
+  const mountChecks = new Map<string, Promise<void>>();
+  let login: Promise<void> | undefined;
+
+  function ensureToken(): Promise<void> {
+    if (login === undefined) {
+      login = auth.method === 'token' ? useToken(auth.token) : loginWithAppRole(auth.roleId, auth.secretId, auth.mount);
+    }
+    return login;
+  }
+
+  async function useToken(token: string): Promise<void> {
+    if (token === '') throw authError(address, 'no Vault token given');
+    transport.setToken(token);
+  }
+
+  async function loginWithAppRole(roleId: string, secretId: string, mount = 'approle'): Promise<void> {
+    const answer = await limit(() => send(() => transport.approleLogin(mount, roleId, secretId), `AppRole login at auth/${mount}`));
+    if (answer.status === 200) {
+      const token = (answer.body as { auth?: { client_token?: unknown } } | null)?.auth?.client_token;
+      if (typeof token !== 'string' || token === '') throw badResponse(address, `auth/${mount}/login`, 'no client_token in the login answer');
+      transport.setToken(token);
+      return;
+    }
+    if (answer.status === 400 || answer.status === 403) {
+      throw authError(address, `AppRole login at auth/${mount} refused (${answer.status}): invalid role_id or secret_id`);
+    }
+    throw httpError(answer, address, `auth/${mount}/login`, 'AppRole login');
+  }
+
+  async function send(call: () => Promise<VaultAnswer>, where: string): Promise<VaultAnswer> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof VaultTransportFailure) {
+        if (error.kind === 'timeout') {
+          throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms`);
+        }
+        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: cannot connect (${error.reason})`);
+      }
+      throw error;
+    }
+  }
+
+  async function get(apiPath: string, where: string): Promise<VaultAnswer> {
+    await ensureToken();
+    return limit(() => send(() => transport.get(apiPath), where));
+  }
+
+  async function post(apiPath: string, body: unknown, where: string): Promise<VaultAnswer> {
+    await ensureToken();
+    return limit(() => send(() => transport.post(apiPath, body), where));
+  }
+
+  /** A 403 means "this path is not yours" for a valid token, "no usable token" for a dead one: ask the token. */
+  async function deniedOrAuth(answer: VaultAnswer, where: string): Promise<CoffreError> {
+    const self = await get('auth/token/lookup-self', where);
+    // A live token without the `default` policy gets an ACL denial (a multierror) on lookup-self; an
+    // unknown or expired token gets a bare "permission denied".
+    const live = self.status === 200 || (self.status === 403 && errorsOf(self).some((e) => e.includes('error occurred')));
+    if (live) return httpError(answer, address, where, 'read');
+    return authError(address, `${where}: the Vault token is invalid or expired (403)`);
+  }
+
+  /** `{"errors":[]}` is also what a KV v1 mount answers: make sure the mount is KV v2 before saying "missing". */
+  function ensureKvV2(ref: VaultRef): Promise<void> {
+    let check = mountChecks.get(ref.mount);
+    if (check === undefined) {
+      check = (async () => {
+        const answer = await get(`sys/internal/ui/mounts/${encodePath(ref.mount)}`, describe(ref));
+        if (answer.status !== 200) return; // this token may not see mount details: trust the 404
+        const data = (answer.body as { data?: { type?: unknown; options?: { version?: unknown } | null } } | null)?.data;
+        if (data?.type !== 'kv' || String(data.options?.version ?? '1') !== '2') {
+          throw new CoffreError(
+            'COFFRE_SOURCE_WRONG_MOUNT',
+            `${address}: ${describe(ref)}: mount "${ref.mount}" is ${data?.type === 'kv' ? 'KV version 1' : `a "${String(data?.type)}" engine`}, not KV v2`,
+          );
+        }
+      })();
+      mountChecks.set(ref.mount, check);
+    }
+    return check;
+  }
+
+  /** GET `<mount>/<endpoint>/<path>`; 404 "missing" → null; every other failure → CoffreError. */
+  async function readEnvelope(ref: VaultRef, endpoint: Endpoint, query = ''): Promise<Record<string, unknown> | null> {
+    const where = describe(ref);
+    const apiPath = `${encodePath(ref.mount)}/${endpoint}/${encodePath(ref.path)}${query}`;
+    const answer = await get(apiPath, where);
+    if (answer.status === 200) {
+      const data = (answer.body as { data?: unknown } | null)?.data;
+      if (!isRecord(data)) throw badResponse(address, where, `no data object in the ${endpoint} answer`);
+      return data;
+    }
+    if (answer.status === 404) {
+      const kind = classifyNotFound(answer.body);
+      if (kind === 'missing') {
+        await ensureKvV2(ref);
+        return null;
+      }
+      if (kind === 'deleted') {
+        throw new CoffreError('COFFRE_SOURCE_DELETED', `${address}: ${where}: the latest version (${versionOf(answer.body)}) is soft-deleted`);
+      }
+      if (kind === 'destroyed') {
+        throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${address}: ${where}: the latest version (${versionOf(answer.body)}) is destroyed`);
+      }
+      throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${where}: mount "${ref.mount}" is not a KV v2 engine (or does not exist)`);
+    }
+    if (answer.status === 403) throw await deniedOrAuth(answer, where);
+    throw httpError(answer, address, where, `read of ${endpoint}/`);
+  }
+
+  function memo<T>(endpoint: Endpoint, ref: VaultRef, run: () => Promise<T>): Promise<T> {
+    const key = `${endpoint}\u0000${ref.mount}\u0000${ref.path}`;
+    let pending = reads.get(key) as Promise<T> | undefined;
+    if (pending === undefined) {
+      pending = run();
+      reads.set(key, pending);
+    }
+    return pending;
+  }
+
+  function forget(ref: VaultRef): void {
+    for (const endpoint of ['subkeys', 'data', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
+  }
+
+  const source: VaultSource = {
+    kind: 'vault',
+
+    async listKeys(ref) {
+      checkRef(ref);
+      return memo('subkeys', ref, async (): Promise<KeyListing | null> => {
+        const data = await readEnvelope(ref, 'subkeys', '?depth=1');
+        if (data === null) return null;
+        const subkeys = data.subkeys;
+        if (!isRecord(subkeys)) throw badResponse(address, describe(ref), 'no subkeys map in the answer');
+        const keys = new Map<string, KeyPresence>();
+        for (const name of Object.keys(subkeys)) keys.set(name, 'unknown');
+        const version = metadataVersion(data.metadata);
+        return version === undefined ? { keys } : { keys, version };
+      });
+    },
+
+    async readValues(ref) {
+      checkRef(ref);
+      return memo('data', ref, async (): Promise<ValueSnapshot | null> => {
+        const data = await readEnvelope(ref, 'data');
+        if (data === null) return null;
+        const stored = data.data;
+        if (!isRecord(stored)) throw badResponse(address, describe(ref), 'no data map in the answer');
+        const values = new Map<string, string>();
+        for (const [name, value] of Object.entries(stored)) values.set(name, flatValue(value, name, address, ref));
+        const version = metadataVersion(data.metadata);
+        return version === undefined ? { values } : { values, version };
+      });
+    },
+
+    async readMetadata(ref) {
+      checkRef(ref);
+      return memo('metadata', ref, async (): Promise<VaultMetadata | null> => {
+        const data = await readEnvelope(ref, 'metadata');
+        if (data === null) return null;
+        const current = data.current_version;
+        if (typeof current !== 'number') throw badResponse(address, describe(ref), 'no current_version in the metadata');
+        const versions = new Map<number, { createdTime: string; deletionTime: string; destroyed: boolean }>();
+        if (isRecord(data.versions)) {
+          for (const [n, v] of Object.entries(data.versions)) {
+            if (!isRecord(v)) continue;
+            versions.set(Number(n), {
+              createdTime: String(v.created_time ?? ''),
+              deletionTime: String(v.deletion_time ?? ''),
+              destroyed: v.destroyed === true,
+            });
+          }
+        }
+        return { currentVersion: current, versions, casRequired: data.cas_required === true };
+      });
+    },
+
+    async writeValues(ref, values, cas) {
+      checkRef(ref);
+      const where = describe(ref);
+      if (!Number.isInteger(cas) || cas < 0) throw usage(`${where}: check-and-set version must be an integer >= 0`);
+      for (const [name, value] of Object.entries(values)) {
+        if (typeof value !== 'string') throw usage(`${where}: value of key ${name} must be a string`);
+      }
+      // A KV v1 mount would silently store `{options, data}` under the key "data/<path>".
+      await ensureKvV2(ref);
+      forget(ref);
+      const answer = await post(`${encodePath(ref.mount)}/data/${encodePath(ref.path)}`, { options: { cas }, data: values }, where);
+      forget(ref);
+      if (answer.status === 200) {
+        const version = (answer.body as { data?: { version?: unknown } } | null)?.data?.version;
+        if (typeof version !== 'number') throw badResponse(address, where, 'no version in the write answer');
+        return { version };
+      }
+      if (answer.status === 400 && errorsOf(answer).some((e) => e.includes('check-and-set'))) {
+        throw new CoffreError('COFFRE_CONFLICT', `${address}: ${where}: check-and-set failed, the secret is no longer at version ${cas}`);
+      }
+      if (answer.status === 404) {
+        throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${where}: mount "${ref.mount}" is not a KV v2 engine (or does not exist)`);
+      }
+      if (answer.status === 403) throw await deniedOrAuth(answer, where);
+      throw httpError(answer, address, where, 'write');
+    },
+
+    async health() {
+      const answer = await limit(() =>
+        send(() => transport.get('sys/health?standbyok=true&sealedcode=200&uninitcode=200&perfstandbyok=true'), 'sys/health'),
+      );
+      const body = answer.body as { initialized?: unknown; sealed?: unknown; version?: unknown } | null;
+      if (answer.status !== 200 || typeof body?.sealed !== 'boolean') throw httpError(answer, address, 'sys/health', 'health check');
+      const health: VaultHealth = {
+        initialized: body.initialized === true,
+        sealed: body.sealed,
+        version: typeof body.version === 'string' ? body.version : 'unknown',
+      };
+      if (health.sealed || !health.initialized) return health;
+      await ensureToken();
+      const self = await limit(() => send(() => transport.get('auth/token/lookup-self'), 'auth/token/lookup-self'));
+      const ttl = (self.body as { data?: { ttl?: unknown } } | null)?.data?.ttl;
+      if (self.status === 200 && typeof ttl === 'number') health.tokenTtlSeconds = ttl;
+      else if (self.status === 403 && !errorsOf(self).some((e) => e.includes('error occurred'))) {
+        throw authError(address, 'auth/token/lookup-self: the Vault token is invalid or expired (403)');
+      }
+      return health;
+    },
+
+    close() {
+      transport.close();
+    },
+  };
+
+  function checkRef(ref: VaultRef): void {
+    checkPath(ref.mount, 'mount');
+    checkPath(ref.path, 'path');
+  }
+
+  return source;
+}
+
+function describe(ref: VaultRef): string {
+  return `${ref.mount}/${ref.path}`;
+}
+
+/** Vault paths are joined into URLs: allow only plain segments, and no `.`/`..` (URL normalisation). */
+function checkPath(value: string, what: string): void {
+  if (typeof value !== 'string' || !SEGMENTS.test(value) || value.split('/').some((s) => s.endsWith('.'))) {
+    throw new CoffreError(
+      'COFFRE_CONFIG_INVALID',
+      `Vault ${what} ${JSON.stringify(value)} is not allowed: use segments of A-Z a-z 0-9 . _ - separated by "/", none ending in "."`,
+    );
+  }
+}
+
+function encodePath(value: string): string {
+  return value.split('/').map(encodeURIComponent).join('/');
+}
+
+function parseAddress(address: string): string {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', 'Vault address is not a URL (expected http(s)://host[:port])');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `Vault address ${url.protocol}//${url.host} must be http(s)://host[:port]`);
+  }
+  if (url.pathname !== '/' && url.pathname !== '') {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `Vault address ${url.origin} must not have a path`);
+  }
+  return url.origin;
+}
+
+function usage(message: string): CoffreError {
+  return new CoffreError('COFFRE_USAGE', message);
+}
+
+function authError(address: string, message: string): CoffreError {
+  return new CoffreError('COFFRE_SOURCE_AUTH', `${address}: ${message}`);
+}
+
+function badResponse(address: string, where: string, message: string): CoffreError {
+  return new CoffreError('COFFRE_SOURCE_BAD_RESPONSE', `${address}: ${where}: ${message}`);
+}
+
+/** Status-only mapping. Server error texts are not copied: only known, value-free phrases are matched. */
+function httpError(answer: VaultAnswer, address: string, where: string, operation: string): CoffreError {
+  const errors = errorsOf(answer);
+  const byStatus: Record<number, [ErrorCode, string]> = {
+    403: ['COFFRE_SOURCE_DENIED', 'permission denied (403)'],
+    429: ['COFFRE_SOURCE_RATE_LIMITED', 'rate limit quota exceeded (429)'],
+  };
+  let found = byStatus[answer.status];
+  if (answer.status === 503) {
+    found = errors.some((e) => /sealed/i.test(e))
+      ? ['COFFRE_SOURCE_SEALED', 'Vault/OpenBao is sealed (503)']
+      : ['COFFRE_SOURCE_UNREACHABLE', 'service unavailable (503)'];
+  }
+  const [code, what] = found ?? ['COFFRE_SOURCE_BAD_RESPONSE', `unexpected HTTP ${answer.status}`];
+  return new CoffreError(code, `${address}: ${where}: ${operation}: ${what}`);
+}
+
+function errorsOf(answer: VaultAnswer): string[] {
+  const errors = (answer.body as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
+}
+
+/** The four meanings of a KV v2 404, told apart by the body (docs/vault-openbao.md trap 4). */
+function classifyNotFound(body: unknown): 'missing' | 'deleted' | 'destroyed' | 'wrong-path' {
+  if (!isRecord(body)) return 'wrong-path';
+  const data = body.data;
+  if (isRecord(data) && isRecord(data.metadata)) {
+    if (data.metadata.destroyed === true) return 'destroyed';
+    if (typeof data.metadata.deletion_time === 'string' && data.metadata.deletion_time !== '') return 'deleted';
+  }
+  if (Array.isArray(body.errors) && body.errors.length === 0) return 'missing';
+  return 'wrong-path';
+}
+
+function versionOf(body: unknown): string {
+  const data = isRecord(body) ? body.data : undefined;
+  const version = isRecord(data) ? metadataVersion(data.metadata) : undefined;
+  return version === undefined ? '?' : String(version);
+}
+
+function metadataVersion(metadata: unknown): number | undefined {
+  return isRecord(metadata) && typeof metadata.version === 'number' ? metadata.version : undefined;
+}
+
+/** Env values are strings: numbers and booleans are stringified, null is empty, maps and lists are refused. */
+function flatValue(value: unknown, key: string, address: string, ref: VaultRef): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null) return '';
+  throw new CoffreError(
+    'COFFRE_SOURCE_NOT_FLAT',
+    `${address}: ${describe(ref)}: key ${key} holds a nested ${Array.isArray(value) ? 'list' : 'map'}, not a string`,
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,129 @@
+// `check`: for every secrets file of the selected services, diff the example's keys against the source.
+// Composes repo discovery, example parsing, sources and the core diff; never sees more than it needs
+// (key names only with keysOnly) and never puts a value into the report.
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
+import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceResult } from '../core/report.js';
+import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
+import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
+import { readExample } from '../repo/read-example.js';
+import { describeRef } from '../sources/secret-source.js';
+import { listKeysOf, readValuesOf, type SourceSet } from './source-set.js';
+
+export interface CheckOptions {
+  /** Service names to check; all when empty or absent. */
+  services?: string[];
+  /** Read key names only (Vault `subkeys`, sops clear-text names): no value leaves the store. */
+  keysOnly?: boolean;
+  /** How many secrets files are checked at once (sources bound their own concurrency too). */
+  concurrency?: number;
+}
+
+export interface CheckContext {
+  repo: RepoModel;
+  sources: SourceSet;
+}
+
+/** Picks the services named in `names` (all when empty); an unknown name is a usage error. */
+export function selectServices(repo: RepoModel, names: string[] | undefined): ServiceModel[] {
+  if (!names || names.length === 0) return repo.services;
+  return names.map((name) => {
+    const service = repo.services.find((s) => s.name === name);
+    if (!service) {
+      const known = repo.services.map((s) => s.name).join(', ') || 'none';
+      throw new CoffreError('COFFRE_SERVICE_UNKNOWN', `no service "${name}" in ${repo.root} (services: ${known})`);
+    }
+    return service;
+  });
+}
+
+export async function runCheck(context: CheckContext, options: CheckOptions = {}): Promise<CheckReport> {
+  const selected = selectServices(context.repo, options.services);
+  const limit = pLimit(options.concurrency ?? 16);
+  const keysOnly = options.keysOnly ?? false;
+  const services: ServiceResult[] = await Promise.all(
+    selected.map(async (service) => ({
+      name: service.name,
+      files: await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly)))),
+    })),
+  );
+  const selectedNames = new Set(selected.map((s) => s.name));
+  const problems: RepoFinding[] = context.repo.problems
+    .filter((p) => p.service === undefined || selectedNames.has(p.service))
+    // A missing example is reported on its file already; listing it twice would only add noise.
+    .filter((p) => p.code !== 'COFFRE_EXAMPLE_MISSING')
+    .map((p) => ({ severity: p.severity, code: p.code, file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), message: p.message }));
+  const summary = summarize(services);
+  return {
+    version: 1,
+    complete: services.every((s) => s.files.every((f) => f.status === 'complete')) && problems.every((p) => p.severity !== 'error'),
+    keysOnly,
+    services,
+    problems,
+    summary,
+  };
+}
+
+async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel, keysOnly: boolean): Promise<FileResult> {
+  const base: FileResult = {
+    example: file.exampleRel,
+    target: file.targetRel,
+    source: { kind: file.source?.kind ?? null, ref: file.source ? displayRef(repo.root, file) : null },
+    status: 'error',
+    keys: [],
+    warnings: [],
+  };
+  try {
+    if (file.example === null || file.exampleRel === null) {
+      throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it (add ${file.targetRel}.example)`, { file: file.targetRel });
+    }
+    const example = await readExample(file.example, file.exampleRel);
+    base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
+    if (file.source === null) {
+      return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
+    }
+    const stored = keysOnly ? await listKeysOf(sources, file.source) : await readValuesOf(sources, file.source);
+    if (stored === null) {
+      return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
+    }
+    const keys = diffCompleteness(example, stored).map((k) => ({ name: k.name, status: k.status, line: k.line, optional: k.optional }));
+    return { ...base, status: fileStatusOf(keys), keys, ...(stored.version !== undefined ? { version: stored.version } : {}) };
+  } catch (error) {
+    return { ...base, error: describeError(error) };
+  }
+}
+
+function displayRef(root: string, file: SecretFileModel): string {
+  if (!file.source) return '';
+  // Repo-relative: the report must read the same on every host.
+  if (file.source.kind === 'sops') return path.relative(root, file.source.file).split(path.sep).join('/');
+  return describeRef(file.source);
+}
+
+/** A safe code + message for the report: CoffreError messages never hold values; others are masked. */
+export function describeError(error: unknown): { code: ErrorCode; message: string } {
+  if (isCoffreError(error)) return { code: error.code, message: formatErrorMessage(error) };
+  return { code: 'COFFRE_INTERNAL', message: 'internal error (details in the log)' };
+}
+
+/**
+ * The process exit code of a report: 3 when a source could not be read, 2 for usage/config/example errors,
+ * 1 when anything is incomplete or has no source, 0 when complete.
+ */
+export function exitCodeOfReport(report: CheckReport): number {
+  let code = 0;
+  for (const problem of report.problems) {
+    if (problem.severity === 'error') code = Math.max(code, 2);
+  }
+  for (const service of report.services) {
+    for (const file of service.files) {
+      if (file.status === 'incomplete' || file.status === 'source-missing') code = Math.max(code, 1);
+      if (file.status === 'error' && file.error) {
+        const known = ERROR_CODES[file.error.code as ErrorCode];
+        code = Math.max(code, known ? known.exit : 3);
+      }
+    }
+  }
+  return code;
+}

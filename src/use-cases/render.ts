@@ -1,0 +1,204 @@
+// `render`: write the env files compose reads, for whole services at a time. Reads and verifies every
+// source of a service first (fail closed on incomplete), serialises byte-exact for compose, parses the text
+// back to prove it, then hands the files to render/ for the atomic swap. Results carry key NAMES only.
+import { createHash } from 'node:crypto';
+import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
+import { parseEnvFile, parseRawEnvFile, serializeEnvFile } from '../core/env-file.js';
+import type { ExampleModel } from '../core/example.js';
+import type { KeyResult } from '../core/report.js';
+import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
+import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
+import { readExample } from '../repo/read-example.js';
+import { planTargets, preflightTargets, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
+import type { ValueSnapshot } from '../sources/secret-source.js';
+import { describeError, selectServices, type CheckContext } from './check.js';
+import { readValuesOf } from './source-set.js';
+
+export interface RenderOptions {
+  /** Services to render; all when `all` is true. */
+  services: string[];
+  all?: boolean;
+  /** Compute the plan only: nothing is written. */
+  dryRun?: boolean;
+  /** Render files whose required keys are missing/empty/placeholder (loud; never the default). */
+  forceIncomplete?: boolean;
+}
+
+/** What happens (or would happen) to one target. */
+export type RenderAction = 'create' | 'update' | 'unchanged';
+
+export interface RenderFileResult {
+  target: string;
+  example: string | null;
+  source: { kind: 'vault' | 'sops' | null; ref: string | null };
+  action: RenderAction;
+  /** sha256 of the rendered content (hex); lets a deploy script compare hosts without seeing values. */
+  sha256: string;
+  keys: { added: string[]; changed: string[]; removed: string[] };
+  /** Store keys not in the example: not rendered. */
+  extraKeys: string[];
+  mode: string;
+}
+
+export interface ServiceRenderResult {
+  service: string;
+  status: 'written' | 'unchanged' | 'planned' | 'refused' | 'error';
+  files: RenderFileResult[];
+  /** Keys that made the service incomplete (names and example lines only). */
+  problems: Array<{ target: string; key: KeyResult }>;
+  error?: { code: ErrorCode; message: string };
+  /** True when --force-incomplete let an incomplete service through. */
+  forced: boolean;
+}
+
+export interface RenderReport {
+  version: 1;
+  dryRun: boolean;
+  services: ServiceRenderResult[];
+}
+
+export async function runRender(context: CheckContext, options: RenderOptions): Promise<RenderReport> {
+  const services = options.all ? context.repo.services : selectServices(context.repo, options.services);
+  if (services.length === 0) throw new CoffreError('COFFRE_USAGE', 'render needs at least one service name, or --all');
+  const results: ServiceRenderResult[] = [];
+  // Services render one after another: each is its own atomic unit, and a failure of one must not
+  // leave another half-written; different services never share a target.
+  for (const service of services) results.push(await renderService(context, service, options));
+  return { version: 1, dryRun: options.dryRun ?? false, services: results };
+}
+
+interface PreparedFile {
+  file: SecretFileModel;
+  example: ExampleModel;
+  snapshot: ValueSnapshot | null;
+}
+
+async function renderService(context: CheckContext, service: ServiceModel, options: RenderOptions): Promise<ServiceRenderResult> {
+  const result: ServiceRenderResult = { service: service.name, status: 'error', files: [], problems: [], forced: false };
+  try {
+    const root = context.repo.root;
+    const mode = renderModeOf(context, service);
+    // Write access and git safety are checked before any secret is read.
+    await preflightTargets(root, service.secretFiles.map((f) => f.target));
+    const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
+
+    for (const { file, example, snapshot } of prepared) {
+      if (snapshot === null) {
+        for (const key of example.keys.filter((k) => !k.commentedOut && !k.optional)) {
+          result.problems.push({ target: file.targetRel, key: { name: key.name, status: 'missing', line: key.line, optional: false } });
+        }
+        continue;
+      }
+      const keys = diffCompleteness(example, snapshot);
+      if (fileStatusOf(keys) !== 'complete') {
+        for (const key of keys) {
+          if (!key.optional && key.status !== 'ok' && key.status !== 'extra') result.problems.push({ target: file.targetRel, key: { name: key.name, status: key.status, line: key.line, optional: key.optional } });
+        }
+      }
+    }
+    if (result.problems.length > 0 && !options.forceIncomplete) {
+      const list = result.problems.map((p) => `${p.key.status} ${p.key.name} (${p.target})`).join(', ');
+      result.status = 'refused';
+      result.error = { code: 'COFFRE_INCOMPLETE', message: `service ${service.name} is incomplete, nothing written: ${list}` };
+      return result;
+    }
+    result.forced = result.problems.length > 0;
+
+    const writes: TargetWrite[] = [];
+    const drafts: Array<Omit<RenderFileResult, 'action' | 'keys'> & { entries: Map<string, string> }> = [];
+    for (const { file, example, snapshot } of prepared) {
+      const values = snapshot?.values ?? new Map<string, string>();
+      const entries = entriesInExampleOrder(example, values);
+      const content = serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
+      verifyReadBack(content, entries, file);
+      const exampleNames = new Set(example.keys.map((k) => k.name));
+      writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner: null, group: null });
+      drafts.push({
+        target: file.targetRel,
+        example: file.exampleRel,
+        source: { kind: file.source?.kind ?? null, ref: file.source ? (file.source.kind === 'vault' ? `${file.source.mount}/${file.source.path}` : file.source.file) : null },
+        sha256: createHash('sha256').update(content).digest('hex'),
+        extraKeys: [...values.keys()].filter((k) => !exampleNames.has(k)),
+        mode: `0${mode.toString(8)}`,
+        entries,
+      });
+    }
+
+    const plan = await planTargets(root, writes);
+    result.files = drafts.map(({ entries, ...draft }, index) => {
+      const step = plan[index];
+      if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
+      return { ...draft, source: { ...draft.source, ref: draft.source.kind === 'sops' ? relativeTo(root, draft.source.ref) : draft.source.ref }, action: step.action, keys: diffKeyNames(step.previous, entries) };
+    });
+    if (options.dryRun) {
+      result.status = 'planned';
+      return result;
+    }
+    const outcomes = await writeTargetsAtomically(root, service.name, writes);
+    result.status = outcomes.every((o) => o.outcome === 'unchanged') ? 'unchanged' : 'written';
+    return result;
+  } catch (error) {
+    result.status = 'error';
+    result.error = describeError(error);
+    if (!isCoffreError(error)) throw error;
+    return result;
+  }
+}
+
+async function prepareFile(context: CheckContext, file: SecretFileModel): Promise<PreparedFile> {
+  if (file.example === null || file.exampleRel === null) {
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it`, { file: file.targetRel });
+  }
+  const example = await readExample(file.example, file.exampleRel);
+  const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
+  return { file, example, snapshot };
+}
+
+/** Example order first (what a reader of the example expects), then nothing else: extra keys are not rendered. */
+function entriesInExampleOrder(example: ExampleModel, values: Map<string, string>): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const key of example.keys) {
+    const value = values.get(key.name);
+    if (value !== undefined && !entries.has(key.name)) entries.set(key.name, value);
+  }
+  return entries;
+}
+
+/** The rendered text must read back, through coffre's own compose-dialect parser, to exactly the source values. */
+function verifyReadBack(content: string, entries: Map<string, string>, file: SecretFileModel): void {
+  const parsed = file.format === 'raw' ? parseRawEnvFile(content, { file: file.targetRel }) : parseEnvFile(content, { file: file.targetRel, lookup: () => undefined });
+  const readBack = new Map(parsed.entries.map((e) => [e.key, e.value] as const));
+  const same = readBack.size === entries.size && [...entries].every(([key, value]) => readBack.get(key) === value);
+  if (!same) {
+    const bad = [...entries.keys()].filter((key) => readBack.get(key) !== entries.get(key));
+    throw new CoffreError('COFFRE_RENDER_MISMATCH', `rendered ${file.targetRel} would not read back identically (keys: ${bad.join(', ') || 'count differs'}); nothing written`, { file: file.targetRel });
+  }
+}
+
+/** Key names added/changed/removed versus the current target, compared in memory; values never leave here. */
+function diffKeyNames(previous: string | null, next: Map<string, string>): RenderFileResult['keys'] {
+  if (previous === null) return { added: [...next.keys()], changed: [], removed: [] };
+  let old: Map<string, string>;
+  try {
+    old = new Map(parseEnvFile(previous, { lookup: () => undefined }).entries.map((e) => [e.key, e.value] as const));
+  } catch {
+    // An unreadable current target is replaced wholesale: every key counts as changed.
+    return { added: [], changed: [...next.keys()], removed: [] };
+  }
+  return {
+    added: [...next.keys()].filter((k) => !old.has(k)),
+    changed: [...next.keys()].filter((k) => old.has(k) && old.get(k) !== next.get(k)),
+    removed: [...old.keys()].filter((k) => !next.has(k)),
+  };
+}
+
+function renderModeOf(context: CheckContext & { config?: { render?: { mode?: string } } }, service: ServiceModel): number {
+  void service;
+  const text = context.config?.render?.mode ?? '0600';
+  return Number.parseInt(text, 8);
+}
+
+function relativeTo(root: string, file: string | null): string | null {
+  if (file === null) return null;
+  return file.startsWith(`${root}/`) ? file.slice(root.length + 1) : file;
+}

@@ -1,0 +1,19 @@
+// Keeps the README's error-code table in sync with src/errors.ts (the one source of truth).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { ERROR_CODES } from '../src/errors.js';
+import { projectRoot } from './support/tools.js';
+
+t.test('the README error table lists every error code with its exit code and HTTP status', async (t) => {
+  const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
+  const section = readme.split('<!-- error-codes:start -->')[1]?.split('<!-- error-codes:end -->')[0] ?? '';
+  const rows = new Map<string, { exit: number; http: number }>();
+  for (const match of section.matchAll(/^\| `(COFFRE_[A-Z_]+)` \| (\d+) \| (\d+) \|/gm)) {
+    rows.set(match[1] as string, { exit: Number(match[2]), http: Number(match[3]) });
+  }
+  t.same([...rows.keys()].sort(), Object.keys(ERROR_CODES).sort(), 'same set of codes');
+  for (const [code, spec] of Object.entries(ERROR_CODES)) {
+    t.same(rows.get(code), { exit: spec.exit, http: spec.http }, `${code} row matches`);
+  }
+});
