@@ -3,7 +3,7 @@
 // no environment variable (use-cases combine the config with the environment).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isScalar } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
 import * as z from 'zod';
 import { CoffreError } from '../errors.js';
 import type { SopsStoreFormat } from '../sources/secret-source.js';
@@ -258,15 +258,21 @@ function describeIssue(issue: z.core.$ZodIssue, located: LocatedDocument): Findi
   const line = lineOfPath(located, issue.path) ?? 1;
   if (issue.code === 'invalid_type') {
     const present = located.doc.hasIn(issue.path) || issue.path.length === 0;
-    return [{ line, text: `${prefix}${present ? `expected ${issue.expected}${describeReceived(located, issue.path)}` : `missing (expected ${issue.expected})`}` }];
+    const expected = YAML_TYPE_NAMES[issue.expected] ?? issue.expected;
+    return [{ line, text: `${prefix}${present ? `expected ${expected}${describeReceived(located, issue.path)}` : `missing (expected ${expected})`}` }];
   }
   return [{ line, text: `${prefix}${issue.message.replace(/^Invalid input: /, '')}` }];
 }
+
+/** zod's type names in YAML words. */
+const YAML_TYPE_NAMES: Record<string, string> = { object: 'a mapping', record: 'a mapping', array: 'a list' };
 
 /** What YAML type a wrong value has, without echoing the value itself. */
 function describeReceived(located: LocatedDocument, fieldPath: ReadonlyArray<PropertyKey>): string {
   const node = fieldPath.length === 0 ? located.doc.contents : located.doc.getIn(fieldPath as unknown[], true);
   if (isScalar(node)) return `, got ${node.value === null ? 'null' : typeof node.value}`;
+  if (isSeq(node)) return ', got a list';
+  if (isMap(node)) return ', got a mapping';
   return '';
 }
 

@@ -1,0 +1,64 @@
+// An annotated coffre.yaml showing every setting with its default, for the README and `coffre init`-style
+// output. Text only; a test parses it with the real schema so it cannot drift from config.ts.
+
+/** Every coffre.yaml setting, commented, with defaults (the `services:` entries are illustrations). */
+export const ANNOTATED_CONFIG_EXAMPLE = `# coffre.yaml — every key is optional; a repo without this file uses the defaults shown here.
+version: 1
+
+discovery:
+  # A folder holding one of these files is a service (the first one present wins).
+  composeFiles: [docker-compose.yml, docker-compose.yaml, compose.yml, compose.yaml]
+  # How deep service folders may sit (1 = top-level folders, 0 = the repo root only).
+  maxDepth: 3
+  # Folders never entered (globs; without "/" a pattern matches a folder name anywhere).
+  # Hidden folders and symlinked folders are never entered either.
+  exclude: [node_modules, .git]
+
+examples:
+  # The example of an env_file target T is the first existing T<suffix>.
+  suffixes: [.example, .dist, .sample]
+
+sops:
+  # A target T is backed by the first existing sops file T<suffix> beside it, before Vault.
+  # Store format from the last extension: yaml/yml, json, env (dotenv), ini; otherwise binary.
+  suffixes: [.sops.yaml, .sops.yml, .sops.json, .sops.env, .sops.ini, .sops]
+  # An age identity file (relative to the repo root), in addition to SOPS_AGE_KEY_FILE / SOPS_AGE_KEY.
+  ageKeyFile: null
+
+vault:
+  # null: BAO_ADDR or VAULT_ADDR; with neither, Vault is not used.
+  address: null
+  mount: secret                      # the KV v2 mount
+  prefix: ""
+  # Path below the mount; empty segments are dropped (empty prefix → <service>/<name>).
+  # <service> is the folder path (apps/wiki); <name> the target file name without .secrets/.env (.env → env).
+  path: "{prefix}/{service}/{name}"
+  namespace: null
+  timeoutMs: 10000
+  concurrency: 8
+  auth:
+    method: token                    # token from BAO_TOKEN / VAULT_TOKEN
+    # method: approle
+    # roleIdFile: /etc/coffre/role-id
+    # secretIdFile: /etc/coffre/secret-id
+    # mount: approle
+
+render:
+  mode: "0600"                       # octal digits; quote it
+  owner: null                        # user name or uid; null keeps the writing user
+  group: null
+
+services:
+  mattermost:                        # the folder path relative to the repo root
+    skip: false
+    render: { mode: "0640", group: docker }
+    files:                           # keyed by the env_file path, relative to the service folder
+      secrets/db.secrets:
+        source: { vault: "secret/chat/db" }        # "<mount>/<path>"; {prefix} {service} {name} allowed
+      secrets/smtp.secrets:
+        source: { sops: secrets/smtp.enc.yaml }    # relative to the service folder; format: yaml|json|dotenv|ini|binary
+      env/pdns.env:
+        example: conf-sample/pdns.env.sample       # an example not named <target><suffix>
+      config.env:
+        skip: true                                 # a committed, non-secret env file
+`;

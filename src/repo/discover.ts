@@ -1,0 +1,477 @@
+// Discovers the services of an infra repo (folders with a compose file), their env_file targets, examples and
+// sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
+// never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { parseEnvFile } from '../core/env-file.js';
+import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
+import type { SourceRef } from '../sources/secret-source.js';
+import { readComposeEnvFiles } from './compose-file.js';
+import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
+import { renderSettingsFor, type CoffreConfig, type FileOverride, type RenderSettings } from './config.js';
+import { secretFileName, sopsFormatOf, vaultPathFor } from './secret-naming.js';
+
+/** Inputs of {@link discoverRepo}. */
+export interface DiscoverRepoOptions {
+  root: string;
+  config: CoffreConfig;
+  /** Whether a Vault/OpenBao server is configured: only then do files without sops file get a Vault source. */
+  vaultEnabled: boolean;
+  /**
+   * Shell environment for `${VAR}` in env_file paths; like compose, it wins over the project `.env`.
+   * Default: none, so CI and hosts resolve paths from the committed files alone.
+   */
+  environment?: Readonly<Record<string, string | undefined>>;
+  /** The coffre.yaml path named in warnings about config entries that match nothing (default `coffre.yaml`). */
+  configFile?: string | null;
+}
+
+/** An infra repo as discovered. */
+export interface RepoModel {
+  /** Absolute repo root. */
+  root: string;
+  /** Sorted by name. Services with `skip: true` in coffre.yaml are left out. */
+  services: ServiceModel[];
+  /** Names of the services skipped by coffre.yaml. */
+  skipped: string[];
+  problems: RepoProblem[];
+}
+
+/** One service: a folder holding a compose file. */
+export interface ServiceModel {
+  /** Posix path of the folder relative to the root (`mattermost`, `apps/wiki`); `.` for the root itself. */
+  name: string;
+  /** Absolute folder. */
+  dir: string;
+  /** Absolute compose file. */
+  composeFile: string;
+  /** Compose file, posix, relative to the root. */
+  composeFileRel: string;
+  /** Render settings: coffre.yaml `render` with the service's overrides. */
+  render: RenderSettings;
+  /** In compose order (first appearance); one entry per distinct target. */
+  secretFiles: SecretFileModel[];
+}
+
+/** One env_file target of a service, with its example and source. */
+export interface SecretFileModel {
+  service: string;
+  /** Logical name: the target file name without a trailing `.secrets` or `.env` (`.env` → `env`). */
+  name: string;
+  /** Absolute target. */
+  target: string;
+  /** Target, posix, relative to the root (starts with `../` when outside the repo). */
+  targetRel: string;
+  /** The env_file path as written in compose, after `${VAR}` interpolation (render refuses `..` and absolute ones). */
+  declaredPath: string;
+  format: 'compose' | 'raw';
+  /** False only when every compose entry naming the target says `required: false`. */
+  required: boolean;
+  /** Absolute example, or null when none exists. */
+  example: string | null;
+  exampleRel: string | null;
+  /** Line of the first compose entry naming the target. */
+  composeLine: number | null;
+  source: SourceRef | null;
+}
+
+/** Something discovery found wrong; `file` is posix, relative to the root. Never holds a value. */
+export interface RepoProblem {
+  severity: 'error' | 'warning';
+  code: ErrorCode | 'EXAMPLE_UNREFERENCED';
+  service?: string;
+  file: string;
+  line?: number;
+  message: string;
+}
+
+/** How deep below a service folder example files are looked for (for EXAMPLE_UNREFERENCED). */
+const EXAMPLE_SCAN_DEPTH = 4;
+
+interface FoundService {
+  name: string;
+  dir: string;
+  composeFile: string;
+}
+
+/**
+ * Walks `root` for services and builds the repo model. Throws only when the root cannot be read; everything
+ * else (invalid compose YAML, unresolvable `${VAR}`, missing examples, unsafe targets…) is a problem.
+ */
+export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoModel> {
+  const root = path.resolve(options.root);
+  const rootStat = await stat(root).catch((error: unknown) => {
+    throw new CoffreError('COFFRE_USAGE', `cannot read repo root ${root}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { cause: error });
+  });
+  if (!rootStat.isDirectory()) throw new CoffreError('COFFRE_USAGE', `repo root ${root} is not a directory`);
+
+  const discovery = new Discovery(root, options);
+  const found = await discovery.findServiceFolders();
+  const services: ServiceModel[] = [];
+  const skipped: string[] = [];
+  for (const service of found) {
+    if (options.config.services[service.name]?.skip) skipped.push(service.name);
+    else services.push(await discovery.readService(service));
+  }
+  await discovery.reportUnreferencedExamples(services, found);
+  discovery.reportConfigMismatches(found);
+  discovery.reportVaultPathCollisions(services);
+  return { root, services, skipped, problems: discovery.problems };
+}
+
+interface TargetAccumulator {
+  target: string;
+  declaredPath: string;
+  format: 'compose' | 'raw';
+  required: boolean;
+  line: number | null;
+}
+
+class Discovery {
+  readonly problems: RepoProblem[] = [];
+  /** Examples some secrets file uses (or would use, for skipped files): never "unreferenced". */
+  private readonly referencedExamples = new Set<string>();
+  /** `services.<s>.files.<t>` keys that matched a target, as `<s>\0<t>`. */
+  private readonly usedFileOverrides = new Set<string>();
+  /** Targets whose source came from coffre.yaml (exempt from the collision check). */
+  private readonly overriddenTargets = new Set<string>();
+  private readonly config: CoffreConfig;
+  private readonly isExcluded: (relPath: string, name: string) => boolean;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: DiscoverRepoOptions,
+  ) {
+    this.config = options.config;
+    const patterns = this.config.discovery.exclude;
+    const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
+    const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
+    this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
+  }
+
+  /** Service folders up to `maxDepth`, skipping hidden and excluded folders and never following symlinks. */
+  async findServiceFolders(): Promise<FoundService[]> {
+    const found: FoundService[] = [];
+    const queue: Array<{ dir: string; rel: string; depth: number }> = [{ dir: this.root, rel: '', depth: 0 }];
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      const entries = await this.readDirectory(item.dir);
+      const files = new Set<string>();
+      for (const entry of entries) if (await isFileEntry(item.dir, entry)) files.add(entry.name);
+      const composeNames = this.config.discovery.composeFiles.filter((name) => files.has(name));
+      const [composeName, ...ignored] = composeNames;
+      if (composeName !== undefined) {
+        const name = item.rel === '' ? '.' : item.rel;
+        found.push({ name, dir: item.dir, composeFile: path.join(item.dir, composeName) });
+        if (ignored.length > 0) {
+          this.problems.push({
+            severity: 'warning',
+            code: 'COFFRE_COMPOSE_INVALID',
+            service: name,
+            file: this.rel(path.join(item.dir, ignored[0]!)),
+            message: `${name} has several compose files; coffre reads ${composeName} only (ignored: ${ignored.join(', ')})`,
+          });
+        }
+      }
+      if (item.depth >= this.config.discovery.maxDepth) continue;
+      for (const entry of entries) {
+        if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+        const rel = item.rel === '' ? entry.name : `${item.rel}/${entry.name}`;
+        if (this.isExcluded(rel, entry.name)) continue;
+        queue.push({ dir: path.join(item.dir, entry.name), rel, depth: item.depth + 1 });
+      }
+    }
+    return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async readService(found: FoundService): Promise<ServiceModel> {
+    const composeFileRel = this.rel(found.composeFile);
+    const model: ServiceModel = {
+      name: found.name,
+      dir: found.dir,
+      composeFile: found.composeFile,
+      composeFileRel,
+      render: renderSettingsFor(this.config, found.name),
+      secretFiles: [],
+    };
+    let text: string;
+    try {
+      text = await readFile(found.composeFile, 'utf8');
+    } catch (error) {
+      this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, null, `cannot read ${composeFileRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      return model;
+    }
+    const compose = readComposeEnvFiles(text);
+    for (const p of compose.problems) this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, p.line, p.message);
+
+    const lookup = compose.entries.some((e) => e.path.includes('$')) ? await this.projectLookup(found) : () => undefined;
+    const targets = new Map<string, TargetAccumulator>();
+    for (const entry of compose.entries) {
+      const resolved = interpolateComposeString(entry.path, lookup);
+      if (!resolved.ok) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, entry.line, `env_file "${entry.path}" of services.${entry.composeService}: ${resolved.reason}`);
+        continue;
+      }
+      const target = path.resolve(found.dir, resolved.value);
+      const previous = targets.get(target);
+      if (!previous) {
+        targets.set(target, { target, declaredPath: resolved.value, format: entry.format, required: entry.required, line: entry.line });
+        continue;
+      }
+      previous.required ||= entry.required;
+      if (previous.format !== entry.format) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, entry.line, `${resolved.value} is read as format ${entry.format} here but as ${previous.format} at line ${previous.line ?? '?'}: one file cannot be rendered both ways`);
+      }
+    }
+    for (const accumulator of targets.values()) {
+      const file = await this.buildSecretFile(found, composeFileRel, accumulator);
+      if (file) model.secretFiles.push(file);
+    }
+    return model;
+  }
+
+  private async buildSecretFile(service: FoundService, composeFileRel: string, acc: TargetAccumulator): Promise<SecretFileModel | null> {
+    const targetRel = this.rel(acc.target);
+    const override = this.findFileOverride(service, acc.target);
+    const exampleCandidates = this.config.examples.suffixes.map((suffix) => acc.target + suffix);
+    if (override?.skip) {
+      for (const candidate of exampleCandidates) this.referencedExamples.add(candidate);
+      if (override.example) this.referencedExamples.add(path.resolve(service.dir, override.example));
+      return null;
+    }
+
+    let example: string | null = null;
+    if (override?.example !== undefined) {
+      const configured = path.resolve(service.dir, override.example);
+      this.referencedExamples.add(configured);
+      if (await isFile(configured)) example = configured;
+      else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
+    } else {
+      for (const candidate of exampleCandidates) {
+        if (await isFile(candidate)) {
+          example = candidate;
+          break;
+        }
+      }
+      if (example === null) {
+        const looked = exampleCandidates.map((c) => this.rel(c)).join(', ');
+        this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `env_file ${targetRel} has no example (looked for ${looked})`);
+      } else {
+        this.referencedExamples.add(example);
+      }
+    }
+
+    if (isOutsideOrUp(this.root, acc.target, acc.declaredPath)) {
+      this.problem('warning', 'COFFRE_TARGET_UNSAFE', service.name, composeFileRel, acc.line, `env_file ${acc.declaredPath} ${isInside(this.root, acc.target) ? 'climbs with ".."' : 'is outside the repo'}; render will refuse it`);
+    }
+
+    const name = secretFileName(acc.target);
+    return {
+      service: service.name,
+      name,
+      target: acc.target,
+      targetRel,
+      declaredPath: acc.declaredPath,
+      format: acc.format,
+      required: acc.required,
+      example,
+      exampleRel: example === null ? null : this.rel(example),
+      composeLine: acc.line,
+      source: await this.sourceFor(service, acc.target, name, override),
+    };
+  }
+
+  private async sourceFor(service: FoundService, target: string, name: string, override: FileOverride | undefined): Promise<SourceRef | null> {
+    const vault = this.config.vault;
+    const values = { prefix: vault.prefix, service: service.name, name };
+    if (override?.source !== undefined) {
+      this.overriddenTargets.add(target);
+      const source = override.source;
+      if (source === null) return null;
+      if (source.kind === 'sops') {
+        return { kind: 'sops', file: path.resolve(service.dir, source.file), format: source.format ?? sopsFormatOf(source.file) };
+      }
+      return { kind: 'vault', mount: source.mount, path: vaultPathFor(source.path, values) };
+    }
+    for (const suffix of this.config.sops.suffixes) {
+      const file = target + suffix;
+      if (await isFile(file)) return { kind: 'sops', file, format: sopsFormatOf(file) };
+    }
+    if (!this.options.vaultEnabled) return null;
+    return { kind: 'vault', mount: vault.mount, path: vaultPathFor(vault.path, values) };
+  }
+
+  private findFileOverride(service: FoundService, target: string): FileOverride | undefined {
+    const files = this.config.services[service.name]?.files ?? {};
+    for (const [key, override] of Object.entries(files)) {
+      if (path.resolve(service.dir, key) === target) {
+        this.usedFileOverrides.add(`${service.name}\0${key}`);
+        return override;
+      }
+    }
+    return undefined;
+  }
+
+  /** Variables for `${VAR}` in env_file paths: the given environment, then the project `.env` beside the compose file. */
+  private async projectLookup(service: FoundService): Promise<VariableLookup> {
+    const environment = this.options.environment ?? {};
+    const dotenvFile = path.join(path.dirname(service.composeFile), '.env');
+    const dotenv = new Map<string, string>();
+    let text: string | null = null;
+    try {
+      text = await readFile(dotenvFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.problem('warning', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), null, `cannot read the project .env: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    }
+    if (text !== null) {
+      try {
+        const parsed = parseEnvFile(text, { file: this.rel(dotenvFile), lookup: (name) => environment[name] });
+        for (const entry of parsed.entries) dotenv.set(entry.key, entry.value);
+      } catch (error) {
+        if (!isCoffreError(error)) throw error;
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), error.location.line ?? null, `the project .env cannot be parsed: ${error.message}`);
+      }
+    }
+    return (name) => environment[name] ?? dotenv.get(name);
+  }
+
+  /** Warns about env-like example files in service folders that no env_file uses. */
+  async reportUnreferencedExamples(services: ServiceModel[], found: FoundService[]): Promise<void> {
+    const serviceDirs = new Set(found.map((s) => s.dir));
+    const composeNames = new Set(this.config.discovery.composeFiles);
+    for (const service of services) {
+      for (const file of await this.listExampleFiles(service.dir, serviceDirs)) {
+        if (this.referencedExamples.has(file)) continue;
+        const suffix = this.config.examples.suffixes.find((s) => file.endsWith(s))!;
+        const stem = path.basename(file).slice(0, -suffix.length);
+        if (composeNames.has(stem) || !isEnvLike(stem, path.relative(service.dir, path.dirname(file)))) continue;
+        this.problems.push({
+          severity: 'warning',
+          code: 'EXAMPLE_UNREFERENCED',
+          service: service.name,
+          file: this.rel(file),
+          message: `${this.rel(file)} is an example that no env_file of ${service.composeFileRel} uses`,
+        });
+      }
+    }
+  }
+
+  private async listExampleFiles(serviceDir: string, serviceDirs: Set<string>): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      const entries = await this.readDirectory(dir);
+      for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          const rel = this.rel(full);
+          if (depth < EXAMPLE_SCAN_DEPTH && !entry.name.startsWith('.') && !serviceDirs.has(full) && !this.isExcluded(rel, entry.name)) await walk(full, depth + 1);
+        } else if (this.config.examples.suffixes.some((s) => entry.name.endsWith(s) && entry.name.length > s.length) && (await isFileEntry(dir, entry))) {
+          out.push(full);
+        }
+      }
+    };
+    await walk(serviceDir, 0);
+    return out;
+  }
+
+  /** Warns about coffre.yaml services and files that match nothing, so a typo is not silently ignored. */
+  reportConfigMismatches(found: FoundService[]): void {
+    const file = this.options.configFile ? this.rel(path.resolve(this.root, this.options.configFile)) : 'coffre.yaml';
+    const names = new Set(found.map((s) => s.name));
+    for (const [serviceName, serviceConfig] of Object.entries(this.config.services)) {
+      if (!names.has(serviceName)) {
+        this.problems.push({ severity: 'warning', code: 'COFFRE_CONFIG_INVALID', file, message: `services.${serviceName} matches no service folder (services: ${[...names].join(', ') || 'none'})` });
+        continue;
+      }
+      if (serviceConfig.skip) continue;
+      for (const key of Object.keys(serviceConfig.files)) {
+        if (this.usedFileOverrides.has(`${serviceName}\0${key}`)) continue;
+        this.problems.push({ severity: 'warning', code: 'COFFRE_CONFIG_INVALID', service: serviceName, file, message: `services.${serviceName}.files["${key}"] matches no env_file target of ${serviceName}` });
+      }
+    }
+  }
+
+  /** Two targets whose derived Vault paths coincide would share one secret: an error, unless coffre.yaml chose it. */
+  reportVaultPathCollisions(services: ServiceModel[]): void {
+    const seen = new Map<string, SecretFileModel>();
+    for (const file of services.flatMap((s) => s.secretFiles)) {
+      if (file.source?.kind !== 'vault' || this.overriddenTargets.has(file.target)) continue;
+      const key = `${file.source.mount}\0${file.source.path}`;
+      const first = seen.get(key);
+      if (!first) {
+        seen.set(key, file);
+      } else if (first.target !== file.target) {
+        this.problems.push({
+          severity: 'error',
+          code: 'COFFRE_CONFIG_INVALID',
+          service: file.service,
+          file: this.rel(this.serviceComposeFile(services, file.service)),
+          ...(file.composeLine !== null ? { line: file.composeLine } : {}),
+          message: `${file.targetRel} and ${first.targetRel} both map to Vault path ${file.source.mount}/${file.source.path}: set services.${file.service}.files.<target>.source in coffre.yaml`,
+        });
+      }
+    }
+  }
+
+  private serviceComposeFile(services: ServiceModel[], name: string): string {
+    return services.find((s) => s.name === name)?.composeFile ?? this.root;
+  }
+
+  private async readDirectory(dir: string): Promise<Dirent[]> {
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      this.problems.push({ severity: 'warning', code: 'COFFRE_USAGE', file: this.rel(dir), message: `cannot list ${this.rel(dir)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` });
+      return [];
+    }
+  }
+
+  private problem(severity: RepoProblem['severity'], code: RepoProblem['code'], service: string, file: string, line: number | null, message: string): void {
+    this.problems.push({ severity, code, service, file, ...(line !== null ? { line } : {}), message });
+  }
+
+  private rel(absolute: string): string {
+    return toPosixRelative(this.root, absolute);
+  }
+}
+
+/** `absolute` relative to `root`, with `/` separators; `.` for the root itself. */
+export function toPosixRelative(root: string, absolute: string): string {
+  return path.relative(root, absolute).split(path.sep).join('/') || '.';
+}
+
+function isInside(root: string, target: string): boolean {
+  const rel = path.relative(root, target);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+function isOutsideOrUp(root: string, target: string, declared: string): boolean {
+  return !isInside(root, target) || declared.split(/[\\/]/).includes('..');
+}
+
+/**
+ * Whether an example's stem (its name without the example suffix) names an env file: `*.secrets`, `*.env`,
+ * `.env`, `.env.*`, `env`, or any file in a `secrets/` folder. Other templates (`nginx.conf.sample`) are not ours.
+ */
+export function isEnvLike(stem: string, relDir: string): boolean {
+  if (/\.(secrets|env)$/.test(stem) || stem === '.env' || stem === 'env' || stem.startsWith('.env.')) return true;
+  return relDir.split(/[\\/]/).includes('secrets');
+}
+
+/** A regular file, or a symlink to one (examples and compose files may be links; folders are never followed). */
+async function isFileEntry(dir: string, entry: Dirent): Promise<boolean> {
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  return isFile(path.join(dir, entry.name));
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
