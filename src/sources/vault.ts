@@ -78,7 +78,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   });
   const limit = pLimit(concurrency);
   const reads = new Map<string, Promise<unknown>>();
-  const mountChecks = new Map<string, Promise<void>>();
+  const mountChecks = new Map<string, Promise<string | null>>();
   let login: Promise<void> | undefined;
 
   function ensureToken(): Promise<void> {
@@ -132,33 +132,32 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   }
 
   /** A 403 means "this path is not yours" for a valid token, "no usable token" for a dead one: ask the token. */
-  async function deniedOrAuth(answer: VaultAnswer, where: string): Promise<CoffreError> {
+  async function deniedOrAuth(answer: VaultAnswer, where: string, operation: string): Promise<CoffreError> {
     const self = await get('auth/token/lookup-self', where);
     // A live token without the `default` policy gets an ACL denial (a multierror) on lookup-self; an
-    // unknown or expired token gets a bare "permission denied".
-    const live = self.status === 200 || (self.status === 403 && errorsOf(self).some((e) => e.includes('error occurred')));
-    if (live) return httpError(answer, address, where, 'read');
+    // unknown or expired token gets a bare "permission denied". Anything else proves nothing.
+    const dead = self.status === 403 && !errorsOf(self).some((e) => e.includes('error occurred'));
+    if (!dead) return httpError(answer, address, where, operation);
     return authError(address, `${where}: the Vault token is invalid or expired (403)`);
   }
 
   /** `{"errors":[]}` is also what a KV v1 mount answers: make sure the mount is KV v2 before saying "missing". */
-  function ensureKvV2(ref: VaultRef): Promise<void> {
+  async function ensureKvV2(ref: VaultRef): Promise<void> {
     let check = mountChecks.get(ref.mount);
     if (check === undefined) {
       check = (async () => {
         const answer = await get(`sys/internal/ui/mounts/${encodePath(ref.mount)}`, describe(ref));
-        if (answer.status !== 200) return; // this token may not see mount details: trust the 404
+        if (answer.status !== 200) return null; // this token may not see mount details: trust the 404
         const data = (answer.body as { data?: { type?: unknown; options?: { version?: unknown } | null } } | null)?.data;
-        if (data?.type !== 'kv' || String(data.options?.version ?? '1') !== '2') {
-          throw new CoffreError(
-            'COFFRE_SOURCE_WRONG_MOUNT',
-            `${address}: ${describe(ref)}: mount "${ref.mount}" is ${data?.type === 'kv' ? 'KV version 1' : `a "${String(data?.type)}" engine`}, not KV v2`,
-          );
-        }
+        if (data?.type === 'kv' && String(data.options?.version ?? '1') === '2') return null;
+        return data?.type === 'kv' ? 'KV version 1' : `a "${String(data?.type)}" engine`;
       })();
       mountChecks.set(ref.mount, check);
     }
-    return check;
+    const problem = await check;
+    if (problem !== null) {
+      throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${describe(ref)}: mount "${ref.mount}" is ${problem}, not KV v2`);
+    }
   }
 
   /** GET `<mount>/<endpoint>/<path>`; 404 "missing" → null; every other failure → CoffreError. */
@@ -185,7 +184,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       }
       throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${where}: mount "${ref.mount}" is not a KV v2 engine (or does not exist)`);
     }
-    if (answer.status === 403) throw await deniedOrAuth(answer, where);
+    if (answer.status === 403) throw await deniedOrAuth(answer, where, `read of ${endpoint}/`);
     throw httpError(answer, address, where, `read of ${endpoint}/`);
   }
 
@@ -279,7 +278,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       if (answer.status === 404) {
         throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${where}: mount "${ref.mount}" is not a KV v2 engine (or does not exist)`);
       }
-      if (answer.status === 403) throw await deniedOrAuth(answer, where);
+      if (answer.status === 403) throw await deniedOrAuth(answer, where, 'write');
       throw httpError(answer, address, where, 'write');
     },
 
@@ -376,6 +375,10 @@ function httpError(answer: VaultAnswer, address: string, where: string, operatio
     found = errors.some((e) => /sealed/i.test(e))
       ? ['COFFRE_SOURCE_SEALED', 'Vault/OpenBao is sealed (503)']
       : ['COFFRE_SOURCE_UNREACHABLE', 'service unavailable (503)'];
+  }
+  if (answer.status >= 300 && answer.status < 400) {
+    // Following it would re-send the token to wherever Location points (docs/vault-openbao.md trap 7).
+    found = ['COFFRE_SOURCE_BAD_RESPONSE', `redirected (HTTP ${answer.status}); redirects are not followed, point coffre at the active node`];
   }
   const [code, what] = found ?? ['COFFRE_SOURCE_BAD_RESPONSE', `unexpected HTTP ${answer.status}`];
   return new CoffreError(code, `${address}: ${where}: ${operation}: ${what}`);

@@ -26,7 +26,6 @@ export interface OpenBaoServer {
 /** Answer of {@link vaultHttp}: status and parsed JSON body (null for 204 / empty). */
 export interface VaultHttpResult {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 
