@@ -1,0 +1,350 @@
+// The only code that writes rendered secrets: plans (create/update/unchanged, in memory) and swaps the
+// targets of one service atomically — temp file (O_EXCL, mode set before the first byte), fsync, rename,
+// directory fsync — under the service lock, restoring already-swapped targets if a later step fails.
+// It never logs or puts content in an error; callers build the content (core/env-file) and check it first.
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { chmod, chown, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { CoffreError } from '../errors.js';
+import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS } from './render-lock.js';
+import { cleanStaleTemps, tempNameFor } from './stale-temps.js';
+import { preflightTargets, resolveRoot, type CheckedTarget, type TargetSpec } from './target-safety.js';
+
+/** One target and the exact text to put in it. */
+export interface TargetWrite extends TargetSpec {
+  /** The whole new content (UTF-8); compared byte for byte with the current one. */
+  content: string;
+}
+
+/** What writing did to one target. */
+export type WriteOutcome = 'created' | 'updated' | 'unchanged';
+
+/** What writing would do to one target (dry run). */
+export type PlanAction = 'create' | 'update' | 'unchanged';
+
+/** The plan of one target. */
+export interface TargetPlan {
+  targetRel: string;
+  action: PlanAction;
+  /**
+   * The current content (null when the file does not exist), so the caller can diff key NAMES in memory.
+   * It holds secret values: never log, print or return it over HTTP.
+   */
+  previous: string | null;
+  /** The file exists but its mode, owner or group differs from the requested ones (fixed without rewriting). */
+  permissionsDrift: boolean;
+}
+
+/** The result of writing one target. */
+export interface TargetWriteResult {
+  targetRel: string;
+  outcome: WriteOutcome;
+  /**
+   * SHA-256 (hex) of the content now in the target, for audit lines. It is derived from secret values: fine
+   * to compare, but a file holding one short guessable value could be brute-forced from it.
+   */
+  sha256: string;
+  /** An `unchanged` target had its mode/owner/group corrected (chmod/chown, content and mtime untouched). */
+  permissionsFixed: boolean;
+}
+
+/** Test seams: called at fixed points of {@link writeTargetsAtomically}; throwing aborts (and rolls back). */
+export interface WriteHooks {
+  /** Right after a temp file is created and its mode/owner set, before its first byte is written. */
+  tempCreated?(tempFile: string, targetRel: string): void | Promise<void>;
+  /** Before the `index`-th changed target (0-based) is renamed over its target. */
+  beforeSwap?(targetRel: string, index: number): void | Promise<void>;
+}
+
+/** Options of {@link writeTargetsAtomically}. */
+export interface WriteTargetsOptions {
+  /** How long to wait for another render of the same service (default 10 000 ms), then COFFRE_LOCKED. */
+  lockTimeoutMs?: number;
+  hooks?: WriteHooks;
+}
+
+interface CurrentFile {
+  bytes: Buffer;
+  stats: Stats;
+}
+
+/**
+ * Computes, without writing anything, what {@link writeTargetsAtomically} would do to each target:
+ * `create` / `update` / `unchanged` by comparing bytes in memory. Runs the same safety checks first
+ * (throws what {@link preflightTargets} throws). `previous` holds secret content: never log it.
+ */
+export async function planTargets(root: string, writes: readonly TargetWrite[]): Promise<TargetPlan[]> {
+  const { targets } = await preflightTargets(root, writes);
+  const plans: TargetPlan[] = [];
+  for (const [index, target] of targets.entries()) {
+    const current = target.missingDirs.length > 0 ? null : await readCurrent(target);
+    const bytes = Buffer.from(writes[index]!.content, 'utf8');
+    plans.push({
+      targetRel: target.targetRel,
+      action: current === null ? 'create' : current.bytes.equals(bytes) ? 'unchanged' : 'update',
+      previous: current === null ? null : current.bytes.toString('utf8'),
+      permissionsDrift: current !== null && hasPermissionDrift(current.stats, target),
+    });
+  }
+  return plans;
+}
+
+/**
+ * Writes every target of `service` as one unit, under the service's render lock:
+ * 1. under the lock, the {@link preflightTargets} checks again (the caller's may be stale), and removal of
+ *    temp files a crashed run left;
+ * 2. missing directories created (0700, or 0750 with a group), one component at a time, never via symlinks;
+ * 3. each changed target written to `.<name>.coffre-tmp-<pid>-<hex>` beside it (O_EXCL|O_NOFOLLOW, created
+ *    0600, then owner/group and final mode set before the first byte), fsynced; drifted modes/owners of
+ *    unchanged targets fixed through a file descriptor;
+ * 4. each current target hard-linked to a backup temp name, the temp renamed over it; directories fsynced;
+ * 5. backups removed.
+ * If a step of 3–4 fails, swapped targets get their backup renamed back (created ones are removed), temps
+ * are removed, and COFFRE_TARGET_WRITE is thrown. A crash at any instant leaves each target entirely old
+ * or entirely new; leftover temps are removed by the next run. Unchanged targets keep their mtime.
+ */
+export async function writeTargetsAtomically(
+  root: string,
+  service: string,
+  writes: readonly TargetWrite[],
+  options: WriteTargetsOptions = {},
+): Promise<TargetWriteResult[]> {
+  if (writes.length === 0) return [];
+  const realRoot = await resolveRoot(root);
+  const lock = await acquireRenderLock(realRoot, service, { timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
+  try {
+    // Checked again under the lock even though callers ran preflightTargets before reading the sources:
+    // this module must never write an unsafe target, whoever calls it.
+    const { targets } = await preflightTargets(root, writes);
+    return await swapTargets(service, targets, writes, options.hooks ?? {});
+  } finally {
+    await lock.release();
+  }
+}
+
+interface PendingSwap {
+  target: CheckedTarget;
+  temp: string | null;
+  /** Hard link to the replaced file; null for a created target or where hard links are unsupported. */
+  backup: string | null;
+  /** The replaced file as read, for a rollback by rewriting when there is no hard-link backup. */
+  previous: CurrentFile | null;
+  swapped: boolean;
+}
+
+async function swapTargets(
+  service: string,
+  targets: CheckedTarget[],
+  writes: readonly TargetWrite[],
+  hooks: WriteHooks,
+): Promise<TargetWriteResult[]> {
+  const namesByDir = new Map<string, string[]>();
+  for (const target of targets) namesByDir.set(target.dir, [...(namesByDir.get(target.dir) ?? []), target.name]);
+  for (const [dir, targetNames] of namesByDir) await cleanStaleTemps(dir, { targetNames });
+
+  const results: TargetWriteResult[] = [];
+  const pending: PendingSwap[] = [];
+  let step = targets[0]!.targetRel;
+  try {
+    for (const [index, target] of targets.entries()) {
+      step = target.targetRel;
+      await createMissingDirs(target);
+      const current = await readCurrent(target);
+      const bytes = Buffer.from(writes[index]!.content, 'utf8');
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (current !== null && current.bytes.equals(bytes)) {
+        const permissionsFixed = hasPermissionDrift(current.stats, target);
+        if (permissionsFixed) await fixPermissions(target);
+        results.push({ targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed });
+        continue;
+      }
+      const swap: PendingSwap = { target, temp: null, backup: null, previous: current, swapped: false };
+      pending.push(swap);
+      swap.temp = await writeTemp(target, bytes, hooks);
+      results.push({ targetRel: target.targetRel, outcome: current === null ? 'created' : 'updated', sha256, permissionsFixed: false });
+    }
+    for (const [index, swap] of pending.entries()) {
+      step = swap.target.targetRel;
+      await hooks.beforeSwap?.(swap.target.targetRel, index);
+      if (swap.previous !== null) swap.backup = await linkBackup(swap.target);
+      await rename(swap.temp!, swap.target.file);
+      swap.temp = null;
+      swap.swapped = true;
+    }
+    await fsyncDirs(pending);
+  } catch (error) {
+    const unrestored = await rollBack(pending);
+    // A refusal found while preparing (nothing swapped yet) keeps its own code.
+    if (error instanceof CoffreError && !pending.some((swap) => swap.swapped)) throw error;
+    const restored = pending.filter((swap) => swap.swapped).length - unrestored.length;
+    throw new CoffreError(
+      'COFFRE_TARGET_WRITE',
+      `writing ${step} of service "${service}" failed (${errorCode(error)}); ` +
+        (unrestored.length === 0
+          ? `${restored} target(s) already replaced were restored`
+          : `could NOT restore ${unrestored.join(', ')}: check them by hand`),
+      { file: step },
+      { cause: error },
+    );
+  }
+  for (const swap of pending) {
+    if (swap.backup !== null) await unlink(swap.backup).catch(() => undefined);
+  }
+  return results;
+}
+
+/**
+ * Undoes swapped targets (newest first) and removes temps; returns the targets it could not restore (their
+ * hard-link backup, if any, is kept and named).
+ */
+async function rollBack(pending: PendingSwap[]): Promise<string[]> {
+  const unrestored: string[] = [];
+  for (const swap of [...pending].reverse()) {
+    try {
+      if (swap.swapped) {
+        if (swap.backup !== null) {
+          await rename(swap.backup, swap.target.file);
+          swap.backup = null;
+        } else if (swap.previous !== null) {
+          await restoreByRewriting(swap.target, swap.previous);
+        } else {
+          await unlink(swap.target.file);
+        }
+      }
+    } catch {
+      unrestored.push(swap.backup === null ? swap.target.targetRel : `${swap.target.targetRel} (previous content kept in ${swap.backup})`);
+      swap.backup = null;
+    }
+    for (const leftover of [swap.temp, swap.backup]) {
+      if (leftover !== null) await unlink(leftover).catch(() => undefined);
+    }
+  }
+  await fsyncDirs(pending).catch(() => undefined);
+  return unrestored;
+}
+
+/**
+ * A hard link to the current target under a temp name: it keeps the old inode (content, mode, owner, mtime)
+ * for a rollback by one rename, which needs no disk space. Null where the filesystem has no hard links.
+ */
+async function linkBackup(target: CheckedTarget): Promise<string | null> {
+  const backup = path.join(target.dir, tempNameFor(target.name));
+  try {
+    await link(target.file, backup);
+    return backup;
+  } catch (error) {
+    if (['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS'].includes((error as NodeJS.ErrnoException).code ?? '')) return null;
+    throw error;
+  }
+}
+
+/** Rollback without a hard-link backup: the previous bytes, mode and owner written back atomically. */
+async function restoreByRewriting(target: CheckedTarget, previous: CurrentFile): Promise<void> {
+  const { mode, uid, gid } = previous.stats;
+  const temp = await writeTemp({ ...target, mode: mode & 0o777, owner: uid, group: gid }, previous.bytes, {});
+  try {
+    await rename(temp, target.file);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks): Promise<string> {
+  const temp = path.join(target.dir, tempNameFor(target.name));
+  // 0600 at creation: whatever the umask, the file is never more open than owner-only while it is empty.
+  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
+    // Never widen to "other" bits, even when restoring a file that had them.
+    await handle.chmod(target.mode & 0o770);
+    await hooks.tempCreated?.(temp, target.targetRel);
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** Reads the current target through O_NOFOLLOW (a symlink swapped in since the checks is refused). */
+async function readCurrent(target: CheckedTarget): Promise<CurrentFile | null> {
+  let handle;
+  try {
+    handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} is a symlink: coffre writes only regular files`, { file: target.targetRel });
+    }
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} exists and is not a regular file`, { file: target.targetRel });
+    }
+    return { bytes: await handle.readFile(), stats };
+  } finally {
+    await handle.close();
+  }
+}
+
+function hasPermissionDrift(stats: Stats, target: CheckedTarget): boolean {
+  return (
+    (stats.mode & 0o7777) !== target.mode ||
+    (target.owner !== null && stats.uid !== target.owner) ||
+    (target.group !== null && stats.gid !== target.group)
+  );
+}
+
+async function fixPermissions(target: CheckedTarget): Promise<void> {
+  const handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
+    await handle.chmod(target.mode);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function createMissingDirs(target: CheckedTarget): Promise<void> {
+  // Group members need to traverse the directory to read a 0640 target.
+  const dirMode = target.group !== null && (target.mode & 0o070) !== 0 ? 0o750 : 0o700;
+  for (const dir of target.missingDirs) {
+    try {
+      await mkdir(dir, { mode: dirMode });
+      await chmod(dir, dirMode);
+      if (target.group !== null) await chown(dir, -1, target.group);
+    } catch (error) {
+      // Created meanwhile (e.g. by an earlier target of the same service): fine if it is a real directory.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const stats = await lstat(dir);
+    if (stats.isSymbolicLink() || !stats.isDirectory()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} is reached through a symlink or non-directory (${dir})`, { file: target.targetRel });
+    }
+  }
+}
+
+async function fsyncDirs(pending: PendingSwap[]): Promise<void> {
+  for (const dir of new Set(pending.map((swap) => swap.target.dir))) {
+    const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof CoffreError) return error.code;
+  return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+}

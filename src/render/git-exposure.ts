@@ -1,0 +1,172 @@
+// Asks the real `git` binary whether rendered targets could end up in git: tracked, or not ignored by a
+// committed `.gitignore`. Read-only git commands only (ls-files, check-ignore); never changes
+// the repository, never reads a target's content.
+import { spawn } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { CoffreError } from '../errors.js';
+
+/**
+ * What the git checks found. `not-a-repository`: the root is in no git work tree, so nothing can be
+ * tracked and there are no ignore rules to check (coffre then writes, and callers may warn).
+ */
+export type GitExposure = 'checked' | 'not-a-repository';
+
+interface GitRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Refuses targets git tracks (COFFRE_TARGET_TRACKED) and targets no committed `.gitignore` ignores
+ * (COFFRE_TARGET_NOT_IGNORED, with the exact line to add to `<root>/.gitignore`).
+ *
+ * `root` is the infra repo root (it need not be the git toplevel: the demo repo is a subfolder of
+ * coffre's own repo); `targetRels` are already-validated paths relative to it, `/`-separated.
+ * Only a `.gitignore` file counts as an ignore rule: `.git/info/exclude` and the user's global
+ * excludes file protect one clone for one user, not every clone of a public repo.
+ */
+export async function checkGitExposure(root: string, targetRels: readonly string[]): Promise<GitExposure> {
+  if (targetRels.length === 0) return 'checked';
+  // ls-files doubles as the "is this a git work tree" probe: one process less per render.
+  const tracked = await runGitOrNull(root, ['--literal-pathspecs', 'ls-files', '-z', '--', ...targetRels]);
+  if (tracked === null) {
+    // No git binary: that is only acceptable when there is no repository to protect.
+    const gitDir = await findGitDirUpwards(root);
+    if (gitDir === null) return 'not-a-repository';
+    throw new CoffreError(
+      'COFFRE_TARGET_UNSAFE',
+      `git is not installed but ${gitDir} exists: cannot verify that targets are ignored and untracked`,
+    );
+  }
+  if (tracked.code !== 0 && /not a git repository/i.test(tracked.stderr)) return 'not-a-repository';
+  // Anything else (dubious ownership, root inside .git, corrupt index) must stop the render, not skip the checks.
+  assertGitOk(tracked, root, 'ls-files');
+  const trackedRels = tracked.stdout.split('\0').filter((entry) => entry !== '');
+  if (trackedRels.length > 0) {
+    const names = trackedRels.join(', ');
+    throw new CoffreError(
+      'COFFRE_TARGET_TRACKED',
+      `git tracks ${names}: a rendered secrets file must never be committed. Untrack it with ` +
+        `\`git rm --cached -- ${trackedRels.map(shellQuote).join(' ')}\`, add it to .gitignore, and rotate ` +
+        `its values if they were ever pushed`,
+      { file: trackedRels[0] },
+    );
+  }
+
+  // --no-index: judge the ignore rules themselves, whatever the index says (tracking is checked above).
+  // core.excludesFile=/dev/null: a user's global excludes must not make a target look safe.
+  const ignore = await runGit(
+    root,
+    ['-c', 'core.excludesFile=/dev/null', 'check-ignore', '--stdin', '-z', '-v', '-n', '--no-index'],
+    targetRels.map((rel) => `${rel}\0`).join(''),
+  );
+  // Exit 1 means "some path not ignored", which -n reports line by line; anything else is a failure.
+  if (ignore.code !== 0 && ignore.code !== 1) assertGitOk(ignore, root, 'check-ignore');
+  const fields = ignore.stdout.split('\0');
+  const notIgnored: Array<{ rel: string; source: string; line: string; pattern: string }> = [];
+  for (let i = 0; i + 3 < fields.length; i += 4) {
+    const source = fields[i] ?? '';
+    const line = fields[i + 1] ?? '';
+    const pattern = fields[i + 2] ?? '';
+    const rel = fields[i + 3] ?? '';
+    const ignoredByGitignore = source !== '' && !pattern.startsWith('!') && path.posix.basename(source) === '.gitignore';
+    if (!ignoredByGitignore) notIgnored.push({ rel, source, line, pattern });
+  }
+  if (notIgnored.length > 0) {
+    const first = notIgnored[0]!;
+    const why =
+      first.source === ''
+        ? 'no ignore rule matches it'
+        : first.pattern.startsWith('!')
+          ? `${first.source}:${first.line} re-includes it with "${first.pattern}"`
+          : `only ${first.source} ignores it, which is not a committed .gitignore`;
+    const lines = notIgnored.map((entry) => gitignoreLineFor(entry.rel));
+    throw new CoffreError(
+      'COFFRE_TARGET_NOT_IGNORED',
+      `${notIgnored.map((entry) => entry.rel).join(', ')} ${notIgnored.length > 1 ? 'are' : 'is'} not ignored by git ` +
+        `(${why}): add ${lines.length > 1 ? 'these lines' : 'this line'} to ${path.join(root, '.gitignore')}: ` +
+        lines.join(' '),
+      { file: first.rel },
+    );
+  }
+  return 'checked';
+}
+
+/**
+ * The `.gitignore` line (for the `.gitignore` at the infra repo root) that ignores exactly `targetRel`:
+ * anchored with `/`, glob characters and trailing spaces escaped.
+ */
+export function gitignoreLineFor(targetRel: string): string {
+  return `/${targetRel.replace(/[\\*?[]/g, (char) => `\\${char}`).replace(/ $/, '\\ ')}`;
+}
+
+function assertGitOk(run: GitRun, root: string, what: string): void {
+  if (run.code === 0) return;
+  throw new CoffreError(
+    'COFFRE_TARGET_UNSAFE',
+    `git ${what} failed in ${root}: ${firstLine(run.stderr) || `exit code ${run.code}`}`,
+  );
+}
+
+async function runGitOrNull(root: string, args: string[]): Promise<GitRun | null> {
+  try {
+    return await runGit(root, args);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Runs git in `root` with an environment that cannot redirect it to another repository or translate its messages. */
+function runGit(root: string, args: string[], input?: string): Promise<GitRun> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    // GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE… (set inside git hooks) would make git answer about another tree.
+    if (!name.startsWith('GIT_')) env[name] = value;
+  }
+  env.LC_ALL = 'C';
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.GIT_OPTIONAL_LOCKS = '0';
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['-C', root, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+    child.stdin.on('error', () => {
+      // git may exit before reading stdin (e.g. not a repository); its exit code tells the story.
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+async function findGitDirUpwards(start: string): Promise<string | null> {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, '.git');
+    try {
+      await access(candidate);
+      return candidate;
+    } catch {
+      // keep climbing
+    }
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}
+
+function shellQuote(word: string): string {
+  return /^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,17 @@
+// Public face of render/: the only code that writes rendered secrets. Use-cases import from here;
+// the modules behind it own target safety, git exposure, the render lock and the atomic swap.
+export {
+  planTargets,
+  writeTargetsAtomically,
+  type PlanAction,
+  type TargetPlan,
+  type TargetWrite,
+  type TargetWriteResult,
+  type WriteHooks,
+  type WriteOutcome,
+  type WriteTargetsOptions,
+} from './atomic-write.js';
+export { gitignoreLineFor, type GitExposure } from './git-exposure.js';
+export { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
+export { cleanStaleTemps } from './stale-temps.js';
+export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightResult, type TargetSpec } from './target-safety.js';

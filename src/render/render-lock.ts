@@ -1,0 +1,238 @@
+// The per-service render lock: one O_EXCL lock file per service under `<root>/.coffre/locks/`, holding the
+// owner's pid, host, process start time and a random token; stale locks of dead processes are broken.
+// It serialises writers of a service; it never touches targets.
+//
+// Why inside the repo and not in $XDG_RUNTIME_DIR or /tmp: the lock must be shared by every process that
+// writes this repo, whoever runs it (cron as root, a deploy user, the HTTP service); XDG_RUNTIME_DIR is per
+// user and often unset for services, and a shared /tmp lets any user squat a lock name. The lock directory
+// carries its own `.gitignore` (`*`), so it is invisible to git without editing the repo's rules.
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { chmod, link, lstat, mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoffreError } from '../errors.js';
+import { isProcessAlive, processStartTime } from './process-liveness.js';
+
+/** Default time a render waits for another render of the same service before COFFRE_LOCKED. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/** A held render lock; `release()` removes the lock file if it is still ours (idempotent). */
+export interface RenderLock {
+  /** Absolute path of the lock file. */
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+/** Options of {@link acquireRenderLock}. */
+export interface AcquireRenderLockOptions {
+  /** How long to wait for another holder, in ms (default {@link DEFAULT_LOCK_TIMEOUT_MS}; 0 = try once). */
+  timeoutMs?: number;
+}
+
+interface LockContent {
+  pid: number;
+  host: string;
+  start: string | null;
+  token: string;
+}
+
+/** Tokens of locks this process holds: a lock naming our own pid but none of these is a previous incarnation's. */
+const heldTokens = new Set<string>();
+
+/** A breaker guard older than this belongs to a process that died in the middle of breaking a lock. */
+const STALE_GUARD_MS = 10_000;
+/** A lock file still empty after this long was created by a process that died before writing its pid. */
+const STALE_EMPTY_LOCK_MS = 5_000;
+
+/** `<root>/.coffre/locks`: where render locks live (`root` should be the real path of the repo root). */
+export function lockDirectoryOf(root: string): string {
+  return path.join(root, '.coffre', 'locks');
+}
+
+/** The lock file of `service`: its name made file-safe, plus a short hash when that changed it. */
+export function lockPathOf(root: string, service: string): string {
+  const slug = service.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const suffix = slug === service ? '' : `-${createHash('sha256').update(service).digest('hex').slice(0, 8)}`;
+  return path.join(lockDirectoryOf(root), `${slug}${suffix}.lock`);
+}
+
+/**
+ * Takes the render lock of `service` in the repo at `root` (an absolute real path), waiting up to
+ * `timeoutMs` for the current holder; a lock left by a dead process on this host is broken.
+ * Throws COFFRE_LOCKED (naming the holder's pid and host) on timeout, COFFRE_TARGET_UNSAFE when the lock
+ * directory is a symlink or writable by others. Not re-entrant: a second acquire in the same process waits.
+ */
+export async function acquireRenderLock(
+  root: string,
+  service: string,
+  options: AcquireRenderLockOptions = {},
+): Promise<RenderLock> {
+  if (service === '' || service.includes('\0')) {
+    throw new CoffreError('COFFRE_USAGE', 'a render lock needs a service name');
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  await ensureLockDirectory(root);
+  const lockPath = lockPathOf(root, service);
+  const mine: LockContent = {
+    pid: process.pid,
+    host: hostname(),
+    start: processStartTime(process.pid),
+    token: randomBytes(12).toString('hex'),
+  };
+  const serialized = `${JSON.stringify(mine)}\n`;
+  await removeDeadCreationTemps(lockPath);
+  const deadline = Date.now() + timeoutMs;
+  let pause = 10;
+  let holder: LockContent | null = null;
+  for (;;) {
+    if (await createExclusive(lockPath, serialized)) {
+      heldTokens.add(mine.token);
+      return { path: lockPath, release: () => releaseLock(lockPath, mine.token) };
+    }
+    const observed = await readLock(lockPath);
+    holder = observed?.content ?? holder;
+    const broken = observed !== null && isStale(observed) && (await breakStaleFile(lockPath, observed.raw));
+    if (broken || observed === null) continue;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    await sleep(Math.min(remaining, pause + Math.floor(Math.random() * pause)));
+    pause = Math.min(pause * 2, 200);
+  }
+  const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another process';
+  throw new CoffreError(
+    'COFFRE_LOCKED',
+    `another render of service "${service}" holds ${lockPath} (${who}); gave up after ${timeoutMs} ms. ` +
+      `If no coffre process is running there, remove that file`,
+  );
+}
+
+/**
+ * Creates `file` with `content` only if it does not exist, and never lets anyone see it empty: the content is
+ * written to a private temp file that is then hard-linked to `file` (link fails with EEXIST like O_EXCL).
+ * Falls back to O_EXCL + write on filesystems without hard links. Returns false when `file` exists.
+ */
+async function createExclusive(file: string, content: string): Promise<boolean> {
+  const temp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, content, { flag: 'wx', mode: 0o600 });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code ?? '')) throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  try {
+    await writeFile(file, content, { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** Removes creation temps (`<lock>.<pid>-<hex>.tmp`) of processes that died between write and link. */
+async function removeDeadCreationTemps(lockPath: string): Promise<void> {
+  const prefix = path.basename(lockPath);
+  const entries = await readdir(path.dirname(lockPath)).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!entry.startsWith(`${prefix}.`)) continue;
+    const match = /\.(\d+)-[0-9a-f]{12}\.tmp$/.exec(entry.slice(prefix.length));
+    if (match && !isProcessAlive(Number(match[1]))) await unlink(path.join(path.dirname(lockPath), entry)).catch(() => undefined);
+  }
+}
+
+async function ensureLockDirectory(root: string): Promise<void> {
+  const coffreDir = path.join(root, '.coffre');
+  const lockDir = lockDirectoryOf(root);
+  for (const dir of [coffreDir, lockDir]) {
+    try {
+      await mkdir(dir, { mode: 0o700 });
+      await chmod(dir, 0o700);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const stats = await lstat(dir);
+    if (!stats.isDirectory() || stats.isSymbolicLink()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} must be a real directory (it holds render locks)`);
+    }
+    if ((stats.mode & 0o002) !== 0) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} is writable by other users (it holds render locks)`);
+    }
+  }
+  try {
+    await writeFile(path.join(lockDir, '.gitignore'), '# render locks of coffre: never commit\n*\n', { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+async function readLock(lockPath: string): Promise<{ raw: string; content: LockContent | null; mtimeMs: number } | null> {
+  try {
+    const [raw, stats] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
+    return { raw, content: parseLock(raw), mtimeMs: stats.mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function parseLock(raw: string): LockContent | null {
+  try {
+    const value = JSON.parse(raw) as Partial<LockContent>;
+    if (typeof value.pid !== 'number' || typeof value.host !== 'string' || typeof value.token !== 'string') return null;
+    return { pid: value.pid, host: value.host, start: typeof value.start === 'string' ? value.start : null, token: value.token };
+  } catch {
+    return null;
+  }
+}
+
+function isStale(observed: { content: LockContent | null; mtimeMs: number }): boolean {
+  const { content } = observed;
+  // Only the no-hard-link fallback can show an empty file (between O_EXCL create and write): only old ones are stale.
+  if (content === null) return Date.now() - observed.mtimeMs > STALE_EMPTY_LOCK_MS;
+  // A pid means nothing on another host (shared filesystem): such a lock is only ever waited for.
+  if (content.host !== hostname()) return false;
+  if (content.pid === process.pid) return !heldTokens.has(content.token);
+  return !isProcessAlive(content.pid, content.start);
+}
+
+/**
+ * Removes the stale file `file` if its content is still `staleRaw`, under a short exclusive guard
+ * (`<file>.break`) so that two waiters breaking the same stale lock cannot remove the fresh lock one of them
+ * took meanwhile. Content (with its random token) is compared rather than the inode, because a new lock may
+ * reuse the old inode number. A guard left by a dead breaker is itself broken the same way (one level).
+ * Returns true when the stale file is gone.
+ */
+async function breakStaleFile(file: string, staleRaw: string, depth = 0): Promise<boolean> {
+  const guardPath = `${file}.break`;
+  const guard: LockContent = { pid: process.pid, host: hostname(), start: processStartTime(process.pid), token: randomBytes(12).toString('hex') };
+  if (!(await createExclusive(guardPath, `${JSON.stringify(guard)}\n`))) {
+    const observed = await readLock(guardPath);
+    if (observed !== null) {
+      if (depth === 0 && isStale(observed)) await breakStaleFile(guardPath, observed.raw, depth + 1);
+      // Last resort for a guard nobody can prove dead (another host, or a dead breaker of a guard).
+      else if (Date.now() - observed.mtimeMs > STALE_GUARD_MS) await unlink(guardPath).catch(() => undefined);
+    }
+    await sleep(2);
+    return false;
+  }
+  try {
+    const current = await readFile(file, 'utf8').catch(() => null);
+    if (current === staleRaw) await unlink(file).catch(() => undefined);
+    return current === null || current === staleRaw;
+  } finally {
+    await unlink(guardPath).catch(() => undefined);
+  }
+}
+
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  if (!heldTokens.has(token)) return;
+  heldTokens.delete(token);
+  const current = await readFile(lockPath, 'utf8').catch(() => null);
+  if (current !== null && parseLock(current)?.token === token) await unlink(lockPath).catch(() => undefined);
+}
+

@@ -1,0 +1,275 @@
+// Decides whether rendered secrets may be written at the given targets: inside the repo root, no "..",
+// NUL or absolute name, no symlink on the way, no directory writable by others, writable by this process,
+// never tracked or unignored by git. It only inspects (lstat, access, read-only git); it never writes.
+import { constants } from 'node:fs';
+import { access, lstat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { CoffreError } from '../errors.js';
+import { checkGitExposure, type GitExposure } from './git-exposure.js';
+import { lockDirectoryOf } from './render-lock.js';
+
+/** Default mode of a rendered target: read/write for its owner only. */
+export const DEFAULT_TARGET_MODE = 0o600;
+
+/** One target to check or write, named relative to the infra repo root. */
+export interface TargetSpec {
+  /** Path relative to the repo root, `/`-separated (e.g. `chat/secrets/db.secrets`). */
+  targetRel: string;
+  /** Absolute path, as a cross-check only: when given it must equal `<root>/<targetRel>`. */
+  target?: string;
+  /** File mode (default 0o600). Any bit for "other" users is refused: a secret is never world-readable. */
+  mode?: number;
+  /** Numeric uid to give the file; null/undefined leaves it to the user running coffre. */
+  owner?: number | null;
+  /** Numeric gid to give the file (e.g. the `docker` group with mode 0o640); null/undefined: default group. */
+  group?: number | null;
+}
+
+/** A target that passed every check, with everything the writer needs. Paths are under the real root. */
+export interface CheckedTarget {
+  targetRel: string;
+  /** Absolute path of the target. */
+  file: string;
+  /** Absolute path of its directory. */
+  dir: string;
+  /** Its base name. */
+  name: string;
+  /** Directories to create, top-down (absolute), because they do not exist yet. */
+  missingDirs: string[];
+  mode: number;
+  owner: number | null;
+  group: number | null;
+}
+
+/** What {@link preflightTargets} established. */
+export interface PreflightResult {
+  /** The real path of the repo root. */
+  root: string;
+  /** `not-a-repository` when the root is in no git work tree (nothing can track the targets; see git-exposure). */
+  git: GitExposure;
+  targets: CheckedTarget[];
+}
+
+/**
+ * Checks every target before any secret is read: name (no NUL, `..`, absolute path, `.git`/`.coffre`
+ * component), no symlink in any component below the root nor as the target itself, no directory from the
+ * root down writable by others, the nearest existing directory writable and the current target readable
+ * by this process, owner/group settable, the lock directory usable, and git (tracked / not ignored).
+ * A string is a name relative to `root`, or an absolute path inside it (shorthand for `{ targetRel, target }`);
+ * a `targetRel` itself must be relative. Throws CoffreError: COFFRE_TARGET_UNSAFE, COFFRE_TARGET_TRACKED,
+ * COFFRE_TARGET_NOT_IGNORED, COFFRE_TARGET_WRITE (no write access).
+ */
+export async function preflightTargets(root: string, targets: ReadonlyArray<string | TargetSpec>): Promise<PreflightResult> {
+  const realRoot = await resolveRoot(root);
+  const specs = targets.map((target) => (typeof target === 'string' ? specOfPath(root, realRoot, target) : target));
+  const checked: CheckedTarget[] = [];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const target = await checkTargetPath(root, realRoot, spec);
+    if (seen.has(target.targetRel)) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${target.targetRel} is named twice`, { file: target.targetRel });
+    }
+    seen.add(target.targetRel);
+    checked.push(target);
+  }
+  await checkLockDirectory(realRoot);
+  const git = await checkGitExposure(realRoot, checked.map((target) => target.targetRel));
+  return { root: realRoot, git, targets: checked };
+}
+
+/**
+ * The spec of a string target: a name relative to the root as is, or an absolute path (as the compose
+ * discovery gives them) turned into its name below the root. An absolute path outside the root, or one
+ * with a `..` component, is refused.
+ */
+function specOfPath(root: string, realRoot: string, target: string): TargetSpec {
+  if (!path.isAbsolute(target) || target.includes('\0')) return { targetRel: target };
+  if (target.split('/').includes('..')) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target} contains "..": it could point outside the repo root`, { file: target });
+  }
+  for (const base of [root, realRoot]) {
+    const prefix = base.endsWith('/') ? base : `${base}/`;
+    if (target.startsWith(prefix)) return { targetRel: target.slice(prefix.length), target };
+  }
+  throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target} is outside the infra repo root ${root}`, { file: target });
+}
+
+/** The real path of `root`, which must be an absolute path to a directory not writable by others. */
+export async function resolveRoot(root: string): Promise<string> {
+  if (typeof root !== 'string' || root.includes('\0') || !path.isAbsolute(root)) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `the repo root must be an absolute path, got ${JSON.stringify(root)}`);
+  }
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+  } catch (error) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `the repo root ${root} cannot be resolved (${errorCode(error)})`, {}, { cause: error });
+  }
+  const stats = await lstat(realRoot);
+  if (!stats.isDirectory()) throw new CoffreError('COFFRE_TARGET_UNSAFE', `the repo root ${root} is not a directory`);
+  assertNotWritableByOthers(stats.mode, realRoot, '.');
+  return realRoot;
+}
+
+/** Splits a target name into path segments, refusing what could leave the root or hide in git/coffre's own dirs. */
+export function targetSegments(targetRel: string): string[] {
+  if (typeof targetRel !== 'string' || targetRel === '') {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', 'a target has an empty name');
+  }
+  const shown = JSON.stringify(targetRel);
+  if (targetRel.includes('\0')) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target name ${shown} contains a NUL byte`);
+  }
+  if (path.isAbsolute(targetRel)) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} is an absolute path: name it relative to the repo root`, { file: targetRel });
+  }
+  if (targetRel.endsWith('/')) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} names a directory, not a file`, { file: targetRel });
+  }
+  const segments = targetRel.split('/').filter((segment) => segment !== '' && segment !== '.');
+  if (segments.includes('..')) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} contains "..": it could point outside the repo root`, { file: targetRel });
+  }
+  const reserved = segments.find((segment) => ['.git', '.coffre'].includes(segment.toLowerCase()));
+  if (reserved !== undefined) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} is inside ${reserved}/, which coffre never writes`, { file: targetRel });
+  }
+  if (segments.length === 0) throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${shown} names the repo root`);
+  return segments;
+}
+
+async function checkTargetPath(root: string, realRoot: string, spec: TargetSpec): Promise<CheckedTarget> {
+  const segments = targetSegments(spec.targetRel);
+  const targetRel = segments.join('/');
+  if (spec.target !== undefined) {
+    const expected = [path.join(root, ...segments), path.join(realRoot, ...segments)];
+    if (typeof spec.target !== 'string' || !path.isAbsolute(spec.target) || !expected.includes(path.resolve(spec.target))) {
+      throw new CoffreError(
+        'COFFRE_TARGET_UNSAFE',
+        `target ${String(spec.target)} is outside the repo root ${root} or is not ${targetRel} in it`,
+        { file: targetRel },
+      );
+    }
+  }
+  const mode = checkMode(spec.mode ?? DEFAULT_TARGET_MODE, targetRel);
+  const owner = checkId(spec.owner, 'owner', targetRel);
+  const group = checkId(spec.group, 'group', targetRel);
+
+  let dir = realRoot;
+  let nearestExisting = realRoot;
+  const missingDirs: string[] = [];
+  for (const [index, segment] of segments.slice(0, -1).entries()) {
+    dir = path.join(dir, segment);
+    const shownDir = segments.slice(0, index + 1).join('/');
+    if (missingDirs.length > 0) {
+      missingDirs.push(dir);
+      continue;
+    }
+    const stats = await lstatOrNull(dir);
+    if (stats === null) {
+      missingDirs.push(dir);
+      continue;
+    }
+    if (stats.isSymbolicLink()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} is reached through a symlink (${shownDir})`, { file: targetRel });
+    }
+    if (!stats.isDirectory()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel}: ${shownDir} is not a directory`, { file: targetRel });
+    }
+    assertNotWritableByOthers(stats.mode, dir, shownDir);
+    nearestExisting = dir;
+  }
+  const name = segments[segments.length - 1]!;
+  const file = path.join(dir, name);
+  const existing = missingDirs.length > 0 ? null : await lstatOrNull(file);
+  if (existing?.isSymbolicLink()) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} is a symlink: coffre writes only regular files`, { file: targetRel });
+  }
+  if (existing && !existing.isFile()) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${targetRel} exists and is not a regular file`, { file: targetRel });
+  }
+
+  // Write access is checked now, before any secret is read, rather than discovered after.
+  await assertAccess(nearestExisting, constants.W_OK | constants.X_OK, `cannot create files in ${path.relative(realRoot, nearestExisting) || '.'} (target ${targetRel})`, targetRel);
+  const euid = process.geteuid?.() ?? 0;
+  if (existing) {
+    await assertAccess(file, constants.R_OK, `cannot read the current ${targetRel} to compare it`, targetRel);
+    if (euid !== 0 && existing.uid !== euid) {
+      throw new CoffreError('COFFRE_TARGET_WRITE', `${targetRel} is owned by uid ${existing.uid}, not by the user running coffre (uid ${euid})`, { file: targetRel });
+    }
+  }
+  if (euid !== 0 && owner !== null && owner !== euid) {
+    throw new CoffreError('COFFRE_TARGET_WRITE', `only root can give ${targetRel} to uid ${owner} (coffre runs as uid ${euid})`, { file: targetRel });
+  }
+  if (euid !== 0 && group !== null && group !== process.getegid?.() && !(process.getgroups?.() ?? []).includes(group)) {
+    throw new CoffreError('COFFRE_TARGET_WRITE', `cannot give ${targetRel} to gid ${group}: coffre (uid ${euid}) is not in that group`, { file: targetRel });
+  }
+  return { targetRel, file, dir, name, missingDirs, mode, owner, group };
+}
+
+/** The lock directory (`.coffre/locks`) must not be a symlink and must be creatable/writable. */
+async function checkLockDirectory(realRoot: string): Promise<void> {
+  const lockDir = lockDirectoryOf(realRoot);
+  let nearestExisting = realRoot;
+  for (const dir of [path.dirname(lockDir), lockDir]) {
+    const stats = await lstatOrNull(dir);
+    if (stats === null) break;
+    if (stats.isSymbolicLink() || !stats.isDirectory()) {
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} must be a real directory (it holds render locks)`);
+    }
+    assertNotWritableByOthers(stats.mode, dir, path.relative(realRoot, dir));
+    nearestExisting = dir;
+  }
+  await assertAccess(nearestExisting, constants.W_OK | constants.X_OK, `cannot create render locks in ${nearestExisting}`);
+}
+
+function checkMode(mode: number, targetRel: string): number {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `mode ${String(mode)} of ${targetRel} is not a permission mode (0 to 0o777)`, { file: targetRel });
+  }
+  if ((mode & 0o007) !== 0) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `mode 0${mode.toString(8)} of ${targetRel} lets every user of the host access the secrets; use 0600 or 0640`, { file: targetRel });
+  }
+  return mode;
+}
+
+function checkId(id: number | null | undefined, what: 'owner' | 'group', targetRel: string): number | null {
+  if (id === undefined || id === null) return null;
+  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `${what} ${String(id)} of ${targetRel} is not a numeric id`, { file: targetRel });
+  }
+  return id;
+}
+
+function assertNotWritableByOthers(mode: number, dir: string, shown: string): void {
+  if ((mode & 0o002) !== 0) {
+    throw new CoffreError(
+      'COFFRE_TARGET_UNSAFE',
+      `directory ${shown === '.' ? dir : shown} is writable by other users: any of them could swap a rendered secret (chmod o-w ${dir})`,
+      { file: shown },
+    );
+  }
+}
+
+async function assertAccess(file: string, mode: number, message: string, targetRel?: string): Promise<void> {
+  try {
+    await access(file, mode);
+  } catch (error) {
+    throw new CoffreError('COFFRE_TARGET_WRITE', `${message} (${errorCode(error)})`, targetRel ? { file: targetRel } : {}, { cause: error });
+  }
+}
+
+async function lstatOrNull(file: string): Promise<import('node:fs').Stats | null> {
+  try {
+    return await lstat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ENOTDIR') throw new CoffreError('COFFRE_TARGET_UNSAFE', `${file}: a component of the path is not a directory`);
+    throw error;
+  }
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,103 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isCoffreError } from '../../src/errors.js';
+import { acquireRenderLock, lockPathOf } from '../../src/render/render-lock.js';
+import { processStartTime } from '../../src/render/process-liveness.js';
+import type { RenderChildJob, RenderChildReport } from './render-child.js';
+import { initGitRepo } from './render-fixture.js';
+
+const childScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'render-child.js');
+
+function runChild(job: RenderChildJob): Promise<{ code: number | null; report: RenderChildReport | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [childScript, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string }).find((line) => line.event === 'done');
+      resolve({ code, report: (last as RenderChildReport | undefined) ?? null, stderr });
+    });
+  });
+}
+
+async function lockedError(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isCoffreError(error) && error.code === 'COFFRE_LOCKED') return error.message;
+    throw error;
+  }
+  throw new Error('expected COFFRE_LOCKED');
+}
+
+t.test('two renders of one service in two processes are serialised and never interleave', async (t) => {
+  const root = initGitRepo(t.testdir({ '.gitignore': 'secrets/\n', a: { secrets: {} }, b: { secrets: {} } }));
+  const targets = ['a/secrets/one.env', 'a/secrets/two.env', 'b/secrets/three.env'];
+  const version = (tag: string): RenderChildJob['writes'] =>
+    targets.map((targetRel, index) => ({ targetRel, content: `K${index}="${tag}-${index}-${'x'.repeat(4096)}"\n` }));
+  const startAt = Date.now() + 500;
+  const common = { root, service: 'svc', startAt, swapDelayMs: 40 };
+  const [first, second] = await Promise.all([
+    runChild({ ...common, writes: version('alpha') }),
+    runChild({ ...common, writes: version('beta') }),
+  ]);
+  t.equal(first.code, 0, first.stderr);
+  t.equal(second.code, 0, second.stderr);
+  const [a, b] = [first.report!, second.report!];
+  t.ok(a.lastHookAt - a.firstHookAt >= 100 && b.lastHookAt - b.firstHookAt >= 100, 'each held the lock for a while');
+  const [earlier, later] = a.firstHookAt <= b.firstHookAt ? [a, b] : [b, a];
+  t.ok(later.attemptAt < earlier.lastHookAt, 'the later render tried while the earlier one was writing');
+  t.ok(later.firstHookAt >= earlier.lastHookAt, `writes did not overlap: [${earlier.firstHookAt}, ${earlier.lastHookAt}] then [${later.firstHookAt}, ${later.lastHookAt}]`);
+  const final = targets.map((rel) => readFileSync(path.join(root, rel), 'utf8'));
+  const winner = later === a ? version('alpha') : version('beta');
+  t.same(final, winner.map((write) => write.content), 'the final state is the complete version of the later render');
+});
+
+t.test('a second acquire in the same process waits (not re-entrant) and names the holder', async (t) => {
+  const root = t.testdir({});
+  const lock = await acquireRenderLock(root, 'svc');
+  const message = await lockedError(acquireRenderLock(root, 'svc', { timeoutMs: 100 }));
+  t.match(message, `pid ${process.pid} on ${hostname()}`);
+  const other = await acquireRenderLock(root, 'other');
+  await other.release();
+  await lock.release();
+  await lock.release();
+  const again = await acquireRenderLock(root, 'svc', { timeoutMs: 0 });
+  await again.release();
+  t.same(readdirSync(path.join(root, '.coffre/locks')), ['.gitignore'], 'only the self-ignoring .gitignore remains');
+  t.match(readFileSync(path.join(root, '.coffre/locks/.gitignore'), 'utf8'), /^\*$/m);
+});
+
+const staleness = [
+  { name: 'breaks a lock of this process pid with a token it does not hold (a previous incarnation)', holder: () => ({ pid: process.pid, host: hostname(), start: processStartTime(process.pid), token: 'old' }), stale: true },
+  { name: 'breaks a lock whose pid now belongs to another process (start time differs)', holder: () => ({ pid: process.ppid, host: hostname(), start: '1', token: 'x' }), stale: true },
+  { name: 'waits for a lock of a live process', holder: () => ({ pid: process.ppid, host: hostname(), start: processStartTime(process.ppid), token: 'x' }), stale: false },
+  { name: 'waits for a lock taken on another host (a pid means nothing there)', holder: () => ({ pid: 999_999_999, host: `not-${hostname()}`, start: null, token: 'x' }), stale: false },
+];
+for (const c of staleness) {
+  t.test(c.name, async (t) => {
+    const root = t.testdir({});
+    await (await acquireRenderLock(root, 'svc')).release();
+    writeFileSync(lockPathOf(root, 'svc'), JSON.stringify(c.holder()));
+    if (c.stale) {
+      const lock = await acquireRenderLock(root, 'svc', { timeoutMs: 0 });
+      t.match(JSON.parse(readFileSync(lock.path, 'utf8')), { pid: process.pid });
+      await lock.release();
+    } else {
+      t.match(await lockedError(acquireRenderLock(root, 'svc', { timeoutMs: 50 })), `pid ${c.holder().pid}`);
+    }
+  });
+}
+
+t.test('service names map to distinct, file-safe lock names', async (t) => {
+  const names = ['chat', 'chat/../x', 'chat_..x', '.hidden'].map((service) => path.basename(lockPathOf('/r', service)));
+  t.equal(new Set(names).size, names.length);
+  for (const name of names) t.match(name, /^[A-Za-z0-9_][A-Za-z0-9._-]*\.lock$/);
+});
