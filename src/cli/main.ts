@@ -1,6 +1,9 @@
 // argv → command → exit code. The only place that turns errors into exit codes and stderr lines.
 import { CoffreError, exitCodeFor, formatErrorMessage, isCoffreError } from '../errors.js';
 import { checkCommand } from './check-command.js';
+import { renderCommand } from './render-command.js';
+import { serveCommand } from './serve-command.js';
+import { tokenCommand } from './token-command.js';
 import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
@@ -9,6 +12,9 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   check: { run: checkCommand, summary: 'are all keys of every secrets example present in the store?' },
+  render: { run: renderCommand, summary: 'write the env files compose reads, atomically, from their sources' },
+  serve: { run: serveCommand, summary: 'serve the check/render HTTP API (bearer tokens, /metrics, /openapi.json)' },
+  token: { run: tokenCommand, summary: 'mint an API token for serve (`coffre token new --role R`)' },
 };
 
 function usage(): string {

@@ -77,7 +77,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
   const result: ServiceRenderResult = { service: service.name, status: 'error', files: [], problems: [], forced: false };
   try {
     const root = context.repo.root;
-    const mode = renderModeOf(context, service);
+    const mode = service.render.mode;
     // Write access and git safety are checked before any secret is read.
     await preflightTargets(root, service.secretFiles.map((f) => f.target));
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
@@ -190,12 +190,6 @@ function diffKeyNames(previous: string | null, next: Map<string, string>): Rende
     changed: [...next.keys()].filter((k) => old.has(k) && old.get(k) !== next.get(k)),
     removed: [...old.keys()].filter((k) => !next.has(k)),
   };
-}
-
-function renderModeOf(context: CheckContext & { config?: { render?: { mode?: string } } }, service: ServiceModel): number {
-  void service;
-  const text = context.config?.render?.mode ?? '0600';
-  return Number.parseInt(text, 8);
 }
 
 function relativeTo(root: string, file: string | null): string | null {

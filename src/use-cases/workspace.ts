@@ -34,7 +34,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   const { config, file: configFile } = await loadConfig(root);
   const vaultOptions = await resolveVaultOptions(root, config, options.env);
   const identities = await loadAgeIdentities(root, config, options.env);
-  const repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null });
+  const repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile });
   const vault = vaultOptions ? createVaultSource(vaultOptions) : null;
   return {
     root,
