@@ -1,0 +1,97 @@
+// `coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert F --tls-key F] [--insecure-no-auth]`
+// The edge of the HTTP service: parses options and files once, creates the one logger, opens the workspace,
+// builds the app, listens, and returns 0 once a SIGTERM/SIGINT closed it.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DestinationStream } from 'pino';
+import { CoffreError } from '../errors.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../http/logger.js';
+import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
+import { loadTokensFile } from '../http/token-registry.js';
+import { openWorkspace } from '../use-cases/workspace.js';
+import type { CliIo } from './io.js';
+
+export const serveUsage = `usage: coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
+                    [--insecure-no-auth] [--log-level LEVEL]
+
+Serves the check and render API (JSON under /v1, /healthz, /readyz, /metrics, /openapi.json, /docs).
+  --listen HOST:PORT   address to bind (default 127.0.0.1:8080; env COFFRE_LISTEN)
+  --tokens FILE        API tokens file (YAML; env COFFRE_TOKENS_FILE); add entries with \`coffre token new\`
+  --tls-cert, --tls-key  serve HTTPS with this PEM certificate and key
+  --insecure-no-auth   no authentication at all; refused unless the address is loopback
+  --log-level LEVEL    pino level (default info; env COFFRE_LOG_LEVEL)
+Vault/OpenBao and age identities come from coffre.yaml and the environment, as for \`coffre check\`.
+Stops gracefully on SIGTERM/SIGINT: in-flight requests complete first.`;
+
+export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      listen: { type: 'string' },
+      tokens: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'insecure-no-auth': { type: 'boolean', default: false },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${serveUsage}\n`);
+    return 0;
+  }
+  if (positionals.length > 1) throw new CoffreError('COFFRE_USAGE', `serve takes one REPO_DIR, got ${positionals.length}`);
+  const address = parseListenAddress(values.listen ?? io.env.COFFRE_LISTEN ?? '127.0.0.1:8080');
+  const tokensFile = values.tokens ?? (io.env.COFFRE_TOKENS_FILE || undefined);
+  const insecure = values['insecure-no-auth'];
+  if (tokensFile !== undefined && insecure) throw new CoffreError('COFFRE_USAGE', 'give --tokens FILE or --insecure-no-auth, not both');
+  if (tokensFile === undefined && !insecure) {
+    throw new CoffreError(
+      'COFFRE_USAGE',
+      'serve needs an API tokens file: --tokens FILE (or COFFRE_TOKENS_FILE); create entries with `coffre token new --role check|render|admin`. ' +
+        'For a local demo only, --insecure-no-auth serves without authentication on a loopback address.',
+    );
+  }
+  if (insecure && !isLoopbackHost(address.host)) {
+    throw new CoffreError('COFFRE_USAGE', `--insecure-no-auth is refused on ${address.host}: without a tokens file coffre only listens on a loopback address (127.0.0.1 or ::1)`);
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CoffreError('COFFRE_USAGE', '--tls-cert and --tls-key go together');
+  const tls = values['tls-cert'] && values['tls-key'] ? { cert: await readPem(io, values['tls-cert'], 'certificate'), key: await readPem(io, values['tls-key'], 'key') } : undefined;
+  const tokens = tokensFile === undefined ? null : await loadTokensFile(path.resolve(io.cwd, tokensFile));
+
+  const logger = createLogger({ level: values['log-level'] ?? io.env.COFFRE_LOG_LEVEL ?? 'info', destination: io.stdout as unknown as DestinationStream });
+  const root = path.resolve(io.cwd, positionals[0] ?? '.');
+  // Opened once up front so that a bad coffre.yaml, Vault setting or age key stops the start, not a request;
+  // each request then opens its own (sources memoise reads for one run).
+  const probe = await openWorkspace({ root, env: io.env });
+  const summary = { repo: probe.root, services: probe.repo.services.length, vault: probe.vault !== null, ageIdentities: probe.identityCount };
+  probe.close();
+
+  const app = buildApp({ openWorkspace: () => openWorkspace({ root, env: io.env }), logger, tokens, ...(tls ? { tls } : {}) });
+  let url: string;
+  try {
+    url = await listen(app, address, tls !== undefined);
+  } catch (error) {
+    await app.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new CoffreError('COFFRE_USAGE', `cannot listen on ${address.host}:${address.port}: ${code}`);
+    throw error;
+  }
+  const closed = closeOnSignals(app);
+  logger.info({ url, ...summary, tokens: tokens?.size ?? 0 }, `coffre serving ${root} on ${url}`);
+  if (tokens === null) logger.warn('authentication is OFF (--insecure-no-auth): anyone on this machine can render');
+  await closed;
+  logger.info('closed');
+  return 0;
+}
+
+async function readPem(io: CliIo, file: string, what: string): Promise<string> {
+  try {
+    return await readFile(path.resolve(io.cwd, file), 'utf8');
+  } catch (error) {
+    throw new CoffreError('COFFRE_USAGE', `cannot read the TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}

@@ -1,0 +1,58 @@
+// GET /healthz (the process answers) and GET /readyz (the sources can serve: Vault initialised, unsealed and
+// the token valid, with its TTL; age identities loaded when the repo has sops files). Counts and states only.
+import type { FastifyInstance } from 'fastify';
+import { formatErrorMessage, isCoffreError } from '../../errors.js';
+import type { Workspace } from '../../use-cases/workspace.js';
+import type { RouteContext } from '../app.js';
+import { liveness, readiness, responseSchema, type Readiness } from '../schemas.js';
+
+export async function healthRoutes(app: FastifyInstance, { context }: { context: RouteContext }): Promise<void> {
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: responseSchema(liveness) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: Vault reachable, unsealed, token valid (TTL); age identities loaded',
+        tags: ['health'],
+        response: { 200: responseSchema(readiness), 503: responseSchema(readiness) },
+      },
+    },
+    async (_request, reply) => {
+      const answer = await context.withWorkspace(readinessOf);
+      return reply.code(answer.ready ? 200 : 503).send(answer);
+    },
+  );
+}
+
+async function readinessOf(workspace: Workspace): Promise<Readiness> {
+  const sopsFiles = workspace.repo.services.flatMap((s) => s.secretFiles).filter((f) => f.source?.kind === 'sops').length;
+  const sops = { ageIdentities: workspace.identityCount, sopsFiles, ok: sopsFiles === 0 || workspace.identityCount > 0 };
+  let vault: Readiness['vault'];
+  if (workspace.vault === null) {
+    vault = { configured: false, ok: true };
+  } else {
+    try {
+      const health = await workspace.vault.health();
+      vault = {
+        configured: true,
+        ok: health.initialized && !health.sealed,
+        initialized: health.initialized,
+        sealed: health.sealed,
+        version: health.version,
+        ...(health.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: health.tokenTtlSeconds } : {}),
+      };
+    } catch (error) {
+      vault = {
+        configured: true,
+        ok: false,
+        error: isCoffreError(error) ? { code: error.code, message: formatErrorMessage(error) } : { code: 'COFFRE_INTERNAL', message: 'health check failed (details in the server log)' },
+      };
+    }
+  }
+  return { ready: vault.ok && sops.ok, vault, sops };
+}

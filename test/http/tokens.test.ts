@@ -1,0 +1,175 @@
+// Tokens file parsing (file:line errors), token lookup, roles and scopes, `coffre token new`, the serve
+// command's refusals (no tokens, insecure off loopback), listen addresses, and the metrics exposition.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { runCli } from '../../src/cli/main.js';
+import { createAuthFailureLimiter } from '../../src/http/auth-failure-limiter.js';
+import { createMetricsRegistry } from '../../src/http/metrics.js';
+import { isLoopbackHost, parseListenAddress } from '../../src/http/server.js';
+import { createServiceQueue } from '../../src/http/service-queue.js';
+import { loadTokensFile, parseTokensFile, roleAllows, scopeAllows, tokenDigest } from '../../src/http/token-registry.js';
+
+async function coffre(argv: string[], env: Record<string, string> = {}, cwd = process.cwd()) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env, cwd });
+  return { code, stdout, stderr };
+}
+
+const digest = 'a'.repeat(64);
+
+t.test('tokens file errors name file:line and the field', async (t) => {
+  const cases = [
+    { name: 'a bad role', text: `tokens:\n  - id: ci\n    sha256: ${digest}\n    role: root\n`, line: 4, match: /tokens\[0\]\.role/ },
+    { name: 'a digest that is not 64 hex', text: 'tokens:\n  - id: ci\n    sha256: abc\n    role: check\n', line: 3, match: /sha256: expected the 64 lowercase hex/ },
+    { name: 'an unknown key', text: `tokens:\n  - id: ci\n    sha256: ${digest}\n    role: check\n    token: hunter2\n`, line: 5, match: /unknown key "token"/ },
+    { name: 'a duplicate id', text: `tokens:\n  - { id: ci, sha256: ${digest}, role: check }\n  - { id: ci, sha256: ${'b'.repeat(64)}, role: admin }\n`, line: 3, match: /duplicate id "ci"/ },
+    { name: 'YAML syntax', text: 'tokens:\n  - id: [ci\n', line: 3, match: /tokens\.yaml:\d+:/ },
+    { name: 'no tokens list', text: 'token: []\n', line: 1, match: /unknown key "token"|tokens:/ },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const error = (() => {
+        try {
+          parseTokensFile(c.text, 'tokens.yaml');
+        } catch (e) {
+          return e as { code: string; message: string; location: { line?: number } };
+        }
+        return null;
+      })();
+      t.ok(error, 'refused');
+      t.equal(error?.code, 'COFFRE_CONFIG_INVALID');
+      t.match(error?.message, c.match);
+      if (c.name !== 'YAML syntax' && c.name !== 'no tokens list') t.equal(error?.location.line, c.line);
+      t.notMatch(error?.message ?? '', /hunter2|aaaaaaaa/, 'never quotes a token or a digest');
+    });
+  }
+});
+
+t.test('a registry finds a token by digest and answers role and scope questions', async (t) => {
+  const registry = parseTokensFile(`tokens:\n  - { id: pad, sha256: ${tokenDigest('s3cret-token')}, role: render, services: ["pad", "apps/*"] }\n`, 'tokens.yaml');
+  const principal = registry.authenticate('s3cret-token');
+  t.match(principal, { id: 'pad', role: 'render', anonymous: false });
+  t.equal(registry.authenticate('s3cret-tokem'), null);
+  t.equal(registry.authenticate(''), null);
+  if (!principal) return;
+  t.ok(scopeAllows(principal, 'pad'));
+  t.ok(scopeAllows(principal, 'apps/wiki'));
+  t.notOk(scopeAllows(principal, 'chat'));
+  t.notOk(scopeAllows(principal, 'apps/wiki/deep'));
+  t.same(
+    (['check', 'render', 'admin'] as const).map((role) => (['check', 'render', 'admin'] as const).map((need) => roleAllows(role, need))),
+    [
+      [true, false, false],
+      [true, true, false],
+      [true, true, true],
+    ],
+    'check < render < admin',
+  );
+});
+
+t.test('`coffre token new` prints a fresh token once and the tokens-file line that admits it', async (t) => {
+  const first = await coffre(['token', 'new', '--role', 'render', '--services', 'pad, chat/*', '--id', 'deploy-host']);
+  t.equal(first.code, 0);
+  const [token, line] = first.stdout.trim().split('\n');
+  t.match(token, /^coffre_[A-Za-z0-9_-]{43}$/);
+  t.match(first.stderr, /shown once/);
+  const file = path.join(t.testdir(), 'tokens.yaml');
+  await writeFile(file, `tokens:\n${line}\n`);
+  const registry = await loadTokensFile(file);
+  t.match(registry.authenticate(token as string), { id: 'deploy-host', role: 'render', services: ['pad', 'chat/*'] });
+  t.notOk((line as string).includes(token as string), 'the file line holds the digest, not the token');
+  const second = await coffre(['token', 'new', '--role', 'check']);
+  t.not(second.stdout.split('\n')[0], token, 'each token is fresh');
+  t.match(second.stdout, /services: \["\*\*"\]/);
+  t.equal((await coffre(['token', 'new', '--role', 'root'])).code, 2);
+  t.equal((await coffre(['token', 'new', '--role', 'check', '--id', 'bad id'])).code, 2);
+});
+
+t.test('serve refuses to start without a tokens file, and refuses --insecure-no-auth off loopback', async (t) => {
+  const none = await coffre(['serve', 'examples/infra']);
+  t.equal(none.code, 2);
+  t.match(none.stderr, /COFFRE_USAGE: serve needs an API tokens file: --tokens FILE/);
+  t.match(none.stderr, /--insecure-no-auth/);
+  const open = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--listen', '0.0.0.0:0']);
+  t.equal(open.code, 2);
+  t.match(open.stderr, /refused on 0\.0\.0\.0.*loopback/);
+  const both = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--tokens', 'x.yaml']);
+  t.equal(both.code, 2);
+  const tls = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--tls-cert', 'c.pem']);
+  t.match(tls.stderr, /--tls-cert and --tls-key go together/);
+  const missing = await coffre(['serve', 'examples/infra', '--tokens', path.join(t.testdir(), 'nope.yaml')]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /COFFRE_CONFIG_INVALID: \S*nope\.yaml: cannot read the tokens file: ENOENT/);
+});
+
+t.test('listen addresses and loopback detection', async (t) => {
+  t.same(parseListenAddress('127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
+  t.same(parseListenAddress('[::1]:9'), { host: '::1', port: 9 });
+  t.same(parseListenAddress(':0'), { host: '127.0.0.1', port: 0 });
+  t.same(parseListenAddress('0.0.0.0:443'), { host: '0.0.0.0', port: 443 });
+  for (const bad of ['8080', 'host:99999', '::1:80', 'a:b']) t.throws(() => parseListenAddress(bad), { code: 'COFFRE_USAGE' }, bad);
+  t.same(['127.0.0.1', '127.1.2.3', '::1', 'localhost', '0.0.0.0', '::', '10.0.0.1'].map(isLoopbackHost), [true, true, true, true, false, false, false]);
+});
+
+t.test('the auth-failure window counts per address, caps memory, and expires', async (t) => {
+  let now = 0;
+  const limiter = createAuthFailureLimiter({ now: () => now, maxFailures: 2, windowMs: 10_000, maxAddresses: 2 });
+  limiter.recordFailure('a');
+  t.equal(limiter.retryAfter('a'), 0);
+  limiter.recordFailure('a');
+  now = 4_000;
+  t.equal(limiter.retryAfter('a'), 6, 'seconds left in the window');
+  limiter.recordFailure('b');
+  limiter.recordFailure('c');
+  t.equal(limiter.retryAfter('a'), 0, 'the oldest address was evicted at the cap');
+  limiter.recordFailure('c');
+  t.ok(limiter.retryAfter('c') > 0);
+  now = 20_000;
+  t.equal(limiter.retryAfter('c'), 0, 'the window expired');
+});
+
+t.test('metrics exposition: counters and cumulative histogram buckets with escaped labels', async (t) => {
+  const registry = createMetricsRegistry();
+  const counter = registry.counter('x_total', 'things');
+  counter.inc({ route: '/a"b' });
+  counter.inc({ route: '/a"b' }, 2);
+  const histogram = registry.histogram('x_seconds', 'latency', [0.1, 1]);
+  histogram.observe({ route: '/r' }, 0.05);
+  histogram.observe({ route: '/r' }, 0.5);
+  histogram.observe({ route: '/r' }, 5);
+  t.equal(
+    registry.expose(),
+    [
+      '# HELP x_total things',
+      '# TYPE x_total counter',
+      'x_total{route="/a\\"b"} 3',
+      '# HELP x_seconds latency',
+      '# TYPE x_seconds histogram',
+      'x_seconds_bucket{route="/r",le="0.1"} 1',
+      'x_seconds_bucket{route="/r",le="1"} 2',
+      'x_seconds_bucket{route="/r",le="+Inf"} 3',
+      'x_seconds_sum{route="/r"} 5.55',
+      'x_seconds_count{route="/r"} 3',
+      '',
+    ].join('\n'),
+  );
+});
+
+t.test('the service queue runs one task at a time per service and survives a failed task', async (t) => {
+  const queue = createServiceQueue();
+  const order: string[] = [];
+  const task = (name: string, fail = false) => async () => {
+    order.push(`start ${name}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    order.push(`end ${name}`);
+    if (fail) throw new Error('failed');
+    return name;
+  };
+  const results = await Promise.allSettled([queue.run('s', task('1', true)), queue.run('s', task('2')), queue.run('other', task('3'))]);
+  t.same(results.map((r) => r.status), ['rejected', 'fulfilled', 'fulfilled']);
+  t.same(order.filter((e) => !e.endsWith('3')), ['start 1', 'end 1', 'start 2', 'end 2']);
+  t.ok(order.indexOf('start 3') < order.indexOf('end 1'), 'another service ran in parallel');
+  t.equal(queue.busy, 0, 'idle services are forgotten');
+});
