@@ -9,7 +9,7 @@ import type { KeyResult } from '../core/report.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
-import { planTargets, preflightTargets, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
+import { planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import { describeError, selectServices, type CheckContext } from './check.js';
 import { readValuesOf } from './source-set.js';
@@ -78,6 +78,8 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
   try {
     const root = context.repo.root;
     const mode = service.render.mode;
+    const owner = await resolvePrincipal('owner', service.render.owner);
+    const group = await resolvePrincipal('group', service.render.group);
     // Write access and git safety are checked before any secret is read.
     await preflightTargets(root, service.secretFiles.map((f) => f.target));
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
@@ -112,7 +114,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       const content = serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
       verifyReadBack(content, entries, file);
       const exampleNames = new Set(example.keys.map((k) => k.name));
-      writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner: null, group: null });
+      writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner, group });
       drafts.push({
         target: file.targetRel,
         example: file.exampleRel,

@@ -107,7 +107,7 @@ t.test('canary: no planted value appears in any output of check, in every format
     'coffre.yaml': `version: 1\nvault:\n  prefix: ${bao.prefix}\n`,
     chat: {
       'docker-compose.yml': 'services:\n  db:\n    image: postgres\n    env_file: ./secrets/db.secrets\n',
-      secrets: { 'db.secrets.example': 'DB_USER=chat\nDB_PASS=changeme\nDB_MISSING=\n' },
+      secrets: { 'db.secrets.example': 'DB_USER=chat\nDB_PASS=changeme\nDB_MISSING=\nDB_EMPTY=\nDB_PLACE=<set me>\n' },
     },
     pad: {
       'docker-compose.yml': 'services:\n  pad:\n    image: pad\n    env_file: [./secrets/pad.secrets]\n',
@@ -120,7 +120,7 @@ t.test('canary: no planted value appears in any output of check, in every format
   });
   await mkdir(path.join(dir, 'pad', 'secrets'), { recursive: true });
   await writeSopsFile(path.join(dir, 'pad', 'secrets', 'pad.secrets.sops.yaml'), `PAD_TOKEN: ${canaries.sopsToken}\nPAD_EXTRA: ${canaries.sopsToken}-x\n`, key);
-  const put = await bao.vaultHttp('POST', `secret/data/${bao.prefix}/chat/db`, { data: { DB_USER: canaries.vaultUser, DB_PASS: canaries.vaultPass } });
+  const put = await bao.vaultHttp('POST', `secret/data/${bao.prefix}/chat/db`, { data: { DB_USER: canaries.vaultUser, DB_PASS: canaries.vaultPass, DB_EMPTY: '', DB_PLACE: '<set me>', DB_OLD: canaries.vaultPass } });
   t.equal(put.status, 200, 'secret written to OpenBao');
 
   const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
@@ -136,14 +136,29 @@ t.test('canary: no planted value appears in any output of check, in every format
   const chat = json.services.find((s: { name: string }) => s.name === 'chat').files[0];
   t.same(
     Object.fromEntries(chat.keys.map((k: { name: string; status: string }) => [k.name, k.status])),
-    { DB_USER: 'ok', DB_PASS: 'ok', DB_MISSING: 'missing' },
-    'vault statuses from real OpenBao',
+    { DB_USER: 'ok', DB_PASS: 'ok', DB_MISSING: 'missing', DB_EMPTY: 'empty', DB_PLACE: 'placeholder', DB_OLD: 'extra' },
+    'every key status from real OpenBao',
   );
   t.equal(chat.source.ref, `secret/${bao.prefix}/chat/db`);
   t.equal(json.services.find((s: { name: string }) => s.name === 'gone').files[0].status, 'source-missing');
   const pad = json.services.find((s: { name: string }) => s.name === 'pad').files[0];
   t.equal(pad.status, 'complete');
   t.same(pad.keys.map((k: { name: string; status: string }) => `${k.name}:${k.status}`), ['PAD_TOKEN:ok', 'PAD_EXTRA:extra']);
+
+  // CI: a coffre-ci policy token checks key names through subkeys, and is denied any value read.
+  const ciToken = await bao.tokenWithPolicies(['coffre-ci']);
+  const ciEnv = { VAULT_ADDR: bao.address, VAULT_TOKEN: ciToken, SOPS_AGE_KEY: key.identity };
+  const ciKeys = await coffre(['check', dir, '--keys-only', '--format', 'json', '--service', 'chat'], ciEnv);
+  t.equal(ciKeys.code, 1, 'CI token: keys-only check runs (incomplete)');
+  t.same(
+    Object.fromEntries(JSON.parse(ciKeys.stdout).services[0].files[0].keys.map((k: { name: string; status: string }) => [k.name, k.status])),
+    { DB_USER: 'ok', DB_PASS: 'ok', DB_MISSING: 'missing', DB_EMPTY: 'ok', DB_PLACE: 'ok', DB_OLD: 'extra' },
+    'names only: emptiness and placeholders are not visible through subkeys',
+  );
+  const ciValues = await coffre(['check', dir, '--format', 'json', '--service', 'chat'], ciEnv);
+  t.equal(ciValues.code, 3, 'CI token reading values: exit 3');
+  t.equal(JSON.parse(ciValues.stdout).services[0].files[0].error.code, 'COFFRE_SOURCE_DENIED');
+  outputs.push(ciKeys.stdout, ciKeys.stderr, ciValues.stdout, ciValues.stderr);
 
   // Error paths too: a wrong token and an unreachable server.
   outputs.push((await coffre(['check', dir], { ...env, VAULT_TOKEN: 'hvs.not-a-token' })).stderr);
