@@ -4,7 +4,7 @@
 // KV reads made directly with fetch at the same concurrency, plus in-process sops decrypts).
 // Run: `npm run bench:check` (prints a Markdown table for the README). Not a test: it asserts nothing.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,20 +15,13 @@ import { decryptSopsFile, parseAgeIdentities, parseSopsFile } from '../src/sops/
 import { runCheck } from '../src/use-cases/check.js';
 import { openWorkspace } from '../src/use-cases/workspace.js';
 import { startOpenBao } from '../test/support/openbao.js';
-import { newAgeKey, writeSopsFile } from '../test/support/sops.js';
+import { newAgeKey } from '../test/support/sops.js';
+import { FILES_PER_SERVICE, KEYS_PER_FILE, generateBenchRepo, median } from './generated-repo.js';
 import { toolPath } from '../test/support/tools.js';
 
 const run = promisify(execFile);
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
-const FILES_PER_SERVICE = 3;
-const KEYS_PER_FILE = 12;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
@@ -36,57 +29,11 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-interface GeneratedFile {
-  service: string;
-  name: string;
-  exampleKeys: string[];
-  vaultPath?: string;
-  sopsFile?: string;
-}
-
 async function main(): Promise<void> {
   const bao = await startOpenBao();
-  const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-check-'));
+  const key = await newAgeKey();
+  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
   try {
-    const key = await newAgeKey();
-    const files: GeneratedFile[] = [];
-    const setup = pLimit(4);
-    const tasks: Array<Promise<void>> = [];
-    for (let s = 0; s < SERVICES; s++) {
-      const service = `svc${String(s).padStart(3, '0')}`;
-      const useSops = s % 2 === 1;
-      const secretsDir = path.join(root, service, 'secrets');
-      await mkdir(secretsDir, { recursive: true });
-      const names = Array.from({ length: FILES_PER_SERVICE }, (_, f) => `f${f}`);
-      await writeFile(
-        path.join(root, service, 'docker-compose.yml'),
-        `services:\n  app:\n    image: app\n    env_file:\n${names.map((n) => `      - ./secrets/${n}.secrets\n`).join('')}`,
-      );
-      for (const name of names) {
-        const exampleKeys = Array.from({ length: KEYS_PER_FILE }, (_, k) => `${name.toUpperCase()}_KEY_${k}`);
-        await writeFile(path.join(secretsDir, `${name}.secrets.example`), exampleKeys.map((k) => `${k}=\n`).join(''));
-        const values = Object.fromEntries(exampleKeys.map((k, i) => [k, `value-${service}-${name}-${i}-${'x'.repeat(24)}`]));
-        if (useSops) {
-          const sopsFile = path.join(secretsDir, `${name}.secrets.sops.yaml`);
-          tasks.push(setup(() => writeSopsFile(sopsFile, Object.entries(values).map(([k, v]) => `${k}: ${v}\n`).join(''), key)));
-          files.push({ service, name, exampleKeys, sopsFile });
-        } else {
-          const vaultPath = `${service}/${name}`;
-          tasks.push(
-            setup(async () => {
-              const response = await fetch(`${bao.address}/v1/secret/data/${vaultPath}`, {
-                method: 'POST',
-                headers: { 'X-Vault-Token': bao.rootToken, 'Content-Type': 'application/json' },
-                body: JSON.stringify({ data: values }),
-              });
-              if (!response.ok) throw new Error(`seeding ${vaultPath}: HTTP ${response.status}`);
-            }),
-          );
-          files.push({ service, name, exampleKeys, vaultPath });
-        }
-      }
-    }
-    await Promise.all(tasks);
     const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
     const fileCount = files.length;
 

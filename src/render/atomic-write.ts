@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS } from './render-lock.js';
 import { cleanStaleTemps, tempNameFor } from './stale-temps.js';
-import { preflightTargets, resolveRoot, type CheckedTarget, type TargetSpec } from './target-safety.js';
+import { preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type TargetSpec } from './target-safety.js';
 
 /** One target and the exact text to put in it. */
 export interface TargetWrite extends TargetSpec {
@@ -75,8 +75,8 @@ interface CurrentFile {
  * `create` / `update` / `unchanged` by comparing bytes in memory. Runs the same safety checks first
  * (throws what {@link preflightTargets} throws). `previous` holds secret content: never log it.
  */
-export async function planTargets(root: string, writes: readonly TargetWrite[]): Promise<TargetPlan[]> {
-  const { targets } = await preflightTargets(root, writes);
+export async function planTargets(root: string, writes: readonly TargetWrite[], options: PreflightOptions = {}): Promise<TargetPlan[]> {
+  const { targets } = await preflightTargets(root, writes, options);
   const plans: TargetPlan[] = [];
   for (const [index, target] of targets.entries()) {
     const current = target.missingDirs.length > 0 ? null : await readCurrent(target);

@@ -14,5 +14,5 @@ export {
 export { gitignoreLineFor, type GitExposure } from './git-exposure.js';
 export { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
 export { cleanStaleTemps } from './stale-temps.js';
-export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightResult, type TargetSpec } from './target-safety.js';
+export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 export { resolvePrincipal, type Principal } from './ownership.js';

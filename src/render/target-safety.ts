@@ -41,6 +41,15 @@ export interface CheckedTarget {
   group: number | null;
 }
 
+/** Options of {@link preflightTargets}. */
+export interface PreflightOptions {
+  /**
+   * Skip the git questions (two `git` processes) because the caller has just asked them for a superset of
+   * these targets in one batch. The write itself always asks again under the lock.
+   */
+  skipGit?: boolean;
+}
+
 /** What {@link preflightTargets} established. */
 export interface PreflightResult {
   /** The real path of the repo root. */
@@ -59,7 +68,11 @@ export interface PreflightResult {
  * a `targetRel` itself must be relative. Throws CoffreError: COFFRE_TARGET_UNSAFE, COFFRE_TARGET_TRACKED,
  * COFFRE_TARGET_NOT_IGNORED, COFFRE_TARGET_WRITE (no write access).
  */
-export async function preflightTargets(root: string, targets: ReadonlyArray<string | TargetSpec>): Promise<PreflightResult> {
+export async function preflightTargets(
+  root: string,
+  targets: ReadonlyArray<string | TargetSpec>,
+  options: PreflightOptions = {},
+): Promise<PreflightResult> {
   const realRoot = await resolveRoot(root);
   const specs = targets.map((target) => (typeof target === 'string' ? specOfPath(root, realRoot, target) : target));
   const checked: CheckedTarget[] = [];
@@ -73,7 +86,7 @@ export async function preflightTargets(root: string, targets: ReadonlyArray<stri
     checked.push(target);
   }
   await checkLockDirectory(realRoot);
-  const git = await checkGitExposure(realRoot, checked.map((target) => target.targetRel));
+  const git = options.skipGit ? 'checked' : await checkGitExposure(realRoot, checked.map((target) => target.targetRel));
   return { root: realRoot, git, targets: checked };
 }
 

@@ -3,10 +3,22 @@
 // never leaves this module except into age-encryption, and never into a message.
 import { Decrypter } from 'age-encryption';
 import { CoffreError } from '../errors.js';
+import { NativeX25519Identity } from './native-x25519.js';
 
 export type AgeIdentityKind = 'x25519' | 'hybrid';
 
 const secrets = new WeakMap<AgeIdentity, string>();
+const nativeIdentities = new WeakMap<AgeIdentity, NativeX25519Identity>();
+
+/** X25519 keys unwrap through node:crypto (see native-x25519.ts); built once per identity. */
+function nativeIdentityOf(identity: AgeIdentity, secret: string): NativeX25519Identity {
+  let native = nativeIdentities.get(identity);
+  if (native === undefined) {
+    native = new NativeX25519Identity(secret);
+    nativeIdentities.set(identity, native);
+  }
+  return native;
+}
 
 /** One age identity. Printing or serialising it shows only its kind and origin, never the key. */
 export class AgeIdentity {
@@ -23,7 +35,8 @@ export class AgeIdentity {
 
   /** Hands the key to an age-encryption Decrypter (the only way the key leaves this module). */
   addTo(decrypter: Decrypter): void {
-    decrypter.addIdentity(secrets.get(this) as string);
+    const secret = secrets.get(this) as string;
+    decrypter.addIdentity(this.kind === 'x25519' ? nativeIdentityOf(this, secret) : secret);
   }
 
   toString(): string {

@@ -2,6 +2,7 @@
 // source of a service first (fail closed on incomplete), serialises byte-exact for compose, parses the text
 // back to prove it, then hands the files to render/ for the atomic swap. Results carry key NAMES only.
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { parseEnvFile, parseRawEnvFile, serializeEnvFile } from '../core/env-file.js';
 import type { ExampleModel } from '../core/example.js';
@@ -22,6 +23,8 @@ export interface RenderOptions {
   dryRun?: boolean;
   /** Render files whose required keys are missing/empty/placeholder (loud; never the default). */
   forceIncomplete?: boolean;
+  /** How many services render at once (default 4). */
+  concurrency?: number;
 }
 
 /** What happens (or would happen) to one target. */
@@ -60,10 +63,16 @@ export interface RenderReport {
 export async function runRender(context: CheckContext, options: RenderOptions): Promise<RenderReport> {
   const services = options.all ? context.repo.services : selectServices(context.repo, options.services);
   if (services.length === 0) throw new CoffreError('COFFRE_USAGE', 'render needs at least one service name, or --all');
-  const results: ServiceRenderResult[] = [];
-  // Services render one after another: each is its own atomic unit, and a failure of one must not
-  // leave another half-written; different services never share a target.
-  for (const service of services) results.push(await renderService(context, service, options));
+  // One git question for every target of the run (two processes instead of two per service); when it
+  // objects, each service asks again on its own so the refusal lands on the service it concerns.
+  const allTargets = services.flatMap((s) => s.secretFiles.map((f) => f.target));
+  const gitCleared = await preflightTargets(context.repo.root, allTargets).then(
+    () => true,
+    () => false,
+  );
+  // Each service is its own atomic unit with its own lock and targets, so services render side by side.
+  const limit = pLimit(options.concurrency ?? 4);
+  const results = await Promise.all(services.map((service) => limit(() => renderService(context, service, options, gitCleared))));
   return { version: 1, dryRun: options.dryRun ?? false, services: results };
 }
 
@@ -73,15 +82,16 @@ interface PreparedFile {
   snapshot: ValueSnapshot | null;
 }
 
-async function renderService(context: CheckContext, service: ServiceModel, options: RenderOptions): Promise<ServiceRenderResult> {
+async function renderService(context: CheckContext, service: ServiceModel, options: RenderOptions, gitCleared: boolean): Promise<ServiceRenderResult> {
   const result: ServiceRenderResult = { service: service.name, status: 'error', files: [], problems: [], forced: false };
   try {
     const root = context.repo.root;
     const mode = service.render.mode;
     const owner = await resolvePrincipal('owner', service.render.owner);
     const group = await resolvePrincipal('group', service.render.group);
-    // Write access and git safety are checked before any secret is read.
-    await preflightTargets(root, service.secretFiles.map((f) => f.target));
+    // Names, write access and git safety are checked before any secret is read.
+    for (const file of service.secretFiles) refuseParentSegments(file);
+    await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
 
     for (const { file, example, snapshot } of prepared) {
@@ -126,7 +136,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       });
     }
 
-    const plan = await planTargets(root, writes);
+    const plan = await planTargets(root, writes, { skipGit: true });
     result.files = drafts.map(({ entries, ...draft }, index) => {
       const step = plan[index];
       if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
@@ -192,6 +202,13 @@ function diffKeyNames(previous: string | null, next: Map<string, string>): Rende
     changed: [...next.keys()].filter((k) => old.has(k) && old.get(k) !== next.get(k)),
     removed: [...old.keys()].filter((k) => !next.has(k)),
   };
+}
+
+/** compose resolves `..`, but a target named through `..` is refused: it is how a path escapes review. */
+function refuseParentSegments(file: SecretFileModel): void {
+  if (file.declaredPath.split(/[\\/]/).includes('..')) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `env_file ${file.declaredPath} of ${file.service} contains "..": name targets inside the service folder`, { file: file.targetRel });
+  }
 }
 
 function relativeTo(root: string, file: string | null): string | null {

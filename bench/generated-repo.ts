@@ -1,0 +1,80 @@
+// The benchmark repo: N services × 3 secrets files × 12 keys; even services in OpenBao, odd ones in sops
+// yaml files made by the real sops binary. Shared by bench/check and bench/render.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pLimit from 'p-limit';
+import type { OpenBaoServer } from '../test/support/openbao.js';
+import { writeSopsFile, type TestAgeKey } from '../test/support/sops.js';
+
+export const FILES_PER_SERVICE = 3;
+export const KEYS_PER_FILE = 12;
+
+export interface GeneratedFile {
+  service: string;
+  name: string;
+  /** Absolute target path (what compose reads). */
+  target: string;
+  exampleKeys: string[];
+  vaultPath?: string;
+  sopsFile?: string;
+}
+
+export interface GeneratedRepo {
+  root: string;
+  files: GeneratedFile[];
+}
+
+export async function generateBenchRepo(services: number, bao: OpenBaoServer, key: TestAgeKey): Promise<GeneratedRepo> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-'));
+  await writeFile(path.join(root, '.gitignore'), '*.secrets\n');
+  await promisify(execFile)('git', ['init', '-q', root]);
+  const files: GeneratedFile[] = [];
+  const setup = pLimit(4);
+  const tasks: Array<Promise<void>> = [];
+  for (let s = 0; s < services; s++) {
+    const service = `svc${String(s).padStart(3, '0')}`;
+    const useSops = s % 2 === 1;
+    const secretsDir = path.join(root, service, 'secrets');
+    await mkdir(secretsDir, { recursive: true });
+    const names = Array.from({ length: FILES_PER_SERVICE }, (_, f) => `f${f}`);
+    await writeFile(
+      path.join(root, service, 'docker-compose.yml'),
+      `services:\n  app:\n    image: app\n    env_file:\n${names.map((n) => `      - ./secrets/${n}.secrets\n`).join('')}`,
+    );
+    for (const name of names) {
+      const exampleKeys = Array.from({ length: KEYS_PER_FILE }, (_, k) => `${name.toUpperCase()}_KEY_${k}`);
+      await writeFile(path.join(secretsDir, `${name}.secrets.example`), exampleKeys.map((k) => `${k}=\n`).join(''));
+      const values = Object.fromEntries(exampleKeys.map((k, i) => [k, `value-${service}-${name}-${i}-${'x'.repeat(24)}`]));
+      const target = path.join(secretsDir, `${name}.secrets`);
+      if (useSops) {
+        const sopsFile = path.join(secretsDir, `${name}.secrets.sops.yaml`);
+        tasks.push(setup(() => writeSopsFile(sopsFile, Object.entries(values).map(([k, v]) => `${k}: ${v}\n`).join(''), key)));
+        files.push({ service, name, target, exampleKeys, sopsFile });
+      } else {
+        const vaultPath = `${service}/${name}`;
+        tasks.push(
+          setup(async () => {
+            const response = await fetch(`${bao.address}/v1/secret/data/${vaultPath}`, {
+              method: 'POST',
+              headers: { 'X-Vault-Token': bao.rootToken, 'Content-Type': 'application/json' },
+              body: JSON.stringify({ data: values }),
+            });
+            if (!response.ok) throw new Error(`seeding ${vaultPath}: HTTP ${response.status}`);
+          }),
+        );
+        files.push({ service, name, target, exampleKeys, vaultPath });
+      }
+    }
+  }
+  await Promise.all(tasks);
+  return { root, files };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

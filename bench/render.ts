@@ -1,0 +1,95 @@
+// bench/render: `coffre render --all` of the generated 200-service repo, fresh (no targets) and unchanged
+// (second run: must touch no file), against the naive baseline a deploy script would run: one
+// `sops decrypt --output T` / `bao kv get -format=json > T` process per file.
+// Run: `npm run bench:render`. Not a test: it asserts nothing about time, only about correctness.
+import { execFile } from 'node:child_process';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { runRender } from '../src/use-cases/render.js';
+import { openWorkspace } from '../src/use-cases/workspace.js';
+import { startOpenBao } from '../test/support/openbao.js';
+import { newAgeKey } from '../test/support/sops.js';
+import { toolPath } from '../test/support/tools.js';
+import { FILES_PER_SERVICE, KEYS_PER_FILE, generateBenchRepo, median } from './generated-repo.js';
+
+const run = promisify(execFile);
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+async function main(): Promise<void> {
+  const bao = await startOpenBao();
+  const key = await newAgeKey();
+  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
+  try {
+    const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
+    const removeTargets = () => Promise.all(files.map((f) => rm(f.target, { force: true })));
+    const renderAll = async () => {
+      const workspace = await openWorkspace({ root, env });
+      try {
+        const report = await runRender(workspace, { services: [], all: true });
+        const failed = report.services.filter((s) => s.error);
+        if (failed.length > 0) throw new Error(`render failed: ${failed[0]?.error?.code} ${failed[0]?.error?.message}`);
+        return report;
+      } finally {
+        workspace.close();
+      }
+    };
+
+    const fresh: number[] = [];
+    const unchanged: number[] = [];
+    let touched = 0;
+    for (let i = 0; i < RUNS; i++) {
+      await removeTargets();
+      let start = performance.now();
+      await renderAll();
+      fresh.push(performance.now() - start);
+      const mtimes = await Promise.all(files.map(async (f) => (await stat(f.target)).mtimeMs));
+      start = performance.now();
+      const report = await renderAll();
+      unchanged.push(performance.now() - start);
+      const after = await Promise.all(files.map(async (f) => (await stat(f.target)).mtimeMs));
+      touched += after.filter((m, index) => m !== mtimes[index]).length;
+      if (!report.services.every((s) => s.status === 'unchanged')) throw new Error('second render was not unchanged');
+    }
+
+    // Naive baseline: one process per file, sequential, output redirected into the target.
+    await removeTargets();
+    const baoBin = toolPath('bao');
+    const sopsBin = toolPath('sops');
+    const baselineEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
+    const baselineStart = performance.now();
+    for (const file of files) {
+      if (file.sopsFile) {
+        await run(sopsBin, ['decrypt', '--output-type', 'dotenv', '--output', file.target, file.sopsFile], { env: baselineEnv });
+      } else {
+        const { stdout } = await run(baoBin, ['kv', 'get', '-format=json', '-mount=secret', file.vaultPath as string], { env: baselineEnv });
+        await writeFile(file.target, stdout, { mode: 0o600 });
+      }
+    }
+    const baseline = performance.now() - baselineStart;
+    const leftovers = (await Promise.all(files.map((f) => readdir(path.dirname(f.target))))).flat().filter((n) => n.includes('coffre-tmp'));
+
+    const a = median(fresh);
+    const u = median(unchanged);
+    const rows = [
+      `Generated repo: ${SERVICES} services × ${FILES_PER_SERVICE} files × ${KEYS_PER_FILE} keys = ${files.length} targets (half OpenBao, half sops yaml); median of ${RUNS} runs; ${os.cpus().length} cores, Node ${process.version}.`,
+      '',
+      '| measurement | time | ratio |',
+      '|---|---:|---:|',
+      `| coffre render --all, fresh (${files.length} targets created) | ${a.toFixed(0)} ms | 1.00 |`,
+      `| coffre render --all, unchanged | ${u.toFixed(0)} ms | files touched: ${touched} (target 0) |`,
+      `| naive baseline: one sops/bao process per file | ${baseline.toFixed(0)} ms | baseline / fresh = ${(baseline / a).toFixed(1)} × (target ≥ 20) |`,
+      '',
+      `Temp files left behind: ${leftovers.length}.`,
+    ];
+    process.stdout.write(`${rows.join('\n')}\n`);
+  } finally {
+    await bao.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
