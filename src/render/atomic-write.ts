@@ -63,6 +63,12 @@ export interface WriteTargetsOptions {
   /** How long to wait for another render of the same service (default 10 000 ms), then COFFRE_LOCKED. */
   lockTimeoutMs?: number;
   hooks?: WriteHooks;
+  /**
+   * Skip the git questions under the lock because the caller asked them for these targets moments ago
+   * (render asks once per run for all services). git itself takes no coffre lock, so asking again here
+   * would only narrow a window, not close it; every non-git check still runs again under the lock.
+   */
+  skipGit?: boolean;
 }
 
 interface CurrentFile {
@@ -117,7 +123,7 @@ export async function writeTargetsAtomically(
   try {
     // Checked again under the lock even though callers ran preflightTargets before reading the sources:
     // this module must never write an unsafe target, whoever calls it.
-    const { targets } = await preflightTargets(root, writes);
+    const { targets } = await preflightTargets(root, writes, { skipGit: options.skipGit ?? false });
     return await swapTargets(service, targets, writes, options.hooks ?? {});
   } finally {
     await lock.release();

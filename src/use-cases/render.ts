@@ -146,7 +146,12 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       result.status = 'planned';
       return result;
     }
-    const outcomes = await writeTargetsAtomically(root, service.name, writes);
+    // Nothing to change (content and permissions): no lock, no write, no file touched.
+    if (plan.every((step) => step.action === 'unchanged' && !step.permissionsDrift)) {
+      result.status = 'unchanged';
+      return result;
+    }
+    const outcomes = await writeTargetsAtomically(root, service.name, writes, { skipGit: gitCleared });
     result.status = outcomes.every((o) => o.outcome === 'unchanged') ? 'unchanged' : 'written';
     return result;
   } catch (error) {
