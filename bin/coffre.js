@@ -7,5 +7,9 @@ const exitCode = await runCli(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
+  // A getter: process.stdin is only created when a command (--value-stdin) reads it.
+  get stdin() {
+    return process.stdin;
+  },
 });
 process.exitCode = exitCode;

@@ -9,6 +9,8 @@ export interface CliIo {
   stderr: CliStream;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** What `--value-stdin` reads (process.stdin in bin/coffre.js); absent: no stdin. */
+  stdin?: AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
 }
 
 /** Colour only on a TTY, and never when NO_COLOR is set (https://no-color.org). */

@@ -2,6 +2,7 @@
 import { CoffreError, exitCodeFor, formatErrorMessage, isCoffreError } from '../errors.js';
 import { checkCommand } from './check-command.js';
 import { renderCommand } from './render-command.js';
+import { rollbackCommand, rotateCommand, setCommand, versionsCommand } from './rotate-command.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 import type { CliIo } from './io.js';
@@ -13,6 +14,10 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; summary: string }> = {
   check: { run: checkCommand, summary: 'are all keys of every secrets example present in the store?' },
   render: { run: renderCommand, summary: 'write the env files compose reads, atomically, from their sources' },
+  rotate: { run: rotateCommand, summary: 'a new VALUE for one key, in Vault (check-and-set) or the sops file (not sops re-keying)' },
+  set: { run: setCommand, summary: 'the first value of a key missing from its source' },
+  versions: { run: versionsCommand, summary: 'versions of a secrets file (Vault KV v2 versions; sops lastmodified + git)' },
+  rollback: { run: rollbackCommand, summary: 'make an older Vault KV v2 version current again (check-and-set)' },
   serve: { run: serveCommand, summary: 'serve the check/render HTTP API (bearer tokens, /metrics, /openapi.json)' },
   token: { run: tokenCommand, summary: 'mint an API token for serve (`coffre token new --role R`)' },
 };

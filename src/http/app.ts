@@ -17,6 +17,7 @@ import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { renderRoutes } from './routes/render.js';
+import { secretRoutes } from './routes/secrets.js';
 import { serviceRoutes } from './routes/services.js';
 import { createServiceQueue } from './service-queue.js';
 import type { TokenRegistry } from './token-registry.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   metrics?: ServerMetrics;
+  /** The environment openWorkspace uses: rollback reads old Vault versions with its BAO_/VAULT_ settings. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What route plugins receive. */
@@ -114,6 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await v1.register(serviceRoutes, { context });
       await v1.register(checkRoutes, { context });
       await v1.register(renderRoutes, { context });
+      await v1.register(secretRoutes, { context, ...(deps.env ? { env: deps.env } : {}) });
     },
     { prefix: '/v1' },
   );

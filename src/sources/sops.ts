@@ -1,13 +1,38 @@
 // The SecretSource for sops files: reads the encrypted file from disk, lists key names without a key,
 // decrypts with the age identities it was given (MAC verified). The only file I/O of the sops codec;
-// it never looks for keys on its own.
-import { readFile } from 'node:fs/promises';
+// it never looks for keys on its own. `writeValues` is the atomic file writer used by rotate.
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { parseEnvFile } from '../core/env-file.js';
+import { CoffreError } from '../errors.js';
 import type { AgeIdentity } from '../sops/age-identity.js';
-import { decryptSopsFile, sopsBinaryText, sopsEnvValues } from '../sops/decrypt.js';
+import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
+import { setSopsValues } from '../sops/set-values.js';
 import { parseSopsFile, type SopsFile } from '../sops/sops-file.js';
 import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
+
+/** What {@link SopsSource.writeValues} did: key names and the `lastmodified` before and after (never values). */
+export interface SopsWriteResult {
+  changed: string[];
+  added: string[];
+  previousLastModified: string;
+  /** Unchanged (= previous) when nothing had to be written. */
+  lastModified: string;
+}
+
+/** The sops source plus the writer used by rotate and the file's metadata for `versions`. */
+export type SopsSource = SecretSource<SopsRef> & {
+  /**
+   * Sets values (existing keys replaced, new ones added) with the file's own data key, atomically: a temp
+   * file beside it (O_EXCL, same mode, fsync), parsed back and decrypted with MAC verification, then
+   * renamed over the file. COFFRE_CONFLICT when the file changed on disk while it was being rewritten.
+   */
+  writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, options?: { now?: Date }): Promise<SopsWriteResult>;
+  /** The file's `lastmodified` as written, or null when the file does not exist. */
+  readMetadata(ref: SopsRef): Promise<{ lastModified: string } | null>;
+};
 
 export interface SopsSourceOptions {
   /** The age identities to decrypt with, passed explicitly (coffre never searches ~/.ssh or runs commands). */
@@ -25,7 +50,7 @@ function isMissingFile(error: unknown): boolean {
  * docker compose env file (last value per key). Each file is read, and decrypted, at most once per
  * source instance (one instance per run).
  */
-export function createSopsSource(options: SopsSourceOptions): SecretSource<SopsRef> {
+export function createSopsSource(options: SopsSourceOptions): SopsSource {
   const parsed = new Map<string, Promise<SopsFile | null>>();
   const decrypted = new Map<string, Promise<ValueSnapshot | null>>();
   const cacheKey = (ref: SopsRef): string => `${ref.format}\0${ref.file}`;
@@ -74,5 +99,79 @@ export function createSopsSource(options: SopsSourceOptions): SecretSource<SopsR
       return { keys };
     },
     readValues,
+    async readMetadata(ref: SopsRef) {
+      const sops = await load(ref);
+      return sops === null ? null : { lastModified: sops.metadata.lastModified };
+    },
+    async writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, writeOptions: { now?: Date } = {}): Promise<SopsWriteResult> {
+      try {
+        return await writeSopsFileAtomically(ref, changes, options.identities, writeOptions.now ?? new Date());
+      } finally {
+        // Later reads of this run must see the new file.
+        parsed.delete(cacheKey(ref));
+        decrypted.delete(cacheKey(ref));
+      }
+    },
   };
+}
+
+async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string, string>, identities: AgeIdentity[], now: Date): Promise<SopsWriteResult> {
+  const before = await readFile(ref.file, 'utf8');
+  const { mode } = await stat(ref.file);
+  const sops = parseSopsFile(before, ref.format, ref.file);
+  const plain = await decryptSopsFile(sops, identities);
+  const result = setSopsValues({ sops, decrypted: plain, changes, now });
+  const previousLastModified = sops.metadata.lastModified;
+  if (result.changed.length + result.added.length === 0) return { changed: [], added: [], previousLastModified, lastModified: previousLastModified };
+
+  const dir = path.dirname(ref.file);
+  const temp = path.join(dir, `.${path.basename(ref.file)}.coffre-${randomBytes(6).toString('hex')}.tmp`);
+  let renamed = false;
+  try {
+    const handle = await open(temp, 'wx', mode & 0o777);
+    try {
+      await handle.writeFile(result.text, 'utf8');
+      // The umask may have narrowed the mode given to open().
+      await handle.chmod(mode & 0o7777);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const written = parseSopsFile(await readFile(temp, 'utf8'), ref.format, ref.file);
+    verifyRewritten(await decryptSopsFile(written, identities), ref, changes);
+    if ((await readFile(ref.file, 'utf8')) !== before) {
+      throw new CoffreError('COFFRE_CONFLICT', `${ref.file}: the file changed while it was being rewritten; nothing written, read it again`, { file: ref.file });
+    }
+    await rename(temp, ref.file);
+    renamed = true;
+    await syncDirectory(dir);
+    return { changed: result.changed, added: result.added, previousLastModified, lastModified: written.metadata.lastModified };
+  } finally {
+    if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+/** The temp file, decrypted with the identities (MAC verified), must hold exactly the intended values. */
+function verifyRewritten(plain: DecryptedSops, ref: SopsRef, changes: ReadonlyMap<string, string>): void {
+  let values: Map<string, string>;
+  if (ref.format === 'binary') {
+    values = new Map(parseEnvFile(sopsBinaryText(plain), { file: ref.file }).entries.map((e) => [e.key, e.value] as const));
+  } else {
+    values = sopsEnvValues(plain);
+  }
+  const wrong = [...changes].filter(([key, value]) => values.get(key) !== value).map(([key]) => key);
+  if (wrong.length > 0) {
+    throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: the rewritten file does not read back (keys: ${wrong.join(', ')}); nothing written`, { file: ref.file });
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is already atomic.
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,0 +1,282 @@
+// `coffre rotate | set | versions | rollback`: argv → the rotate/versions use-cases → a value-free summary,
+// one `audit:` JSON line per write on stderr, and an exit code. A value reaches stdout only with --show on a TTY.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { GENERATE_ALPHABETS, type GenerateCharset } from '../core/generate.js';
+import { CoffreError, ERROR_CODES } from '../errors.js';
+import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteMode, type WriteResult } from '../use-cases/rotate.js';
+import { createVaultVersionReader, listVersions, vaultSessionOf, type VersionsReport } from '../use-cases/versions.js';
+import { openWorkspace } from '../use-cases/workspace.js';
+import type { CliIo } from './io.js';
+
+const NOT_SOPS_ROTATE = `"Rotate" here means a NEW VALUE for one key. It is not \`sops rotate\` (re-keying a sops file's data key):
+coffre keeps the file's data key and re-encrypts only the changed value.`;
+
+export const rotateUsage = `usage: coffre rotate [REPO_DIR] <service> <file> <KEY> (--generate [--length N] [--charset C] | --value-stdin)
+                     [--render] [--show] [--allow-extra] [--format text|json]
+
+Writes a new value for KEY of a secrets file to its source: Vault/OpenBao KV v2 with check-and-set against
+the version read (a concurrent change fails with COFFRE_CONFLICT, exit 5; nothing is retried blindly), or the
+sops file, rewritten atomically with its own data key (unchanged values keep their ciphertext, new MAC).
+${NOT_SOPS_ROTATE}
+<file> is the secrets file's logical name (\`db\` for secrets/db.secrets) or its target path relative to the service.
+  --generate           a random value: the example's \`@generate=<charset>:<length>\`, else alnum:32
+  --charset C          alnum, hex, base64url or ascii-safe (overrides the example)
+  --length N           characters to generate (overrides the example)
+  --value-stdin        read the value from stdin (one trailing newline removed; empty only if @allow-empty)
+  --render             re-render the service's targets afterwards (on failure: exit non-zero + how to roll back)
+  --show               print the new value on stdout, only when stdout is a terminal
+  --allow-extra        allow a KEY the example does not declare
+  --format, -f FMT     text (default) or json (names and versions, never the value)
+KEY must exist in the store (use \`coffre set\` for a first value).
+exit codes: 0 written, 2 usage, 3 source error (e.g. COFFRE_SOURCE_DENIED), 4 render failed, 5 conflict`;
+
+export const setUsage = `usage: coffre set [REPO_DIR] <service> <file> <KEY> (--value-stdin | --generate [--length N] [--charset C])
+                  [--render] [--show] [--allow-extra] [--format text|json]
+
+Gives KEY its first value (refused when KEY already has one: use \`coffre rotate\`). A missing Vault secret is
+created with check-and-set 0; a sops file must exist already. Options as for \`coffre rotate\`.`;
+
+export const versionsUsage = `usage: coffre versions [REPO_DIR] <service> <file> [--format text|json]
+
+Vault/OpenBao KV v2: every kept version with its creation date (deleted/destroyed marked) and the current one.
+sops: the file's \`lastmodified\` and, in a git checkout, its recent commits. Never reads a value.`;
+
+export const rollbackUsage = `usage: coffre rollback [REPO_DIR] <service> <file> --to <version> [--render] [--format text|json]
+
+Vault/OpenBao KV v2 only: writes the data of version <version> as a new current version, with check-and-set.
+sops files have no versions of their own: restore one from git (\`git checkout <commit> -- <file>\`).`;
+
+const valueOptions = {
+  generate: { type: 'boolean', default: false },
+  'value-stdin': { type: 'boolean', default: false },
+  length: { type: 'string' },
+  charset: { type: 'string' },
+  render: { type: 'boolean', default: false },
+  show: { type: 'boolean', default: false },
+  'allow-extra': { type: 'boolean', default: false },
+  format: { type: 'string', short: 'f', default: 'text' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** `coffre rotate`: a new value for an existing key. */
+export function rotateCommand(argv: string[], io: CliIo): Promise<number> {
+  return writeCommand('rotate', argv, io);
+}
+
+/** `coffre set`: the first value of a key. */
+export function setCommand(argv: string[], io: CliIo): Promise<number> {
+  return writeCommand('set', argv, io);
+}
+
+async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, argv: string[], io: CliIo): Promise<number> {
+  const usage = mode === 'rotate' ? rotateUsage : setUsage;
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: valueOptions });
+  if (values.help) {
+    io.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const format = formatOf(values.format);
+  const [repoDir, service, file, key] = splitPositionals(positionals, 3, `coffre ${mode}`, usage);
+  if (values.generate === values['value-stdin']) throw new CoffreError('COFFRE_USAGE', `give exactly one of --generate or --value-stdin\n${usage}`);
+  if (!values.generate && (values.length !== undefined || values.charset !== undefined)) throw new CoffreError('COFFRE_USAGE', '--length and --charset go with --generate');
+  const value: NewValue = values.generate ? { kind: 'generate', ...generateOptions(values.charset, values.length) } : { kind: 'value', value: await readValueFromStdin(io) };
+  const show = values.show && io.stdout.isTTY === true;
+  if (values.show && !show) io.stderr.write('coffre: --show ignored: stdout is not a terminal, the value is not printed\n');
+
+  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  let revealed: string | null = null;
+  try {
+    const result = await runRotate(workspace, {
+      service: service!,
+      file: file!,
+      key: key!,
+      value,
+      mode,
+      allowExtra: values['allow-extra'],
+      render: values.render,
+      who: whoOf(io),
+      audit: auditLine(io),
+      ...(show ? { reveal: (v: string) => void (revealed = v) } : {}),
+    });
+    io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeWrite(result));
+    if (revealed !== null) io.stdout.write(`${revealed}\n`);
+    return finishAfterRender(result, io, repoDir);
+  } finally {
+    workspace.close();
+  }
+}
+
+/** `coffre versions`. */
+export async function versionsCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { format: { type: 'string', short: 'f', default: 'text' }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) {
+    io.stdout.write(`${versionsUsage}\n`);
+    return 0;
+  }
+  const format = formatOf(values.format);
+  const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre versions', versionsUsage);
+  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  try {
+    const report = await listVersions(workspace, { service: service!, file: file! });
+    io.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : describeVersions(report));
+    return 0;
+  } finally {
+    workspace.close();
+  }
+}
+
+/** `coffre rollback`. */
+export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      to: { type: 'string' },
+      render: { type: 'boolean', default: false },
+      format: { type: 'string', short: 'f', default: 'text' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${rollbackUsage}\n`);
+    return 0;
+  }
+  const format = formatOf(values.format);
+  const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre rollback', rollbackUsage);
+  if (values.to === undefined || !/^[1-9][0-9]{0,15}$/.test(values.to)) throw new CoffreError('COFFRE_USAGE', `rollback needs --to <version> (a KV v2 version number)\n${rollbackUsage}`);
+  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  const versionReader = await createVaultVersionReader({ root: workspace.root, config: workspace.config, env: io.env, session: vaultSessionOf(workspace) });
+  try {
+    const result = await runRollback(
+      { ...workspace, versionReader },
+      { service: service!, file: file!, to: Number(values.to), render: values.render, who: whoOf(io), audit: auditLine(io) },
+    );
+    io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeWrite(result));
+    return finishAfterRender(result, io, repoDir);
+  } finally {
+    versionReader?.close();
+    workspace.close();
+  }
+}
+
+/** `[REPO_DIR] a b [c]`: `count` names after an optional REPO_DIR. */
+function splitPositionals(positionals: string[], count: number, command: string, usage: string): [string | undefined, ...Array<string | undefined>] {
+  if (positionals.length === count) return [undefined, ...positionals];
+  if (positionals.length === count + 1) return [positionals[0], ...positionals.slice(1)];
+  throw new CoffreError('COFFRE_USAGE', `${command} takes ${count} names after an optional REPO_DIR, got ${positionals.length}\n${usage}`);
+}
+
+function formatOf(format: string | undefined): 'text' | 'json' {
+  if (format !== 'text' && format !== 'json') throw new CoffreError('COFFRE_USAGE', `unknown --format "${format}" (expected text or json)`);
+  return format;
+}
+
+function generateOptions(charset: string | undefined, length: string | undefined): { charset?: GenerateCharset; length?: number } {
+  const out: { charset?: GenerateCharset; length?: number } = {};
+  if (charset !== undefined) {
+    if (!Object.prototype.hasOwnProperty.call(GENERATE_ALPHABETS, charset)) {
+      throw new CoffreError('COFFRE_USAGE', `unknown --charset "${charset}" (one of ${Object.keys(GENERATE_ALPHABETS).join(', ')})`);
+    }
+    out.charset = charset as GenerateCharset;
+  }
+  if (length !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(length)) throw new CoffreError('COFFRE_USAGE', `--length must be a number of characters`);
+    out.length = Number(length);
+  }
+  return out;
+}
+
+const MAX_STDIN_BYTES = 1024 * 1024;
+
+/** One value from stdin: UTF-8, at most 1 MiB, ONE trailing newline (LF or CRLF) removed. */
+async function readValueFromStdin(io: CliIo): Promise<string> {
+  if (io.stdin === undefined) throw new CoffreError('COFFRE_USAGE', '--value-stdin: no standard input available');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    size += buffer.length;
+    if (size > MAX_STDIN_BYTES) throw new CoffreError('COFFRE_USAGE', '--value-stdin: the value is larger than 1 MiB');
+    chunks.push(buffer);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new CoffreError('COFFRE_USAGE', '--value-stdin: the value is not valid UTF-8');
+  }
+  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  if (text.endsWith('\n')) return text.slice(0, -1);
+  return text;
+}
+
+function whoOf(io: CliIo): string {
+  return io.env.USER || io.env.LOGNAME || 'unknown';
+}
+
+/** One `audit: {json}` line on stderr per write attempt (names and versions only). */
+function auditLine(io: CliIo): (record: AuditRecord) => void {
+  return (record) => void io.stderr.write(`audit: ${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+}
+
+function describeWrite(result: WriteResult): string {
+  const where = `${result.service}/${result.file} (${result.source.kind} ${result.source.ref})`;
+  const verb = result.action === 'rollback' ? 'rolled back' : result.action === 'set' ? 'set' : 'rotated';
+  const what = result.key === null ? where : `${result.key} of ${where}`;
+  let change: string;
+  if (result.source.kind === 'vault') change = `version ${result.oldVersion ?? 'none'} → ${result.newVersion}`;
+  else if (!result.changed) change = 'unchanged (same value)';
+  else change = `lastmodified ${result.oldLastModified} → ${result.newLastModified}`;
+  const lines = [`${verb} ${what}: ${change}${result.created ? ' (new key)' : ''}`];
+  if (result.generated) lines.push(`  value: generated (${result.generated.charset}, ${result.generated.length} characters), not shown`);
+  if (result.render) lines.push(`  render ${result.service}: ${result.render.status}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** After a write: a failed render is reported with the way back, and exits non-zero. */
+function finishAfterRender(result: WriteResult, io: CliIo, repoDir: string | undefined): number {
+  if (!result.renderFailed || !result.render) return 0;
+  const error = result.render.error ?? { code: 'COFFRE_TARGET_WRITE' as const, message: `render ended as ${result.render.status}` };
+  const stored = result.source.kind === 'vault' ? `version ${result.newVersion}` : `lastmodified ${result.newLastModified}`;
+  io.stderr.write(`coffre: the new ${result.action === 'rollback' ? 'data is' : 'value is'} stored (${stored}) but rendering ${result.service} failed: ${error.code}: ${error.message}\n`);
+  io.stderr.write(`coffre: to roll back: ${rollbackHint(result, repoDir)}\n`);
+  return Math.max(1, ERROR_CODES[error.code].exit);
+}
+
+function rollbackHint(result: WriteResult, repoDir: string | undefined): string {
+  const repo = repoDir === undefined ? '' : ` ${repoDir}`;
+  switch (result.rollback.kind) {
+    case 'vault':
+      return `coffre rollback${repo} ${result.service} ${result.file} --to ${result.rollback.toVersion}`;
+    case 'vault-new-secret':
+      return `the secret did not exist before: delete it (bao kv metadata delete ${result.source.ref})`;
+    case 'sops':
+      return `git checkout -- ${result.rollback.file}${repoDir === undefined ? '' : ` (in ${repoDir})`}`;
+  }
+}
+
+function describeVersions(report: VersionsReport): string {
+  const head = `${report.service}/${report.file} (${report.source.kind} ${report.source.ref})`;
+  if (!report.exists) return `${head}: does not exist\n`;
+  if (report.source.kind === 'vault' && 'versions' in report) {
+    const lines = [`${head}: current version ${report.currentVersion}`];
+    for (const v of [...report.versions].reverse()) {
+      const state = v.destroyed ? ' destroyed' : v.deletionTime !== '' ? ` deleted ${v.deletionTime}` : '';
+      lines.push(`  ${v.current ? '*' : ' '} v${v.version}  ${v.createdTime}${state}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  if ('lastModified' in report) {
+    const lines = [`${head}: lastmodified ${report.lastModified}`];
+    if (report.git === null) lines.push('  (not in a git work tree: no history)');
+    else if (report.git.length === 0) lines.push('  (no commits of this file yet)');
+    else for (const c of report.git) lines.push(`  ${c.commit.slice(0, 12)}  ${c.date}  ${c.subject}`);
+    return `${lines.join('\n')}\n`;
+  }
+  return `${head}\n`;
+}
