@@ -10,7 +10,7 @@ import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
-import { openWorkspace } from '../use-cases/workspace.js';
+import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
 
 export const serveUsage = `usage: coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
@@ -64,13 +64,26 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
 
   const logger = createLogger({ level: values['log-level'] ?? io.env.COFFRE_LOG_LEVEL ?? 'info', destination: io.stdout as unknown as DestinationStream });
   const root = path.resolve(io.cwd, positionals[0] ?? '.');
+  // One Vault session for the process: it logs in once and keeps its token renewed, so requests (each with
+  // its own workspace, below) never log in themselves. Its state shows in /readyz.
+  const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }) });
   // Opened once up front so that a bad coffre.yaml, Vault setting or age key stops the start, not a request;
   // each request then opens its own (sources memoise reads for one run).
-  const probe = await openWorkspace({ root, env: io.env });
-  const summary = { repo: probe.root, services: probe.repo.services.length, vault: probe.vault !== null, ageIdentities: probe.identityCount };
-  probe.close();
+  let summary;
+  try {
+    const probe = await openWorkspace({ root, env: io.env, vaultSession });
+    summary = { repo: probe.root, services: probe.repo.services.length, vault: probe.vault !== null, ageIdentities: probe.identityCount };
+    probe.close();
+  } catch (error) {
+    vaultSession?.close();
+    throw error;
+  }
+  // Logging in is not a start condition (Vault may be down or sealed for a while): failures are logged by the
+  // session and shown by /readyz, and the next request tries again.
+  vaultSession?.start().catch(() => undefined);
 
-  const app = buildApp({ openWorkspace: () => openWorkspace({ root, env: io.env }), logger, tokens, ...(tls ? { tls } : {}) });
+  const app = buildApp({ openWorkspace: () => openWorkspace({ root, env: io.env, vaultSession }), logger, tokens, ...(tls ? { tls } : {}) });
+  app.addHook('onClose', async () => vaultSession?.close());
   let url: string;
   try {
     url = await listen(app, address, tls !== undefined);

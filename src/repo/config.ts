@@ -76,6 +76,11 @@ const vaultAuthSchema = z.discriminatedUnion('method', [
     roleIdFile: z.string().min(1),
     secretIdFile: z.string().min(1),
     mount: z.string().min(1).default('approle'),
+    /**
+     * The secretIdFile holds a response-wrapping token of `auth/<mount>/role/<role>/secret-id` (checked with
+     * sys/wrapping/lookup, then unwrapped); it works once, so a re-login needs a new one in the file.
+     */
+    secretIdWrapped: z.boolean().optional(),
   }),
 ]);
 

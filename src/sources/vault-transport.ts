@@ -34,8 +34,10 @@ export interface VaultTransportOptions {
 
 /** The transport: raw calls relative to `/v1/`, a token slot, AppRole login, and `close()`. */
 export interface VaultTransport {
-  get(apiPath: string): Promise<VaultAnswer>;
-  post(apiPath: string, body: unknown): Promise<VaultAnswer>;
+  /** `token`, when given and not empty, is sent for this call instead of the token slot. */
+  get(apiPath: string, token?: string): Promise<VaultAnswer>;
+  /** `body` undefined sends no body; `token` as for {@link VaultTransport.get}. */
+  post(apiPath: string, body: unknown, token?: string): Promise<VaultAnswer>;
   /** Sets the token sent with every later call ('' sends none). */
   setToken(token: string): void;
   /** `POST auth/<mount>/login` with no token sent; returns the answer (the token is NOT kept here). */
@@ -100,7 +102,10 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
 
   let closed = false;
   // A fresh headers object per call: node-vault writes X-Vault-Token into whatever object it is given.
-  const freshOptions = (): object => ({ headers: { 'X-Vault-Request': 'true' } });
+  // node-vault sends a per-call X-Vault-Token header in preference to client.token.
+  const freshOptions = (token?: string): object => ({
+    headers: token ? { 'X-Vault-Request': 'true', 'X-Vault-Token': token } : { 'X-Vault-Request': 'true' },
+  });
 
   async function answerOf(call: () => Promise<unknown>): Promise<VaultAnswer> {
     if (closed) throw new VaultTransportFailure('unreachable', 'source closed');
@@ -115,8 +120,8 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
   }
 
   return {
-    get: (apiPath) => answerOf(() => client.read(apiPath, freshOptions())),
-    post: (apiPath, body) => answerOf(() => client.write(apiPath, body, freshOptions())),
+    get: (apiPath, token) => answerOf(() => client.read(apiPath, freshOptions(token))),
+    post: (apiPath, body, token) => answerOf(() => client.write(apiPath, body, freshOptions(token))),
     setToken(token) {
       client.token = token;
     },

@@ -6,10 +6,25 @@ import { CoffreError, type ErrorCode } from '../errors.js';
 import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
 import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
 
-/** How the source authenticates: a token as is, or an AppRole login on first use. */
+/** How the source authenticates: a token as is, an AppRole login on first use, or a shared session's token. */
 export type VaultAuth =
   | { method: 'token'; token: string }
-  | { method: 'approle'; roleId: string; secretId: string; /** auth mount, default `approle` */ mount?: string };
+  | { method: 'approle'; roleId: string; secretId: string; /** auth mount, default `approle` */ mount?: string }
+  | { method: 'session'; session: VaultTokenProvider };
+
+/**
+ * A long-lived holder of the Vault token (vault-session.ts) that many sources share: the source asks it for
+ * the token before each request instead of logging in itself.
+ */
+export interface VaultTokenProvider {
+  /** The token to send now; logs in first when there is none (concurrent callers share one login). */
+  currentToken(): Promise<string>;
+  /**
+   * Called after a 403 answered to a request sent with `token`. Returns a different token to retry once
+   * with (the token was dead and the provider logged in again), or null when retrying cannot help.
+   */
+  recoverFromDenial(token: string): Promise<string | null>;
+}
 
 /** Everything the Vault source needs, parsed at the edge (this module never reads process.env or files). */
 export interface VaultSourceOptions {
@@ -80,10 +95,12 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   const reads = new Map<string, Promise<unknown>>();
   const mountChecks = new Map<string, Promise<string | null>>();
   let login: Promise<void> | undefined;
+  const session = auth.method === 'session' ? auth.session : undefined;
 
   function ensureToken(): Promise<void> {
     if (login === undefined) {
-      login = auth.method === 'token' ? useToken(auth.token) : loginWithAppRole(auth.roleId, auth.secretId, auth.mount);
+      if (auth.method === 'session') login = Promise.resolve(); // the session is asked per request (sendAuthed)
+      else login = auth.method === 'token' ? useToken(auth.token) : loginWithAppRole(auth.roleId, auth.secretId, auth.mount);
     }
     return login;
   }
@@ -121,14 +138,24 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     }
   }
 
+  /** Sends with the session's current token (taken when the request leaves the queue); a dead one is replaced once. */
+  async function sendAuthed(call: (token?: string) => Promise<VaultAnswer>, where: string): Promise<VaultAnswer> {
+    if (session === undefined) return send(() => call(), where);
+    const token = await session.currentToken();
+    const answer = await send(() => call(token), where);
+    if (answer.status !== 403) return answer;
+    const fresh = await session.recoverFromDenial(token);
+    return fresh === null ? answer : send(() => call(fresh), where);
+  }
+
   async function get(apiPath: string, where: string): Promise<VaultAnswer> {
     await ensureToken();
-    return limit(() => send(() => transport.get(apiPath), where));
+    return limit(() => sendAuthed((token) => transport.get(apiPath, token), where));
   }
 
   async function post(apiPath: string, body: unknown, where: string): Promise<VaultAnswer> {
     await ensureToken();
-    return limit(() => send(() => transport.post(apiPath, body), where));
+    return limit(() => sendAuthed((token) => transport.post(apiPath, body, token), where));
   }
 
   /** A 403 means "this path is not yours" for a valid token, "no usable token" for a dead one: ask the token. */
@@ -295,7 +322,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       };
       if (health.sealed || !health.initialized) return health;
       await ensureToken();
-      const self = await limit(() => send(() => transport.get('auth/token/lookup-self'), 'auth/token/lookup-self'));
+      const self = await limit(() => sendAuthed((token) => transport.get('auth/token/lookup-self', token), 'auth/token/lookup-self'));
       const ttl = (self.body as { data?: { ttl?: unknown } } | null)?.data?.ttl;
       if (self.status === 200 && typeof ttl === 'number') health.tokenTtlSeconds = ttl;
       else if (self.status === 403 && !errorsOf(self).some((e) => e.includes('error occurred'))) {
@@ -363,8 +390,8 @@ function badResponse(address: string, where: string, message: string): CoffreErr
   return new CoffreError('COFFRE_SOURCE_BAD_RESPONSE', `${address}: ${where}: ${message}`);
 }
 
-/** Status-only mapping. Server error texts are not copied: only known, value-free phrases are matched. */
-function httpError(answer: VaultAnswer, address: string, where: string, operation: string): CoffreError {
+/** Status-only mapping (shared with vault-session.ts). Server error texts are not copied: only known, value-free phrases are matched. */
+export function httpError(answer: VaultAnswer, address: string, where: string, operation: string): CoffreError {
   const errors = errorsOf(answer);
   const byStatus: Record<number, [ErrorCode, string]> = {
     403: ['COFFRE_SOURCE_DENIED', 'permission denied (403)'],

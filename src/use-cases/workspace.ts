@@ -1,5 +1,6 @@
 // Opens an infra repo for one run: loads coffre.yaml, resolves Vault settings and age identities from the
 // config and the environment given (never process.env directly), discovers services, builds the sources.
+// A long-lived Vault session (serve) is created here too, but owned and closed by its caller.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
@@ -8,6 +9,7 @@ import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import { parseAgeIdentities, type AgeIdentity } from '../sops/index.js';
 import { createSopsSource } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
+import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
 import type { SourceSet } from './source-set.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -21,20 +23,36 @@ export interface Workspace {
   /** Age identities loaded (count only is ever shown). */
   identityCount: number;
   vault: VaultSource | null;
+  /** The Vault session the source takes its token from (shared, or private to this workspace); null without one. */
+  vaultSession: VaultSession | null;
   close(): void;
 }
 
 export interface OpenWorkspaceOptions {
   root: string;
   env: Environment;
+  /**
+   * A session shared across workspaces (coffre serve): the Vault source takes its token from it instead of
+   * logging in, and close() leaves it open. Without it, an AppRole login happens once per workspace.
+   */
+  vaultSession?: VaultSession | null;
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
   const root = path.resolve(options.root);
   const { config, file: configFile } = await loadConfig(root);
-  const vaultOptions = await resolveVaultOptions(root, config, options.env);
-  const identities = await loadAgeIdentities(root, config, options.env);
-  const repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile });
+  const shared = options.vaultSession ?? null;
+  const vaultOptions = shared ? sharedSessionOptions(config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
+  const vaultSession = vaultOptions?.auth.method === 'session' ? (vaultOptions.auth.session as VaultSession) : null;
+  let identities: AgeIdentity[];
+  let repo: RepoModel;
+  try {
+    identities = await loadAgeIdentities(root, config, options.env);
+    repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile });
+  } catch (error) {
+    if (vaultSession !== shared) vaultSession?.close();
+    throw error;
+  }
   const vault = vaultOptions ? createVaultSource(vaultOptions) : null;
   return {
     root,
@@ -44,8 +62,38 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
     sources: { vault, sops: createSopsSource({ identities }) },
     identityCount: identities.length,
     vault,
-    close: () => vault?.close(),
+    vaultSession,
+    close: () => {
+      vault?.close();
+      if (vaultSession !== shared) vaultSession?.close();
+    },
   };
+}
+
+/** Options of {@link openVaultSession}. */
+export interface OpenVaultSessionOptions {
+  root: string;
+  env: Environment;
+  logger?: VaultSessionLogger;
+}
+
+/**
+ * The long-lived Vault session for the repo's configuration (null when Vault is not configured). Nothing is
+ * sent yet (call `start()`); the AppRole files are read once now to fail early, then again at every login.
+ */
+export async function openVaultSession(options: OpenVaultSessionOptions): Promise<VaultSession | null> {
+  const root = path.resolve(options.root);
+  const { config } = await loadConfig(root);
+  const common = vaultCommon(config, options.env);
+  if (common === null) return null;
+  const auth = await sessionAuth(root, config, options.env, common.address);
+  return createVaultSession({
+    address: common.address,
+    timeoutMs: common.timeoutMs,
+    auth,
+    ...(common.namespace ? { namespace: common.namespace } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
 }
 
 /** First defined of the names; like the bao CLI, a BAO_ variable that is present wins even when empty. */
@@ -66,32 +114,79 @@ async function readSecretFile(root: string, file: string, what: string): Promise
   }
 }
 
-async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
+type VaultCommon = Omit<VaultSourceOptions, 'auth'>;
+
+function vaultCommon(config: CoffreConfig, env: Environment): VaultCommon | null {
   const address = config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
   if (!address) return null;
-  const common = {
+  return {
     address,
     timeoutMs: config.vault.timeoutMs,
     concurrency: config.vault.concurrency,
     ...(config.vault.namespace ? { namespace: config.vault.namespace } : {}),
   };
+}
+
+/** The shared session's token must only ever go to the server it came from (a `git pull` may change coffre.yaml). */
+function sharedSessionOptions(config: CoffreConfig, env: Environment, session: VaultSession): VaultSourceOptions {
+  const common = vaultCommon(config, env);
+  let origin: string | null = null;
+  try {
+    origin = common ? new URL(common.address).origin : null;
+  } catch {
+    // not a URL: reported below
+  }
+  if (common === null || origin !== session.address || (common.namespace ?? undefined) !== (session.namespace ?? undefined)) {
+    throw new CoffreError(
+      'COFFRE_CONFIG_INVALID',
+      `the Vault address or namespace in coffre.yaml/environment no longer matches the one coffre serve started with (${session.address}): restart coffre serve`,
+    );
+  }
+  return { ...common, auth: { method: 'session', session } };
+}
+
+/** AppRole reads its files at every login (a rotated secret_id is picked up); a static token is taken as is. */
+async function sessionAuth(root: string, config: CoffreConfig, env: Environment, address: string): Promise<VaultSessionAuth> {
   const auth = config.vault.auth;
   if (auth.method === 'approle') {
+    const readCredentials = async (): Promise<{ roleId: string; secretId: string }> => ({
+      roleId: await readSecretFile(root, auth.roleIdFile, 'AppRole role_id'),
+      secretId: await readSecretFile(root, auth.secretIdFile, 'AppRole secret_id'),
+    });
+    await readCredentials();
     return {
-      ...common,
-      auth: {
-        method: 'approle',
-        roleId: await readSecretFile(root, auth.roleIdFile, 'AppRole role_id'),
-        secretId: await readSecretFile(root, auth.secretIdFile, 'AppRole secret_id'),
-        ...(auth.mount ? { mount: auth.mount } : {}),
-      },
+      method: 'approle',
+      readCredentials,
+      secretIdOrigin: path.resolve(root, auth.secretIdFile),
+      ...(auth.mount ? { mount: auth.mount } : {}),
+      ...(auth.secretIdWrapped ? { secretIdWrapped: true } : {}),
     };
   }
+  return { method: 'token', token: staticToken(env, address) };
+}
+
+async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
+  const common = vaultCommon(config, env);
+  if (common === null) return null;
+  if (config.vault.auth.method === 'approle') {
+    // A session private to this workspace: one login per run, renewed if the run outlives 2/3 of the TTL.
+    const session = createVaultSession({
+      address: common.address,
+      timeoutMs: common.timeoutMs ?? 10_000,
+      auth: await sessionAuth(root, config, env, common.address),
+      ...(common.namespace ? { namespace: common.namespace } : {}),
+    });
+    return { ...common, auth: { method: 'session', session } };
+  }
+  return { ...common, auth: { method: 'token', token: staticToken(env, common.address) } };
+}
+
+function staticToken(env: Environment, address: string): string {
   const token = envValue(env, 'BAO_TOKEN', 'VAULT_TOKEN');
   if (!token) {
     throw new CoffreError('COFFRE_SOURCE_AUTH', `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, or configure vault.auth.method: approle in coffre.yaml`);
   }
-  return { ...common, auth: { method: 'token', token } };
+  return token;
 }
 
 /** Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE and SOPS_AGE_KEY. */

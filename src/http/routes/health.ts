@@ -1,10 +1,28 @@
 // GET /healthz (the process answers) and GET /readyz (the sources can serve: Vault initialised, unsealed and
-// the token valid, with its TTL; age identities loaded when the repo has sops files). Counts and states only.
+// the token valid, with its TTL and the Vault session's state; age identities loaded when the repo has sops
+// files). Counts and states only: never a token, accessor or secret_id.
 import type { FastifyInstance } from 'fastify';
+import * as z from 'zod';
 import { formatErrorMessage, isCoffreError } from '../../errors.js';
 import type { Workspace } from '../../use-cases/workspace.js';
 import type { RouteContext } from '../app.js';
-import { liveness, readiness, responseSchema, type Readiness } from '../schemas.js';
+import { liveness, readiness as baseReadiness, responseSchema } from '../schemas.js';
+
+/** The shared Vault session (coffre serve): auth method, token TTL, renewals, last failure. */
+const vaultSessionState = z.object({
+  method: z.enum(['token', 'approle']),
+  authenticated: z.boolean(),
+  tokenTtlSeconds: z.number().int().optional(),
+  renewable: z.boolean().optional(),
+  lastLogin: z.string().optional(),
+  lastRenewal: z.string().optional(),
+  logins: z.number().int(),
+  renewals: z.number().int(),
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.string() }).optional(),
+});
+
+const readiness = baseReadiness.extend({ vault: baseReadiness.shape.vault.extend({ session: vaultSessionState.optional() }) });
+type Readiness = z.output<typeof readiness>;
 
 export async function healthRoutes(app: FastifyInstance, { context }: { context: RouteContext }): Promise<void> {
   app.get(
@@ -53,6 +71,8 @@ async function readinessOf(workspace: Workspace): Promise<Readiness> {
         error: isCoffreError(error) ? { code: error.code, message: formatErrorMessage(error) } : { code: 'COFFRE_INTERNAL', message: 'health check failed (details in the server log)' },
       };
     }
+    // Read after health(), which may just have logged in again.
+    if (workspace.vaultSession) vault.session = workspace.vaultSession.state();
   }
   return { ready: vault.ok && sops.ok, vault, sops };
 }
