@@ -82,7 +82,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // session and shown by /readyz, and the next request tries again.
   vaultSession?.start().catch(() => undefined);
 
-  const app = buildApp({ openWorkspace: () => openWorkspace({ root, env: io.env, vaultSession }), logger, tokens, ...(tls ? { tls } : {}) });
+  const app = buildApp({ openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, ...(scope?.services ? { services: scope.services } : {}) }), logger, tokens, ...(tls ? { tls } : {}) });
   app.addHook('onClose', async () => vaultSession?.close());
   let url: string;
   try {

@@ -35,7 +35,8 @@ export interface AppDeps {
    * reads (and failures) for a run, so a long-lived workspace would serve stale values and stale outages,
    * and re-discovery picks up a `git pull` of the repo without a restart.
    */
-  openWorkspace: () => Promise<Workspace>;
+  /** Opens a workspace; `scope.services` limits discovery to the services a request is about. */
+  openWorkspace: (scope?: WorkspaceScope) => Promise<Workspace>;
   /** The one logger of the process; the app makes child loggers from it. */
   logger: Logger;
   /**
@@ -57,12 +58,17 @@ export interface AppDeps {
 
 /** What route plugins receive. */
 export interface RouteContext {
-  /** Runs `task` with a freshly opened workspace, closed afterwards. */
-  withWorkspace<T>(task: (workspace: Workspace) => Promise<T>): Promise<T>;
+  /** Runs `task` with a freshly opened workspace (scoped to `scope.services` when given), closed afterwards. */
+  withWorkspace<T>(task: (workspace: Workspace) => Promise<T>, scope?: WorkspaceScope): Promise<T>;
   useCases: UseCases;
   metrics: ServerMetrics;
   audit: Logger;
   queue: ReturnType<typeof createServiceQueue>;
+}
+
+/** Which part of the repo a request needs discovered. */
+export interface WorkspaceScope {
+  services?: string[];
 }
 
 /** Builds (does not start) the HTTP API. Call `ready()`/`inject()`/`listen()` on the result. */
@@ -80,8 +86,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const metrics = deps.metrics ?? createServerMetrics();
   const routes = collectRoutes(app);
   const context: RouteContext = {
-    async withWorkspace(task) {
-      const workspace = await deps.openWorkspace();
+    async withWorkspace(task, scope) {
+      const workspace = await deps.openWorkspace(scope);
       try {
         return await task(workspace);
       } finally {

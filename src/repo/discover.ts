@@ -2,7 +2,7 @@
 // sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
 // never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
@@ -26,6 +26,13 @@ export interface DiscoverRepoOptions {
   environment?: Readonly<Record<string, string | undefined>>;
   /** The coffre.yaml path named in warnings about config entries that match nothing (default `coffre.yaml`). */
   configFile?: string | null;
+  /**
+   * Discover only these services (folder paths relative to the root) instead of walking the whole repo:
+   * what a request about one service needs, at the cost of one folder instead of hundreds. Names that are
+   * not service folders are simply absent from the result; repo-wide findings (config entries matching
+   * nothing) are not reported.
+   */
+  services?: readonly string[];
 }
 
 /** An infra repo as discovered. */
@@ -108,15 +115,12 @@ export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoMo
   if (!rootStat.isDirectory()) throw new CoffreError('COFFRE_USAGE', `repo root ${root} is not a directory`);
 
   const discovery = new Discovery(root, options);
-  const found = await discovery.findServiceFolders();
-  const services: ServiceModel[] = [];
-  const skipped: string[] = [];
-  for (const service of found) {
-    if (options.config.services[service.name]?.skip) skipped.push(service.name);
-    else services.push(await discovery.readService(service));
-  }
+  const found = options.services ? await discovery.findNamedServiceFolders(options.services) : await discovery.findServiceFolders();
+  const skipped = found.filter((service) => options.config.services[service.name]?.skip).map((service) => service.name);
+  // Services are independent reads of independent folders; problems keep discovery order per service.
+  const services = await Promise.all(found.filter((service) => !options.config.services[service.name]?.skip).map((service) => discovery.readService(service)));
   await discovery.reportUnreferencedExamples(services, found);
-  discovery.reportConfigMismatches(found);
+  if (!options.services) discovery.reportConfigMismatches(found);
   discovery.reportVaultPathCollisions(services);
   return { root, services, skipped, problems: discovery.problems };
 }
@@ -149,6 +153,34 @@ class Discovery {
     const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
     const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
     this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
+  }
+
+  /** The named folders that are services, under the same rules as the walk (depth, hidden, excluded, no symlink). */
+  async findNamedServiceFolders(names: readonly string[]): Promise<FoundService[]> {
+    const found: FoundService[] = [];
+    for (const name of new Set(names)) {
+      const parts = name === '.' ? [] : name.split('/');
+      const valid = parts.every((part) => part !== '' && part !== '..' && !part.startsWith('.') && !part.includes('\0'));
+      if (!valid || parts.length > this.config.discovery.maxDepth) continue;
+      if (parts.some((part, index) => this.isExcluded(parts.slice(0, index + 1).join('/'), part))) continue;
+      let dir = this.root;
+      let notAFolder = false;
+      for (const part of parts) {
+        dir = path.join(dir, part);
+        const stats = await lstat(dir).catch(() => null);
+        if (stats === null || !stats.isDirectory()) {
+          notAFolder = true;
+          break;
+        }
+      }
+      if (notAFolder) continue;
+      const entries = await this.readDirectory(dir);
+      const files = new Set<string>();
+      for (const entry of entries) if (await isFileEntry(dir, entry)) files.add(entry.name);
+      const composeName = this.config.discovery.composeFiles.find((candidate) => files.has(candidate));
+      if (composeName !== undefined) found.push({ name, dir, composeFile: path.join(dir, composeName) });
+    }
+    return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Service folders up to `maxDepth`, skipping hidden and excluded folders and never following symlinks. */

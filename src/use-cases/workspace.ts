@@ -36,6 +36,8 @@ export interface OpenWorkspaceOptions {
    * logging in, and close() leaves it open. Without it, an AppRole login happens once per workspace.
    */
   vaultSession?: VaultSession | null;
+  /** Discover only these services (see DiscoverRepoOptions.services); all when absent. */
+  services?: readonly string[];
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
@@ -48,7 +50,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   let repo: RepoModel;
   try {
     identities = await loadAgeIdentities(root, config, options.env);
-    repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile });
+    repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) });
   } catch (error) {
     if (vaultSession !== shared) vaultSession?.close();
     throw error;

@@ -90,7 +90,7 @@ export async function makeHttpFixture(t: TestLike): Promise<HttpFixture> {
     logs: () => captured.join(''),
     app: (overrides = {}) =>
       buildApp({
-        openWorkspace: () => openWorkspace({ root: dir, env }),
+        openWorkspace: (scope) => openWorkspace({ root: dir, env, ...(scope?.services ? { services: scope.services } : {}) }),
         logger,
         tokens: createTokenRegistry(entries),
         ...overrides,

@@ -492,3 +492,13 @@ t.test('a repo root that does not exist is a usage error', async (t) => {
   const root = t.testdir({});
   await t.rejects(discover(path.join(root, 'missing')), { code: 'COFFRE_USAGE' });
 });
+
+t.test('scoped discovery reads only the named services, with the same model as a full walk', async (t) => {
+  const root = t.testdir({ ...picasoft, '.hidden': { 'docker-compose.yml': 'services: {}\n' }, apps: { wiki2: structuredClone(picasoft.wiki) } });
+  const full = await discover(root);
+  const scoped = await discoverRepo({ root, config: defaultConfig(), vaultEnabled: true, services: ['wiki', 'apps/wiki2'] });
+  t.same(scoped.services.map((s) => s.name), ['apps/wiki2', 'wiki']);
+  t.same(scoped.services.find((s) => s.name === 'wiki'), full.services.find((s) => s.name === 'wiki'), 'same service model');
+  const refused = await discoverRepo({ root, config: defaultConfig(), vaultEnabled: true, services: ['docs', '../etc', '.hidden', 'nope', '/abs', 'wiki/../mattermost'] });
+  t.same(refused.services, [], 'non-services, hidden, escaping and unknown names find nothing');
+});

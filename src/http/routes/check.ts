@@ -49,7 +49,7 @@ export async function checkRoutes(app: FastifyInstance, { context }: { context: 
     async (request): Promise<CheckReport> => {
       const { service } = request.params;
       requireService(request, service);
-      return context.withWorkspace((workspace) => context.useCases.runCheck(workspace, { services: [service], keysOnly: request.query.keysOnly }));
+      return context.withWorkspace((workspace) => context.useCases.runCheck(workspace, { services: [service], keysOnly: request.query.keysOnly }), { services: [service] });
     },
   );
 }

@@ -33,7 +33,7 @@ export async function renderRoutes(app: FastifyInstance, { context }: { context:
         context.audit.info({ audit: 'render', reqId: request.id, tokenId: principal.id, service, dryRun, ...fields }, 'render');
       let report: RenderReport;
       try {
-        report = await context.queue.run(service, () => context.withWorkspace((workspace) => context.useCases.runRender(workspace, { services: [service], dryRun })));
+        report = await context.queue.run(service, () => context.withWorkspace((workspace) => context.useCases.runRender(workspace, { services: [service], dryRun }), { services: [service] }));
       } catch (error) {
         context.metrics.renders.inc({ outcome: 'error' });
         audit({ files: [], keys: [], outcome: 'error', errorCode: isCoffreError(error) ? error.code : 'COFFRE_INTERNAL' });

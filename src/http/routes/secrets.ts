@@ -101,7 +101,7 @@ export async function secretRoutes(app: FastifyInstance, { context, env = {} }: 
       const result = await context.queue.run(service, () =>
         context.withWorkspace((workspace) =>
           runRotate(workspace, { service, file, key, value, mode: 'upsert', render: body.render ?? false, allowExtra: body.allowExtra ?? false, who: principal.id, audit: auditTo(context, request.id) }),
-        ),
+        { services: [service] }),
       );
       return answer(reply, result, service);
     },
@@ -131,7 +131,7 @@ export async function secretRoutes(app: FastifyInstance, { context, env = {} }: 
           } finally {
             versionReader?.close();
           }
-        }),
+        }, { services: [service] }),
       );
       return answer(reply, result, service);
     },
@@ -151,7 +151,7 @@ export async function secretRoutes(app: FastifyInstance, { context, env = {} }: 
     async (request): Promise<VersionsReport> => {
       const { service, file } = request.params;
       requireService(request, service);
-      return context.withWorkspace((workspace) => listVersions(workspace, { service, file }));
+      return context.withWorkspace((workspace) => listVersions(workspace, { service, file }), { services: [service] });
     },
   );
 }
