@@ -1,105 +1,167 @@
-// bench/http: throughput and latency of `coffre serve` over loopback, on a copy of the demo repo (sops only,
-// demo age key), with authentication and info-level request logging on (to /dev/null), as in production.
-// autocannon is not installed, so load comes from a bounded loop of fetch calls at concurrency 1 and 50.
-// The floor of the check routes is the same use-case called in-process (no HTTP).
-// Run: `npx tsc -p tsconfig.json && node dist/bench/http.js` (BENCH_REQUESTS to change the count). Asserts nothing.
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+// bench/http: `coffre serve` (the real binary, as a child process) under autocannon, on the generated
+// 200-service repo (half OpenBao, half sops), for 1 and 50 connections; in the same run, the direct KV
+// reads a check of one Vault-backed service needs (3 reads, made concurrently, as coffre makes them), so
+// coffre's overhead is a ratio; and the server's RSS over 100k requests (BENCH_RSS_REQUESTS).
+// Run: `npm run bench:http`. Not a test: it asserts nothing about time.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { buildApp } from '../src/http/app.js';
-import { createLogger } from '../src/http/logger.js';
-import { listen } from '../src/http/server.js';
-import { createTokenRegistry, tokenDigest } from '../src/http/token-registry.js';
-import { runCheck } from '../src/use-cases/check.js';
-import { openWorkspace } from '../src/use-cases/workspace.js';
+import autocannon from 'autocannon';
+import { startOpenBao } from '../test/support/openbao.js';
+import { newAgeKey } from '../test/support/sops.js';
+import { generateBenchRepo, median } from './generated-repo.js';
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const RSS_REQUESTS = Number(process.env.BENCH_RSS_REQUESTS ?? 100_000);
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-interface Result {
+interface Row {
+  label: string;
+  connections: number;
   rps: number;
   p50: number;
   p99: number;
+  errors: number;
 }
 
-/** `total` calls of `call`, at most `concurrency` at once; per-call latency in ms. */
-async function load(call: () => Promise<void>, total: number, concurrency: number): Promise<Result> {
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+async function cannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return autocannon(options.amount ? options : { ...options, duration: DURATION });
+}
+
+function rowOf(label: string, connections: number, result: autocannon.Result): Row {
+  return {
+    label,
+    connections,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+/** p50/p99 of `call` run by `workers` concurrent loops for DURATION seconds. */
+async function loop(call: () => Promise<void>, workers: number): Promise<{ p50: number; p99: number; rps: number }> {
   const latencies: number[] = [];
-  let next = 0;
-  const start = performance.now();
+  const end = performance.now() + DURATION * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < end) {
+        const start = performance.now();
         await call();
-        latencies.push(performance.now() - t0);
+        latencies.push(performance.now() - start);
       }
     }),
   );
-  const elapsed = performance.now() - start;
   latencies.sort((a, b) => a - b);
-  return { rps: (total / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number;
+  return { p50: at(0.5), p99: at(0.99), rps: latencies.length / DURATION };
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`coffre serve exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('coffre serve did not become healthy');
 }
 
 async function main(): Promise<void> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-http-'));
-  await cp(path.join(projectRoot, 'examples', 'infra'), root, { recursive: true });
-  const token = 'coffre_bench_token';
-  const app = buildApp({
-    openWorkspace: () => openWorkspace({ root, env: {} }),
-    logger: createLogger({ level: 'info', destination: pino.destination('/dev/null') }),
-    tokens: createTokenRegistry([{ id: 'bench', sha256: tokenDigest(token), role: 'admin', services: ['**'] }]),
+  const bao = await startOpenBao();
+  const key = await newAgeKey();
+  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
+  const apiToken = `coffre_${randomBytes(24).toString('hex')}`;
+  const tokensFile = path.join(root, '.tokens.yaml');
+  await writeFile(tokensFile, `tokens:\n  - id: bench\n    sha256: ${createHash('sha256').update(apiToken).digest('hex')}\n    role: admin\n    services: ['**']\n`);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokensFile, '--log-level', 'warn'], {
+    env: { PATH: process.env.PATH, VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const url = await listen(app, { host: '127.0.0.1', port: 0 });
-  const headers = { authorization: `Bearer ${token}` };
-  const routes = [
-    { label: 'GET /healthz', path: '/healthz' },
-    { label: 'GET /v1/services', path: '/v1/services' },
-    { label: 'GET /v1/check?keysOnly=true', path: '/v1/check?keysOnly=true' },
-    { label: 'GET /v1/check (values, age decrypt)', path: '/v1/check' },
-  ];
-  const rows = ['| route | concurrency | req/s | p50 | p99 |', '|---|---:|---:|---:|---:|'];
   try {
+    await waitForHealth(url, server);
+    const auth = { authorization: `Bearer ${apiToken}` };
+    const vaultService = files.find((f) => f.vaultPath)?.service as string;
+    const sopsService = files.find((f) => f.sopsFile)?.service as string;
+    const rows: Row[] = [];
+    const routes: Array<{ label: string; options: autocannon.Options }> = [
+      { label: `GET /v1/services/${vaultService}/check (OpenBao, 3 files)`, options: { url: `${url}/v1/services/${vaultService}/check`, headers: auth } },
+      { label: `GET /v1/services/${sopsService}/check (sops, 3 files)`, options: { url: `${url}/v1/services/${sopsService}/check`, headers: auth } },
+      {
+        label: `POST /v1/services/${vaultService}/render {dryRun} (OpenBao)`,
+        options: { url: `${url}/v1/services/${vaultService}/render`, method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"dryRun":true}' },
+      },
+    ];
     for (const route of routes) {
-      const call = async () => {
-        const response = await fetch(`${url}${route.path}`, { headers });
-        await response.arrayBuffer();
-        if (response.status !== 200) throw new Error(`${route.path}: HTTP ${response.status}`);
-      };
-      await load(call, 100, 10);
-      for (const concurrency of [1, 50]) {
-        const r = await load(call, REQUESTS, concurrency);
-        rows.push(`| ${route.label} | ${concurrency} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms |`);
-      }
+      await cannon({ ...route.options, connections: 10, amount: 200 }); // warm-up
+      for (const connections of [1, 50]) rows.push(rowOf(route.label, connections, await cannon({ ...route.options, connections })));
     }
-    for (const keysOnly of [true, false]) {
-      const floor = await load(
-        async () => {
-          const workspace = await openWorkspace({ root, env: {} });
-          try {
-            await runCheck(workspace, { keysOnly });
-          } finally {
-            workspace.close();
-          }
-        },
-        Math.min(REQUESTS, 500),
-        1,
+
+    // The direct reads one Vault-backed check needs: its 3 KV v2 reads, concurrently.
+    const paths = files.filter((f) => f.service === vaultService).map((f) => f.vaultPath as string);
+    const direct = async () => {
+      await Promise.all(
+        paths.map(async (p) => {
+          const response = await fetch(`${bao.address}/v1/secret/data/${p}`, { headers: { 'X-Vault-Token': bao.rootToken } });
+          await response.arrayBuffer();
+        }),
       );
-      rows.push(`| floor: runCheck in-process${keysOnly ? ' (keysOnly)' : ''} | 1 | ${floor.rps.toFixed(0)} | ${floor.p50.toFixed(2)} ms | ${floor.p99.toFixed(2)} ms |`);
+    };
+    const directRows = [] as Array<{ connections: number; p50: number; p99: number; rps: number }>;
+    for (const connections of [1, 50]) directRows.push({ connections, ...(await loop(direct, connections)) });
+
+    // RSS over many requests: sampled every tenth of the run.
+    const rssSamples: Array<{ requests: number; rss: number }> = [{ requests: 0, rss: rssOf(server.pid as number) }];
+    const rssRoute = `${url}/v1/services/${vaultService}/check?keysOnly=true`;
+    const slice = Math.max(1, Math.floor(RSS_REQUESTS / 10));
+    const rssStart = performance.now();
+    for (let done = 0; done < RSS_REQUESTS; done += slice) {
+      await cannon({ url: rssRoute, headers: auth, connections: 50, amount: slice });
+      rssSamples.push({ requests: done + slice, rss: rssOf(server.pid as number) });
     }
+    const rssSeconds = (performance.now() - rssStart) / 1000;
+
+    const ms = (v: number) => `${v.toFixed(2)} ms`;
+    const lines = [
+      `Generated repo: ${SERVICES} services × 3 files × 12 keys (half OpenBao, half sops); \`coffre serve\` as a child process with auth on; autocannon ${DURATION} s per row; ${os.cpus().length} cores (client, server and OpenBao share them), Node ${process.version}.`,
+      '',
+      '| route | connections | req/s | p50 | p99 | errors |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.label} | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.errors} |`),
+      ...directRows.map((r) => `| direct: the 3 KV reads of ${vaultService}, concurrently (fetch) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
+      '',
+      ...directRows.map((d) => {
+        const coffre = rows.find((r) => r.connections === d.connections && r.label.startsWith(`GET /v1/services/${vaultService}/check`)) as Row;
+        return `- ${d.connections} connection(s): coffre check p50 / direct reads p50 = ${(coffre.p50 / d.p50).toFixed(2)} (target ≤ 2).`;
+      }),
+      `- Server RSS over ${rssSamples.at(-1)?.requests} keys-only check requests (${rssSeconds.toFixed(0)} s, 50 connections): ` +
+        rssSamples.map((s) => `${(s.rss / 1048576).toFixed(0)}`).join(' → ') +
+        ` MiB; after warm-up (${slice} requests) the median is ${(median(rssSamples.slice(1).map((s) => s.rss)) / 1048576).toFixed(0)} MiB, ` +
+        `spread ${(((Math.max(...rssSamples.slice(1).map((s) => s.rss)) - Math.min(...rssSamples.slice(1).map((s) => s.rss))) / median(rssSamples.slice(1).map((s) => s.rss))) * 100).toFixed(1)} % (target ± 10 %).`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
-    await app.close();
+    server.kill('SIGTERM');
+    await bao.stop();
     await rm(root, { recursive: true, force: true });
   }
-  process.stdout.write(`Demo repo (3 services, 4 sops files), ${REQUESTS} requests per row over loopback, ${os.cpus().length} cores, Node ${process.version}.\n\n${rows.join('\n')}\n`);
 }
 
 await main();

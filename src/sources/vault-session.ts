@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import { httpError, type VaultTokenProvider } from './vault.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer } from './vault-transport.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
 
 /** AppRole credentials as read now (the files are read again for every login). */
 export interface AppRoleCredentials {
@@ -71,6 +71,12 @@ export interface VaultSession extends VaultTokenProvider {
   /** The normalised server origin the session's token belongs to. */
   readonly address: string;
   readonly namespace: string | undefined;
+  /**
+   * The session's connection to the server (keep-alive), lent to the per-request sources of coffre serve so
+   * that a request reuses open connections instead of building a client and dialling anew. Each call names
+   * its token, so sharing carries no token from one caller to another.
+   */
+  readonly transport: VaultTransport;
   /** Logs in now (AppRole) or looks the static token up (TTL, renewable) and arms renewal. */
   start(): Promise<void>;
   state(): VaultSessionState;
@@ -393,6 +399,8 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
       if (lastError !== undefined) state.lastError = { ...lastError };
       return state;
     },
+
+    transport,
 
     close() {
       if (closed) return;

@@ -37,6 +37,8 @@ export interface VaultSourceOptions {
   timeoutMs?: number;
   /** Requests in flight at once, default 8. */
   concurrency?: number;
+  /** A transport owned by someone else (a VaultSession), reused and not closed by `close()`. */
+  transport?: VaultTransport;
 }
 
 /** What `health()` reports. `tokenTtlSeconds` is absent when the token cannot look itself up; 0 = no expiry. */
@@ -86,11 +88,17 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     if (auth.mount !== undefined) checkPath(auth.mount, 'AppRole mount');
   }
 
-  const transport: VaultTransport = createVaultTransport({
-    address,
-    timeoutMs,
-    ...(options.namespace ? { namespace: options.namespace } : {}),
-  });
+  // A borrowed transport is only safe when every call names its token (session auth): token and AppRole
+  // auth store their token in the transport, which would leak it to the transport's other users.
+  if (options.transport !== undefined && auth.method !== 'session') throw usage('a shared transport needs session auth');
+  const ownsTransport = options.transport === undefined;
+  const transport: VaultTransport =
+    options.transport ??
+    createVaultTransport({
+      address,
+      timeoutMs,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+    });
   const limit = pLimit(concurrency);
   const reads = new Map<string, Promise<unknown>>();
   const mountChecks = new Map<string, Promise<string | null>>();
@@ -332,7 +340,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     },
 
     close() {
-      transport.close();
+      if (ownsTransport) transport.close();
     },
   };
 

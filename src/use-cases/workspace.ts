@@ -144,7 +144,7 @@ function sharedSessionOptions(config: CoffreConfig, env: Environment, session: V
       `the Vault address or namespace in coffre.yaml/environment no longer matches the one coffre serve started with (${session.address}): restart coffre serve`,
     );
   }
-  return { ...common, auth: { method: 'session', session } };
+  return { ...common, auth: { method: 'session', session }, transport: session.transport };
 }
 
 /** AppRole reads its files at every login (a rotated secret_id is picked up); a static token is taken as is. */
@@ -178,7 +178,7 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
       auth: await sessionAuth(root, config, env, common.address),
       ...(common.namespace ? { namespace: common.namespace } : {}),
     });
-    return { ...common, auth: { method: 'session', session } };
+    return { ...common, auth: { method: 'session', session }, transport: session.transport };
   }
   return { ...common, auth: { method: 'token', token: staticToken(env, common.address) } };
 }
