@@ -10,6 +10,7 @@ import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
+import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
 
@@ -82,7 +83,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // session and shown by /readyz, and the next request tries again.
   vaultSession?.start().catch(() => undefined);
 
-  const app = buildApp({ openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, ...(scope?.services ? { services: scope.services } : {}) }), logger, tokens, ...(tls ? { tls } : {}) });
+  const discoveryCache = createDiscoveryCache();
+  const app = buildApp({ openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}) }), logger, tokens, ...(tls ? { tls } : {}) });
   app.addHook('onClose', async () => vaultSession?.close());
   let url: string;
   try {

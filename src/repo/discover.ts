@@ -44,6 +44,11 @@ export interface RepoModel {
   /** Names of the services skipped by coffre.yaml. */
   skipped: string[];
   problems: RepoProblem[];
+  /**
+   * Every file and folder discovery looked at (folders stand for the presence of the files probed in them):
+   * while none of them changes, discovering again gives the same model. Used by DiscoveryCache.
+   */
+  inputs: string[];
 }
 
 /** One service: a folder holding a compose file. */
@@ -122,7 +127,7 @@ export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoMo
   await discovery.reportUnreferencedExamples(services, found);
   if (!options.services) discovery.reportConfigMismatches(found);
   discovery.reportVaultPathCollisions(services);
-  return { root, services, skipped, problems: discovery.problems };
+  return { root, services, skipped, problems: discovery.problems, inputs: [...discovery.inputs] };
 }
 
 interface TargetAccumulator {
@@ -135,6 +140,8 @@ interface TargetAccumulator {
 
 class Discovery {
   readonly problems: RepoProblem[] = [];
+  /** See RepoModel.inputs. */
+  readonly inputs = new Set<string>();
   /** Examples some secrets file uses (or would use, for skipped files): never "unreferenced". */
   private readonly referencedExamples = new Set<string>();
   /** `services.<s>.files.<t>` keys that matched a target, as `<s>\0<t>`. */
@@ -167,6 +174,7 @@ class Discovery {
       let notAFolder = false;
       for (const part of parts) {
         dir = path.join(dir, part);
+        this.inputs.add(dir);
         const stats = await lstat(dir).catch(() => null);
         if (stats === null || !stats.isDirectory()) {
           notAFolder = true;
@@ -229,6 +237,7 @@ class Discovery {
     };
     let text: string;
     try {
+      this.inputs.add(found.composeFile);
       text = await readFile(found.composeFile, 'utf8');
     } catch (error) {
       this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, null, `cannot read ${composeFileRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
@@ -277,11 +286,11 @@ class Discovery {
     if (override?.example !== undefined) {
       const configured = path.resolve(service.dir, override.example);
       this.referencedExamples.add(configured);
-      if (await isFile(configured)) example = configured;
+      if (await this.isFile(configured)) example = configured;
       else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
     } else {
       for (const candidate of exampleCandidates) {
-        if (await isFile(candidate)) {
+        if (await this.isFile(candidate)) {
           example = candidate;
           break;
         }
@@ -328,7 +337,7 @@ class Discovery {
     }
     for (const suffix of this.config.sops.suffixes) {
       const file = target + suffix;
-      if (await isFile(file)) return { kind: 'sops', file, format: sopsFormatOf(file) };
+      if (await this.isFile(file)) return { kind: 'sops', file, format: sopsFormatOf(file) };
     }
     if (!this.options.vaultEnabled) return null;
     return { kind: 'vault', mount: vault.mount, path: vaultPathFor(vault.path, values) };
@@ -352,6 +361,7 @@ class Discovery {
     const dotenv = new Map<string, string>();
     let text: string | null = null;
     try {
+      this.inputs.add(dotenvFile);
       text = await readFile(dotenvFile, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -453,12 +463,20 @@ class Discovery {
   }
 
   private async readDirectory(dir: string): Promise<Dirent[]> {
+    this.inputs.add(dir);
     try {
       return await readdir(dir, { withFileTypes: true });
     } catch (error) {
       this.problems.push({ severity: 'warning', code: 'COFFRE_USAGE', file: this.rel(dir), message: `cannot list ${this.rel(dir)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` });
       return [];
     }
+  }
+
+  /** A probe for a file's presence: its folder's change time covers the answer. */
+  private isFile(file: string): Promise<boolean> {
+    this.inputs.add(path.dirname(file));
+    this.inputs.add(file);
+    return isFile(file);
   }
 
   private problem(severity: RepoProblem['severity'], code: RepoProblem['code'], service: string, file: string, line: number | null, message: string): void {

@@ -8,14 +8,20 @@ import { NativeX25519Identity } from './native-x25519.js';
 export type AgeIdentityKind = 'x25519' | 'hybrid';
 
 const secrets = new WeakMap<AgeIdentity, string>();
-const nativeIdentities = new WeakMap<AgeIdentity, NativeX25519Identity>();
+/**
+ * X25519 keys unwrap through node:crypto (see native-x25519.ts). Importing a key costs more than an unwrap,
+ * and coffre serve parses the same key files for every request, so keys are built once per key text
+ * (bounded: a process holds a handful of identities).
+ */
+const nativeIdentities = new Map<string, NativeX25519Identity>();
+const MAX_NATIVE_IDENTITIES = 64;
 
-/** X25519 keys unwrap through node:crypto (see native-x25519.ts); built once per identity. */
-function nativeIdentityOf(identity: AgeIdentity, secret: string): NativeX25519Identity {
-  let native = nativeIdentities.get(identity);
+function nativeIdentityOf(secret: string): NativeX25519Identity {
+  let native = nativeIdentities.get(secret);
   if (native === undefined) {
     native = new NativeX25519Identity(secret);
-    nativeIdentities.set(identity, native);
+    if (nativeIdentities.size >= MAX_NATIVE_IDENTITIES) nativeIdentities.delete(nativeIdentities.keys().next().value as string);
+    nativeIdentities.set(secret, native);
   }
   return native;
 }
@@ -36,7 +42,7 @@ export class AgeIdentity {
   /** Hands the key to an age-encryption Decrypter (the only way the key leaves this module). */
   addTo(decrypter: Decrypter): void {
     const secret = secrets.get(this) as string;
-    decrypter.addIdentity(this.kind === 'x25519' ? nativeIdentityOf(this, secret) : secret);
+    decrypter.addIdentity(this.kind === 'x25519' ? nativeIdentityOf(secret) : secret);
   }
 
   toString(): string {

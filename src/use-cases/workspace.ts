@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
+import type { DiscoveryCache } from '../repo/discovery-cache.js';
 import { parseAgeIdentities, type AgeIdentity } from '../sops/index.js';
 import { createSopsSource } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
@@ -38,6 +39,8 @@ export interface OpenWorkspaceOptions {
   vaultSession?: VaultSession | null;
   /** Discover only these services (see DiscoverRepoOptions.services); all when absent. */
   services?: readonly string[];
+  /** A cache shared across workspaces (coffre serve): discovery is reused while its inputs are unchanged. */
+  discoveryCache?: DiscoveryCache;
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
@@ -50,7 +53,8 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   let repo: RepoModel;
   try {
     identities = await loadAgeIdentities(root, config, options.env);
-    repo = await discoverRepo({ root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) });
+    const discoverOptions = { root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) };
+    repo = options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
   } catch (error) {
     if (vaultSession !== shared) vaultSession?.close();
     throw error;

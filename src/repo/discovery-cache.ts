@@ -1,0 +1,51 @@
+// Reuses a discovered repo model while nothing it was built from has changed: coffre serve answers each
+// request with fresh source reads but need not re-walk and re-parse compose files it has already seen.
+// Validation stats every input (RepoModel.inputs); it never trusts a timer.
+import { lstat } from 'node:fs/promises';
+import { discoverRepo, type DiscoverRepoOptions, type RepoModel } from './discover.js';
+
+/** Inputs modified this recently are not trusted to carry a distinct timestamp (git's "racily clean" rule). */
+const RACY_WINDOW_MS = 2000;
+const MAX_ENTRIES = 512;
+
+export interface DiscoveryCache {
+  /** Same answer as discoverRepo(options); reused while every input is unchanged. */
+  discover(options: DiscoverRepoOptions): Promise<RepoModel>;
+}
+
+interface Entry {
+  model: RepoModel;
+  stamps: string[];
+}
+
+async function stampOf(file: string): Promise<{ stamp: string; mtimeMs: number }> {
+  try {
+    const stats = await lstat(file);
+    return { stamp: `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.mode}`, mtimeMs: Math.max(stats.mtimeMs, stats.ctimeMs) };
+  } catch (error) {
+    return { stamp: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`, mtimeMs: 0 };
+  }
+}
+
+export function createDiscoveryCache(now: () => number = Date.now): DiscoveryCache {
+  const entries = new Map<string, Entry>();
+  return {
+    async discover(options) {
+      const key = JSON.stringify([options.root, options.services ?? null, options.vaultEnabled, options.config, options.environment ?? null, options.configFile ?? null]);
+      const cached = entries.get(key);
+      if (cached) {
+        const stamps = await Promise.all(cached.model.inputs.map(stampOf));
+        if (stamps.every((s, index) => s.stamp === cached.stamps[index])) return cached.model;
+        entries.delete(key);
+      }
+      const model = await discoverRepo(options);
+      const stamps = await Promise.all(model.inputs.map(stampOf));
+      // An input changed within the racy window could change again without a new timestamp: don't keep it.
+      if (stamps.every((s) => s.mtimeMs < now() - RACY_WINDOW_MS)) {
+        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+        entries.set(key, { model, stamps: stamps.map((s) => s.stamp) });
+      }
+      return model;
+    },
+  };
+}
