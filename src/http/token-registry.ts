@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import * as z from 'zod';
 import { CoffreError } from '../errors.js';
-import { describeYamlError, lineOfError, lineOfPath, parseLocatedYaml } from '../repo/yaml-position.js';
+import { lineOfPath, parseConfigYaml } from '../repo/yaml-position.js';
 
 /** What a token may do: `check` reads reports and the service list, `render` also renders, `admin` does all. */
 export type Role = 'check' | 'render' | 'admin';
@@ -108,13 +108,7 @@ export const ANONYMOUS_ADMIN: Principal = Object.freeze({ id: 'anonymous', role:
  * a message never quotes a digest.
  */
 export function parseTokensFile(text: string, file: string): TokenRegistry {
-  const located = parseLocatedYaml(text);
-  const [syntaxError] = located.doc.errors;
-  if (syntaxError) {
-    const line = lineOfError(syntaxError, located.lineCounter);
-    throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}:${line}: ${describeYamlError(syntaxError)}`, { file, line });
-  }
-  const data = located.doc.contents === null ? {} : located.doc.toJS({ maxAliasCount: 100 });
+  const { located, data } = parseConfigYaml(text, file);
   const result = tokensFileSchema.safeParse(data);
   if (!result.success) {
     const findings = result.error.issues.map((issue) => {

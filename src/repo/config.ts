@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { CoffreError } from '../errors.js';
 import type { SopsStoreFormat } from '../sources/secret-source.js';
 import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
-import { describeYamlError, lineOfError, lineOfPath, parseLocatedYaml, type LocatedDocument } from './yaml-position.js';
+import { lineOfPath, parseConfigYaml, type LocatedDocument } from './yaml-position.js';
 
 /** File names looked up, in order, by {@link loadConfig}. */
 export const CONFIG_FILE_NAMES = ['coffre.yaml', '.coffre.yaml'] as const;
@@ -196,14 +196,7 @@ export function defaultConfig(): CoffreConfig {
  * `file:line` and the field path of every problem (YAML syntax, wrong type, unknown key, bad value).
  */
 export function parseConfig(text: string, file: string): CoffreConfig {
-  const located = parseLocatedYaml(text);
-  const [syntaxError] = located.doc.errors;
-  if (syntaxError) {
-    const line = lineOfError(syntaxError, located.lineCounter);
-    throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}:${line}: ${describeYamlError(syntaxError)}`, { file, line });
-  }
-  // An empty file (or one with only comments) is the default configuration.
-  const data = located.doc.contents === null ? {} : located.doc.toJS({ maxAliasCount: 100 });
+  const { located, data } = parseConfigYaml(text, file);
   const result = coffreConfigSchema.safeParse(data);
   if (result.success) return result.data;
   const findings = result.error.issues.flatMap((issue) => describeIssue(issue, located));

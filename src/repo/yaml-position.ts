@@ -1,5 +1,6 @@
 // Maps YAML nodes and parse errors back to 1-based source lines, for `file:line` messages about coffre.yaml
 // and compose files. Pure: it reads no file and never returns scalar values, only positions.
+import { CoffreError } from '../errors.js';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
 
 /** A parsed YAML text with what is needed to name lines. */
@@ -16,6 +17,20 @@ export function parseLocatedYaml(text: string): LocatedDocument {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
   return { doc, lineCounter };
+}
+
+/**
+ * Parses a coffre-owned YAML file (coffre.yaml, a tokens file) for zod validation: a syntax error throws
+ * COFFRE_CONFIG_INVALID at `file:line`; an empty document (or only comments) gives `{}`.
+ */
+export function parseConfigYaml(text: string, file: string): { located: LocatedDocument; data: unknown } {
+  const located = parseLocatedYaml(text);
+  const [syntaxError] = located.doc.errors;
+  if (syntaxError) {
+    const line = lineOfError(syntaxError, located.lineCounter);
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}:${line}: ${describeYamlError(syntaxError)}`, { file, line });
+  }
+  return { located, data: located.doc.contents === null ? {} : located.doc.toJS({ maxAliasCount: 100 }) };
 }
 
 /** The 1-based line where `node` starts, or `null` when the node carries no position. */
