@@ -194,34 +194,40 @@ class Discovery {
   /** Service folders up to `maxDepth`, skipping hidden and excluded folders and never following symlinks. */
   async findServiceFolders(): Promise<FoundService[]> {
     const found: FoundService[] = [];
-    const queue: Array<{ dir: string; rel: string; depth: number }> = [{ dir: this.root, rel: '', depth: 0 }];
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-      const entries = await this.readDirectory(item.dir);
+    // Sibling folders are read side by side: a repo of hundreds of services is mostly waiting on readdir.
+    const visit = async (dir: string, rel: string, depth: number): Promise<void> => {
+      const entries = await this.readDirectory(dir);
       const files = new Set<string>();
-      for (const entry of entries) if (await isFileEntry(item.dir, entry)) files.add(entry.name);
+      await Promise.all(
+        entries.map(async (entry) => {
+          if (await isFileEntry(dir, entry)) files.add(entry.name);
+        }),
+      );
       const composeNames = this.config.discovery.composeFiles.filter((name) => files.has(name));
       const [composeName, ...ignored] = composeNames;
       if (composeName !== undefined) {
-        const name = item.rel === '' ? '.' : item.rel;
-        found.push({ name, dir: item.dir, composeFile: path.join(item.dir, composeName) });
+        const name = rel === '' ? '.' : rel;
+        found.push({ name, dir, composeFile: path.join(dir, composeName) });
         if (ignored.length > 0) {
           this.problems.push({
             severity: 'warning',
             code: 'COFFRE_COMPOSE_INVALID',
             service: name,
-            file: this.rel(path.join(item.dir, ignored[0]!)),
+            file: this.rel(path.join(dir, ignored[0]!)),
             message: `${name} has several compose files; coffre reads ${composeName} only (ignored: ${ignored.join(', ')})`,
           });
         }
       }
-      if (item.depth >= this.config.discovery.maxDepth) continue;
-      for (const entry of entries) {
-        if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-        const rel = item.rel === '' ? entry.name : `${item.rel}/${entry.name}`;
-        if (this.isExcluded(rel, entry.name)) continue;
-        queue.push({ dir: path.join(item.dir, entry.name), rel, depth: item.depth + 1 });
-      }
-    }
+      if (depth >= this.config.discovery.maxDepth) return;
+      await Promise.all(
+        entries
+          .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+          .map((entry) => ({ entry, childRel: rel === '' ? entry.name : `${rel}/${entry.name}` }))
+          .filter(({ entry, childRel }) => !this.isExcluded(childRel, entry.name))
+          .map(({ entry, childRel }) => visit(path.join(dir, entry.name), childRel, depth + 1)),
+      );
+    };
+    await visit(this.root, '', 0);
     return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -472,11 +478,27 @@ class Discovery {
     }
   }
 
-  /** A probe for a file's presence: its folder's change time covers the answer. */
-  private isFile(file: string): Promise<boolean> {
-    this.inputs.add(path.dirname(file));
-    this.inputs.add(file);
-    return isFile(file);
+  /** Regular files (or links to one) per folder, listed once: examples and sops files are probed by name. */
+  private readonly fileListings = new Map<string, Promise<Set<string>>>();
+
+  /** A probe for a file's presence: one listing of its folder answers every probe there (and its change time covers them). */
+  private async isFile(file: string): Promise<boolean> {
+    const dir = path.dirname(file);
+    this.inputs.add(dir);
+    let listing = this.fileListings.get(dir);
+    if (listing === undefined) {
+      listing = readdir(dir, { withFileTypes: true }).then(
+        async (entries) => {
+          const names = new Set<string>();
+          await Promise.all(entries.map(async (entry) => (await isFileEntry(dir, entry)) && names.add(entry.name)));
+          return names;
+        },
+        // A folder that cannot be listed holds no file we could use; a probe is not the place to report it.
+        () => new Set<string>(),
+      );
+      this.fileListings.set(dir, listing);
+    }
+    return (await listing).has(path.basename(file));
   }
 
   private problem(severity: RepoProblem['severity'], code: RepoProblem['code'], service: string, file: string, line: number | null, message: string): void {

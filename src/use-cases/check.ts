@@ -40,7 +40,9 @@ export function selectServices(repo: RepoModel, names: string[] | undefined): Se
 
 export async function runCheck(context: CheckContext, options: CheckOptions = {}): Promise<CheckReport> {
   const selected = selectServices(context.repo, options.services);
-  const limit = pLimit(options.concurrency ?? 16);
+  // Wide on purpose: each source bounds its own concurrency (Vault: 8 requests), and a file waiting on
+  // Vault must not hold a slot a sops file could use to decrypt meanwhile.
+  const limit = pLimit(options.concurrency ?? 64);
   const keysOnly = options.keysOnly ?? false;
   const services: ServiceResult[] = await Promise.all(
     selected.map(async (service) => ({
@@ -78,12 +80,13 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
     if (file.example === null || file.exampleRel === null) {
       throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it (add ${file.targetRel}.example)`, { file: file.targetRel });
     }
-    const example = await readExample(file.example, file.exampleRel);
+    // The example and the source are independent reads: one waits on the disk, the other on Vault or age.
+    const source = file.source;
+    const [example, stored] = await Promise.all([
+      readExample(file.example, file.exampleRel),
+      source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
+    ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
-    if (file.source === null) {
-      return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
-    }
-    const stored = keysOnly ? await listKeysOf(sources, file.source) : await readValuesOf(sources, file.source);
     if (stored === null) {
       return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
     }
