@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS } from './render-lock.js';
 import { cleanStaleTemps, tempNameFor } from './stale-temps.js';
-import { preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type TargetSpec } from './target-safety.js';
+import { preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 
 /** One target and the exact text to put in it. */
 export interface TargetWrite extends TargetSpec {
@@ -81,8 +81,14 @@ interface CurrentFile {
  * `create` / `update` / `unchanged` by comparing bytes in memory. Runs the same safety checks first
  * (throws what {@link preflightTargets} throws). `previous` holds secret content: never log it.
  */
-export async function planTargets(root: string, writes: readonly TargetWrite[], options: PreflightOptions = {}): Promise<TargetPlan[]> {
-  const { targets } = await preflightTargets(root, writes, options);
+export async function planTargets(
+  root: string,
+  writes: readonly TargetWrite[],
+  options: PreflightOptions & { checked?: PreflightResult } = {},
+): Promise<TargetPlan[]> {
+  // A plan only reads; the caller's own preflight of these very writes (same order) is reused when given.
+  const { targets } = options.checked ?? (await preflightTargets(root, writes, options));
+  if (targets.length !== writes.length) throw new Error('planTargets: the preflight result does not match the writes');
   const plans: TargetPlan[] = [];
   for (const [index, target] of targets.entries()) {
     const current = target.missingDirs.length > 0 ? null : await readCurrent(target);

@@ -2,7 +2,7 @@
 // committed `.gitignore`. Read-only git commands only (ls-files, check-ignore); never changes
 // the repository, never reads a target's content.
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 
@@ -92,6 +92,20 @@ export async function checkGitExposure(root: string, targetRels: readonly string
     );
   }
   return 'checked';
+}
+
+/**
+ * One git question for many targets (relative to `root`), answered yes/no: true when git neither tracks
+ * nor fails to ignore any of them, or when `root` is in no git repository. A no carries no detail: callers
+ * ask again target by target (preflightTargets) to get the refusal for the one concerned.
+ */
+export async function gitClearsTargets(root: string, targetRels: readonly string[]): Promise<boolean> {
+  try {
+    await checkGitExposure(await realpath(root), targetRels);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

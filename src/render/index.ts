@@ -11,7 +11,7 @@ export {
   type WriteOutcome,
   type WriteTargetsOptions,
 } from './atomic-write.js';
-export { gitignoreLineFor, type GitExposure } from './git-exposure.js';
+export { gitClearsTargets, gitignoreLineFor, type GitExposure } from './git-exposure.js';
 export { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
 export { cleanStaleTemps } from './stale-temps.js';
 export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';

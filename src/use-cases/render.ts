@@ -10,7 +10,7 @@ import type { KeyResult } from '../core/report.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
-import { planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
+import { gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import { describeError, selectServices, type CheckContext } from './check.js';
 import { readValuesOf } from './source-set.js';
@@ -23,7 +23,7 @@ export interface RenderOptions {
   dryRun?: boolean;
   /** Render files whose required keys are missing/empty/placeholder (loud; never the default). */
   forceIncomplete?: boolean;
-  /** How many services render at once (default 4). */
+  /** How many services render at once (default 16). */
   concurrency?: number;
 }
 
@@ -65,13 +65,10 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
   if (services.length === 0) throw new CoffreError('COFFRE_USAGE', 'render needs at least one service name, or --all');
   // One git question for every target of the run (two processes instead of two per service); when it
   // objects, each service asks again on its own so the refusal lands on the service it concerns.
-  const allTargets = services.flatMap((s) => s.secretFiles.map((f) => f.target));
-  const gitCleared = await preflightTargets(context.repo.root, allTargets).then(
-    () => true,
-    () => false,
-  );
+  const allTargets = services.flatMap((s) => s.secretFiles.map((f) => f.targetRel));
+  const gitCleared = await gitClearsTargets(context.repo.root, allTargets);
   // Each service is its own atomic unit with its own lock and targets, so services render side by side.
-  const limit = pLimit(options.concurrency ?? 4);
+  const limit = pLimit(options.concurrency ?? 16);
   const results = await Promise.all(services.map((service) => limit(() => renderService(context, service, options, gitCleared))));
   return { version: 1, dryRun: options.dryRun ?? false, services: results };
 }
@@ -91,7 +88,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     const group = await resolvePrincipal('group', service.render.group);
     // Names, write access and git safety are checked before any secret is read.
     for (const file of service.secretFiles) refuseParentSegments(file);
-    await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
+    const checked = await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
 
     for (const { file, example, snapshot } of prepared) {
@@ -136,7 +133,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       });
     }
 
-    const plan = await planTargets(root, writes, { skipGit: true });
+    const plan = await planTargets(root, writes, { checked });
     result.files = drafts.map(({ entries, ...draft }, index) => {
       const step = plan[index];
       if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
