@@ -42,6 +42,7 @@ vault:
     # roleIdFile: /etc/coffre/role-id
     # secretIdFile: /etc/coffre/secret-id
     # mount: approle
+    # secretIdWrapped: false         # true: the secret-id file holds a response-wrapping token (single use)
 
 render:
   mode: "0600"                       # octal digits; quote it
