@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { runCli } from '../src/cli/main.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { projectRoot } from './support/tools.js';
 
@@ -16,4 +17,14 @@ t.test('the README error table lists every error code with its exit code and HTT
   for (const [code, spec] of Object.entries(ERROR_CODES)) {
     t.same(rows.get(code), { exit: spec.exit, http: spec.http }, `${code} row matches`);
   }
+});
+
+t.test('the README quick-start output is what `coffre check examples/infra` prints', async (t) => {
+  const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
+  const sample = /\$ npx coffre check examples\/infra\n([\s\S]*?)```/.exec(readme)?.[1];
+  t.ok(sample, 'the README has the sample');
+  let stdout = '';
+  const code = await runCli(['check', 'examples/infra'], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {}, cwd: projectRoot });
+  t.equal(code, 1, 'exit 1 as the README says');
+  t.equal(stdout, sample);
 });
