@@ -19,7 +19,7 @@ async function checkDemo(isTTY: boolean, env: Record<string, string>): Promise<s
 
 const ESC = '\u001b[';
 
-const cases = [
+const cases: Array<{ name: string; isTTY: boolean; env: Record<string, string>; colour: boolean }> = [
   { name: 'a TTY gets colour', isTTY: true, env: {}, colour: true },
   { name: 'a pipe gets none', isTTY: false, env: {}, colour: false },
   { name: 'NO_COLOR turns it off on a TTY', isTTY: true, env: { NO_COLOR: '1' }, colour: false },
