@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { GENERATE_ALPHABETS, type GenerateCharset } from '../core/generate.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
 import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteMode, type WriteResult } from '../use-cases/rotate.js';
-import { createVaultVersionReader, listVersions, vaultSessionOf, type VersionsReport } from '../use-cases/versions.js';
+import { listVersions, type VersionsReport } from '../use-cases/versions.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
 
@@ -150,16 +150,14 @@ export async function rollbackCommand(argv: string[], io: CliIo): Promise<number
   const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre rollback', rollbackUsage);
   if (values.to === undefined || !/^[1-9][0-9]{0,15}$/.test(values.to)) throw new CoffreError('COFFRE_USAGE', `rollback needs --to <version> (a KV v2 version number)\n${rollbackUsage}`);
   const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
-  const versionReader = await createVaultVersionReader({ root: workspace.root, config: workspace.config, env: io.env, session: vaultSessionOf(workspace) });
   try {
     const result = await runRollback(
-      { ...workspace, versionReader },
+      workspace,
       { service: service!, file: file!, to: Number(values.to), render: values.render, who: whoOf(io), audit: auditLine(io) },
     );
     io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeWrite(result));
     return finishAfterRender(result, io, repoDir);
   } finally {
-    versionReader?.close();
     workspace.close();
   }
 }

@@ -52,8 +52,6 @@ export interface AppDeps {
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   metrics?: ServerMetrics;
-  /** The environment openWorkspace uses: rollback reads old Vault versions with its BAO_/VAULT_ settings. */
-  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What route plugins receive. */
@@ -123,7 +121,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await v1.register(serviceRoutes, { context });
       await v1.register(checkRoutes, { context });
       await v1.register(renderRoutes, { context });
-      await v1.register(secretRoutes, { context, ...(deps.env ? { env: deps.env } : {}) });
+      await v1.register(secretRoutes, { context });
     },
     { prefix: '/v1' },
   );

@@ -67,6 +67,8 @@ export type VaultSource = SecretSource<VaultRef> & {
   writeValues(ref: VaultRef, values: Record<string, string>, cas: number): Promise<{ version: number }>;
   /** Versions and current_version of a secret, or null when it does not exist. */
   readMetadata(ref: VaultRef): Promise<VaultMetadata | null>;
+  /** The values of one past version (for rollback); never memoised. A missing version is a usage error. */
+  readVersion(ref: VaultRef, version: number): Promise<Map<string, string>>;
   /** Releases the connection pool; the source cannot be used afterwards. */
   close(): void;
 };
@@ -196,7 +198,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   }
 
   /** GET `<mount>/<endpoint>/<path>`; 404 "missing" → null; every other failure → CoffreError. */
-  async function readEnvelope(ref: VaultRef, endpoint: Endpoint, query = ''): Promise<Record<string, unknown> | null> {
+  async function readEnvelope(ref: VaultRef, endpoint: Endpoint, query = '', versionLabel = 'the latest version'): Promise<Record<string, unknown> | null> {
     const where = describe(ref);
     const apiPath = `${encodePath(ref.mount)}/${endpoint}/${encodePath(ref.path)}${query}`;
     const answer = await get(apiPath, where);
@@ -212,15 +214,24 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
         return null;
       }
       if (kind === 'deleted') {
-        throw new CoffreError('COFFRE_SOURCE_DELETED', `${address}: ${where}: the latest version (${versionOf(answer.body)}) is soft-deleted`);
+        throw new CoffreError('COFFRE_SOURCE_DELETED', `${address}: ${where}: ${versionLabel} (${versionOf(answer.body)}) is soft-deleted`);
       }
       if (kind === 'destroyed') {
-        throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${address}: ${where}: the latest version (${versionOf(answer.body)}) is destroyed`);
+        throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${address}: ${where}: ${versionLabel} (${versionOf(answer.body)}) is destroyed`);
       }
       throw new CoffreError('COFFRE_SOURCE_WRONG_MOUNT', `${address}: ${where}: mount "${ref.mount}" is not a KV v2 engine (or does not exist)`);
     }
     if (answer.status === 403) throw await deniedOrAuth(answer, where, `read of ${endpoint}/`);
     throw httpError(answer, address, where, `read of ${endpoint}/`);
+  }
+
+  /** The env values of a `data/` answer: strings as they are, numbers and booleans as text, nothing nested. */
+  function valuesOf(data: Record<string, unknown>, ref: VaultRef): Map<string, string> {
+    const stored = data.data;
+    if (!isRecord(stored)) throw badResponse(address, describe(ref), 'no data map in the answer');
+    const values = new Map<string, string>();
+    for (const [name, value] of Object.entries(stored)) values.set(name, flatValue(value, name, address, ref));
+    return values;
   }
 
   function memo<T>(endpoint: Endpoint, ref: VaultRef, run: () => Promise<T>): Promise<T> {
@@ -259,13 +270,18 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       return memo('data', ref, async (): Promise<ValueSnapshot | null> => {
         const data = await readEnvelope(ref, 'data');
         if (data === null) return null;
-        const stored = data.data;
-        if (!isRecord(stored)) throw badResponse(address, describe(ref), 'no data map in the answer');
-        const values = new Map<string, string>();
-        for (const [name, value] of Object.entries(stored)) values.set(name, flatValue(value, name, address, ref));
+        const values = valuesOf(data, ref);
         const version = metadataVersion(data.metadata);
         return version === undefined ? { values } : { values, version };
       });
+    },
+
+    async readVersion(ref, version) {
+      checkRef(ref);
+      if (!Number.isInteger(version) || version < 1) throw usage(`${describe(ref)}: a version is an integer >= 1`);
+      const data = await readEnvelope(ref, 'data', `?version=${version}`, 'version');
+      if (data === null) throw usage(`${address}: ${describe(ref)} has no version ${version}`);
+      return valuesOf(data, ref);
     },
 
     async readMetadata(ref) {

@@ -8,7 +8,7 @@ import { readExample } from '../repo/read-example.js';
 import type { SopsRef, VaultRef } from '../sources/secret-source.js';
 import { describeError } from './check.js';
 import { runRender, type ServiceRenderResult } from './render.js';
-import { requireSopsWriter, requireVault, resolveSecretFile, sourceLabelOf, versionReaderOf, type ResolvedSecretFile, type VersionsContext } from './versions.js';
+import { requireSopsWriter, requireVault, resolveSecretFile, sourceLabelOf, type ResolvedSecretFile, type VersionsContext } from './versions.js';
 
 /** The value to write: generated (charset/length default to the example's `@generate`, else alnum:32) or given. */
 export type NewValue = { kind: 'generate'; charset?: GenerateCharset; length?: number } | { kind: 'value'; value: string };
@@ -162,7 +162,7 @@ export async function runRollback(context: RotateContext, options: RollbackOptio
     if (target.destroyed) throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${source.ref} version ${options.to} is destroyed: it cannot be restored`);
     if (target.deletionTime !== '') throw new CoffreError('COFFRE_SOURCE_DELETED', `${source.ref} version ${options.to} is soft-deleted: undelete it first`);
     if (options.to === current) throw new CoffreError('COFFRE_USAGE', `${source.ref} is already at version ${current}`);
-    const values = await versionReaderOf(context).readVersion(ref, options.to);
+    const values = await requireVault(context.vault).readVersion(ref, options.to);
     const { version } = await vault.writeValues(ref, Object.fromEntries(values), current);
     const result: WriteResult = {
       action: 'rollback',

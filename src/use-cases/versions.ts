@@ -2,35 +2,19 @@
 // versions with dates from the metadata; sops: the file's lastmodified plus, when the repo is a git checkout,
 // the file's recent commits. Never reads or returns a value except the old version handed to rollback.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoffreError } from '../errors.js';
-import type { CoffreConfig } from '../repo/config.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import type { SopsSource } from '../sources/sops.js';
-import type { VaultRef } from '../sources/secret-source.js';
 import type { VaultSource } from '../sources/vault.js';
-import { createVaultTransport } from '../sources/vault-transport.js';
 import { selectServices, type CheckContext } from './check.js';
-import type { Environment } from './workspace.js';
 
 const run = promisify(execFile);
 
-/** Reads the data of one past KV v2 version (what rollback re-writes). */
-export interface VaultVersionReader {
-  readVersion(ref: VaultRef, version: number): Promise<Map<string, string>>;
-  close(): void;
-}
-
-/** What versions/rollback need besides the repo: the Vault source with metadata, and a version reader. */
+/** What versions/rollback need besides the repo: the Vault source (metadata, past versions). */
 export interface VersionsContext extends CheckContext {
   vault: VaultSource | null;
-  /**
-   * Reads past versions. Needed only until VaultSource offers `readVersion(ref, n)` itself (it is used
-   * first when present); see {@link createVaultVersionReader}.
-   */
-  versionReader?: VaultVersionReader | null;
 }
 
 /** One secrets file of a service, found by its logical name (`db`) or its target path relative to the service. */
@@ -140,107 +124,3 @@ export function requireSopsWriter(source: unknown): SopsSource {
   return candidate as SopsSource;
 }
 
-/** The reader of past versions: the Vault source's own when it has one, else the injected one. */
-export function versionReaderOf(context: VersionsContext): Pick<VaultVersionReader, 'readVersion'> {
-  const own = context.vault as (VaultSource & Partial<Pick<VaultVersionReader, 'readVersion'>>) | null;
-  if (own && typeof own.readVersion === 'function') return { readVersion: own.readVersion.bind(own) };
-  if (context.versionReader) return context.versionReader;
-  throw new CoffreError('COFFRE_SOURCE_AUTH', 'rollback needs to read an old Vault version, and no Vault/OpenBao address and token are configured for it');
-}
-
-/** Anything that hands out the current Vault token (the workspace's Vault session, when it has one). */
-export interface VaultTokenSource {
-  currentToken(): Promise<string>;
-}
-
-/** Options of {@link createVaultVersionReader}. */
-export interface VaultVersionReaderOptions {
-  root: string;
-  config: CoffreConfig;
-  env: Environment;
-  /** The workspace's Vault session: its token is used first (serve's shared session, AppRole logins). */
-  session?: VaultTokenSource | null;
-}
-
-/**
- * A reader of past KV v2 versions (`GET <mount>/data/<path>?version=N`) built from the same settings as the
- * workspace's Vault source: the workspace's session token when there is one, else BAO_TOKEN/VAULT_TOKEN, else
- * an AppRole login. Workaround: the Vault source has no `readVersion`; once it has, this goes away. Null when
- * Vault is not configured (or no token can be had).
- */
-export async function createVaultVersionReader(options: VaultVersionReaderOptions): Promise<VaultVersionReader | null> {
-  const { config, env } = options;
-  const address = config.vault.address ?? firstDefined(env, 'BAO_ADDR', 'VAULT_ADDR');
-  if (!address) return null;
-  const session = options.session ?? null;
-  const token = firstDefined(env, 'BAO_TOKEN', 'VAULT_TOKEN');
-  if (session === null && config.vault.auth.method === 'token' && !token) return null;
-  const transport = createVaultTransport({ address: new URL(address).origin, timeoutMs: config.vault.timeoutMs, ...(config.vault.namespace ? { namespace: config.vault.namespace } : {}) });
-  let login: Promise<void> | undefined;
-  const auth = config.vault.auth;
-  const ensureToken = async (): Promise<void> => {
-    // The session's token may be renewed between calls: ask it every time.
-    if (session !== null) {
-      transport.setToken(await session.currentToken());
-      return;
-    }
-    login ??= (async () => {
-      if (auth.method === 'token') {
-        transport.setToken(token ?? '');
-        return;
-      }
-      const roleId = (await readFile(path.resolve(options.root, auth.roleIdFile), 'utf8')).trim();
-      const secretId = (await readFile(path.resolve(options.root, auth.secretIdFile), 'utf8')).trim();
-      const answer = await transport.approleLogin(auth.mount, roleId, secretId);
-      const clientToken = (answer.body as { auth?: { client_token?: unknown } } | null)?.auth?.client_token;
-      if (answer.status !== 200 || typeof clientToken !== 'string') throw new CoffreError('COFFRE_SOURCE_AUTH', `${address}: AppRole login at auth/${auth.mount} refused (${answer.status})`);
-      transport.setToken(clientToken);
-    })();
-    return login;
-  };
-
-  return {
-    async readVersion(ref, version) {
-      await ensureToken();
-      const where = `${ref.mount}/${ref.path} version ${version}`;
-      const encode = (p: string): string => p.split('/').map(encodeURIComponent).join('/');
-      let answer;
-      try {
-        answer = await transport.get(`${encode(ref.mount)}/data/${encode(ref.path)}?version=${version}`);
-      } catch {
-        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: no answer`);
-      }
-      if (answer.status === 200) {
-        const data = (answer.body as { data?: { data?: unknown } } | null)?.data?.data;
-        if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CoffreError('COFFRE_SOURCE_BAD_RESPONSE', `${address}: ${where}: no data map in the answer`);
-        const values = new Map<string, string>();
-        for (const [name, value] of Object.entries(data)) {
-          if (typeof value === 'string') values.set(name, value);
-          else if (typeof value === 'number' || typeof value === 'boolean') values.set(name, String(value));
-          else if (value === null) values.set(name, '');
-          else throw new CoffreError('COFFRE_SOURCE_NOT_FLAT', `${address}: ${where}: key ${name} holds a nested value`);
-        }
-        return values;
-      }
-      const metadata = (answer.body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | null)?.data?.metadata;
-      if (answer.status === 404 && metadata?.destroyed === true) throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${address}: ${where} is destroyed`);
-      if (answer.status === 404 && typeof metadata?.deletion_time === 'string' && metadata.deletion_time !== '') {
-        throw new CoffreError('COFFRE_SOURCE_DELETED', `${address}: ${where} is soft-deleted (undelete it first)`);
-      }
-      if (answer.status === 403) throw new CoffreError('COFFRE_SOURCE_DENIED', `${address}: ${where}: permission denied (403)`);
-      throw new CoffreError('COFFRE_SOURCE_BAD_RESPONSE', `${address}: ${where}: unexpected HTTP ${answer.status}`);
-    },
-    close: () => transport.close(),
-  };
-}
-
-function firstDefined(env: Environment, ...names: string[]): string | undefined {
-  for (const name of names) if (env[name] !== undefined) return env[name];
-  return undefined;
-}
-
-/** The Vault session of a workspace, when it has one (read structurally: a workspace without one gives null). */
-export function vaultSessionOf(workspace: object): VaultTokenSource | null {
-  const session = (workspace as { vaultSession?: Partial<VaultTokenSource> | null }).vaultSession;
-  return session && typeof session.currentToken === 'function' ? (session as VaultTokenSource) : null;
-}

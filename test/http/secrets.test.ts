@@ -8,7 +8,7 @@ import { bearer, makeHttpFixture } from './http-fixture.js';
 const fixture = await makeHttpFixture(t);
 const adminVaultToken = await fixture.bao.tokenWithPolicies(['coffre-admin']);
 const env = { ...fixture.env, VAULT_TOKEN: adminVaultToken };
-const app = fixture.app({ openWorkspace: () => openWorkspace({ root: fixture.dir, env }), env });
+const app = fixture.app({ openWorkspace: () => openWorkspace({ root: fixture.dir, env }) });
 t.teardown(() => app.close());
 const chatPath = `${fixture.bao.prefix}/chat/db`;
 const bodies: string[] = [];

@@ -6,8 +6,7 @@ import * as z from 'zod';
 import { GENERATE_ALPHABETS, GENERATE_MAX_LENGTH, GENERATE_MIN_LENGTH, type GenerateCharset } from '../../core/generate.js';
 import { CoffreError, ERROR_CODES } from '../../errors.js';
 import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteResult } from '../../use-cases/rotate.js';
-import { createVaultVersionReader, listVersions, vaultSessionOf, type VersionsReport } from '../../use-cases/versions.js';
-import type { Environment } from '../../use-cases/workspace.js';
+import { listVersions, type VersionsReport } from '../../use-cases/versions.js';
 import type { RouteContext } from '../app.js';
 import { requireService } from '../authentication.js';
 import { errorBody, errorDetail, renderAnswer, requestSchema, responseSchema, serviceParams } from '../schemas.js';
@@ -70,13 +69,7 @@ type RollbackBody = z.output<typeof rollbackBody>;
 
 const writeResponses = { 200: responseSchema(writeAnswer), '4xx': responseSchema(writeAnswer.partial().extend({ error: errorDetail })), '5xx': responseSchema(writeAnswer.partial().extend({ error: errorDetail })) };
 
-/** Options of {@link secretRoutes}: `env` is what the workspace was opened with (rollback reads old Vault versions with it). */
-export interface SecretRoutesOptions {
-  context: RouteContext;
-  env?: Environment;
-}
-
-export async function secretRoutes(app: FastifyInstance, { context, env = {} }: SecretRoutesOptions): Promise<void> {
+export async function secretRoutes(app: FastifyInstance, { context }: { context: RouteContext }): Promise<void> {
   app.put<{ Params: KeyParams; Body: PutKeyBody }>(
     '/services/:service/secrets/:file/keys/:key',
     {
@@ -124,14 +117,10 @@ export async function secretRoutes(app: FastifyInstance, { context, env = {} }: 
       const { service, file } = request.params;
       const principal = requireService(request, service);
       const result = await context.queue.run(service, () =>
-        context.withWorkspace(async (workspace) => {
-          const versionReader = await createVaultVersionReader({ root: workspace.root, config: workspace.config, env, session: vaultSessionOf(workspace) });
-          try {
-            return await runRollback({ ...workspace, versionReader }, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) });
-          } finally {
-            versionReader?.close();
-          }
-        }, { services: [service] }),
+        context.withWorkspace(
+          (workspace) => runRollback(workspace, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) }),
+          { services: [service] },
+        ),
       );
       return answer(reply, result, service);
     },
