@@ -1,11 +1,11 @@
 // `coffre check [REPO_DIR] [--service NAME]... [--format text|json|junit] [--keys-only]`
 import { parseArgs } from 'node:util';
-import path from 'node:path';
 import { formatJson, formatJunit, formatText } from '../core/report.js';
 import { CoffreError } from '../errors.js';
 import { exitCodeOfReport, runCheck } from '../use-cases/check.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import { useColor, type CliIo } from './io.js';
+import { resolveRepoRoot } from './repo-root.js';
 
 export const checkUsage = `usage: coffre check [REPO_DIR] [--service NAME]... [--format text|json|junit] [--keys-only]
 
@@ -36,7 +36,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
     throw new CoffreError('COFFRE_USAGE', `unknown --format "${format}" (expected text, json or junit)`);
   }
   if (positionals.length > 1) throw new CoffreError('COFFRE_USAGE', `check takes one REPO_DIR, got ${positionals.length}`);
-  const workspace = await openWorkspace({ root: path.resolve(io.cwd, positionals[0] ?? '.'), env: io.env });
+  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, positionals[0]), env: io.env });
   try {
     const report = await runCheck(workspace, { services: values.service ?? [], keysOnly: values['keys-only'] });
     const text = format === 'json' ? formatJson(report) : format === 'junit' ? formatJunit(report) : formatText(report, { color: useColor(io, io.stdout) });

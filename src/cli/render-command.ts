@@ -1,4 +1,5 @@
 // `coffre render [REPO_DIR] <service>... | --all [--dry-run] [--format text|json] [--force-incomplete]`
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatRenderText } from '../core/render-report.js';
@@ -6,8 +7,10 @@ import { CoffreError, ERROR_CODES } from '../errors.js';
 import { runRender, type RenderReport } from '../use-cases/render.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
+import { resolveRepoRoot, serviceOfCwd } from './repo-root.js';
 
 export const renderUsage = `usage: coffre render [REPO_DIR] <service>... | --all  [--dry-run] [--format text|json] [--force-incomplete]
+       coffre render                     (inside a service folder: that service)
 
 Writes the env files compose reads (env_file targets) from their sources: a whole service at a time,
 atomically, mode 0600 by default, only into git-ignored paths, only when complete.
@@ -34,15 +37,23 @@ export async function renderCommand(argv: string[], io: CliIo): Promise<number> 
     return 0;
   }
   if (values.format !== 'text' && values.format !== 'json') throw new CoffreError('COFFRE_USAGE', `unknown --format "${values.format}" (expected text or json)`);
-  // With two or more positionals (or --all and one), the first is REPO_DIR; a lone name is a service of cwd.
+  // With two or more positionals (or --all and one), the first is REPO_DIR; a lone name is a service of the
+  // repo found from cwd; no name at all means the service folder cwd is in (a deploy script's `cd svc`).
   const repoGiven = positionals.length >= 2 || (values.all && positionals.length === 1);
-  const repoDir = repoGiven ? (positionals[0] as string) : '.';
-  const names = repoGiven ? positionals.slice(1) : positionals;
-  if (!values.all && names.length === 0) throw new CoffreError('COFFRE_USAGE', `render needs service names or --all\n${renderUsage}`);
+  let names = repoGiven ? positionals.slice(1) : positionals;
   if (values.all && names.length > 0) throw new CoffreError('COFFRE_USAGE', 'give service names or --all, not both');
   if (values['force-incomplete']) io.stderr.write('coffre: WARNING: --force-incomplete renders files whose required keys are missing, empty or placeholders\n');
-  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir), env: io.env });
+  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoGiven ? positionals[0] : undefined), env: io.env });
   try {
+    if (!values.all && names.length === 0) {
+      const here = serviceOfCwd(workspace.root, io.cwd, workspace.repo.services.map((s) => s.name));
+      if (here === null) throw new CoffreError('COFFRE_USAGE', `render needs service names or --all (or run it inside a service folder)\n${renderUsage}`);
+      names = [here];
+    }
+    const [lone] = names;
+    if (names.length === 1 && lone !== undefined && !workspace.repo.services.some((s) => s.name === lone) && existsSync(path.resolve(io.cwd, lone))) {
+      throw new CoffreError('COFFRE_USAGE', `"${lone}" is not a service of ${workspace.root}; to render a repo given as REPO_DIR name its services or add --all: coffre render ${lone} --all`);
+    }
     const report = await runRender(workspace, { services: names, all: values.all, dryRun: values['dry-run'], forceIncomplete: values['force-incomplete'] });
     io.stdout.write(values.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatRenderText(report));
     return exitCodeOfRender(report);

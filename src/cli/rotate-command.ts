@@ -1,6 +1,5 @@
 // `coffre rotate | set | versions | rollback`: argv → the rotate/versions use-cases → a value-free summary,
 // one `audit:` JSON line per write on stderr, and an exit code. A value reaches stdout only with --show on a TTY.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GENERATE_ALPHABETS, type GenerateCharset } from '../core/generate.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
@@ -8,6 +7,7 @@ import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteMode
 import { listVersions, type VersionsReport } from '../use-cases/versions.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
+import { resolveRepoRoot } from './repo-root.js';
 
 const NOT_SOPS_ROTATE = `"Rotate" here means a NEW VALUE for one key. It is not \`sops rotate\` (re-keying a sops file's data key):
 coffre keeps the file's data key and re-encrypts only the changed value.`;
@@ -84,7 +84,7 @@ async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, argv: string[], 
   const show = values.show && io.stdout.isTTY === true;
   if (values.show && !show) io.stderr.write('coffre: --show ignored: stdout is not a terminal, the value is not printed\n');
 
-  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
   let revealed: string | null = null;
   try {
     const result = await runRotate(workspace, {
@@ -120,7 +120,7 @@ export async function versionsCommand(argv: string[], io: CliIo): Promise<number
   }
   const format = formatOf(values.format);
   const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre versions', versionsUsage);
-  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
   try {
     const report = await listVersions(workspace, { service: service!, file: file! });
     io.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : describeVersions(report));
@@ -149,7 +149,7 @@ export async function rollbackCommand(argv: string[], io: CliIo): Promise<number
   const format = formatOf(values.format);
   const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre rollback', rollbackUsage);
   if (values.to === undefined || !/^[1-9][0-9]{0,15}$/.test(values.to)) throw new CoffreError('COFFRE_USAGE', `rollback needs --to <version> (a KV v2 version number)\n${rollbackUsage}`);
-  const workspace = await openWorkspace({ root: path.resolve(io.cwd, repoDir ?? '.'), env: io.env });
+  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
   try {
     const result = await runRollback(
       workspace,

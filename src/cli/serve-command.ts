@@ -13,6 +13,7 @@ import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import type { CliIo } from './io.js';
+import { resolveRepoRoot } from './repo-root.js';
 
 export const serveUsage = `usage: coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
                     [--insecure-no-auth] [--log-level LEVEL]
@@ -64,7 +65,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const tokens = tokensFile === undefined ? null : await loadTokensFile(path.resolve(io.cwd, tokensFile));
 
   const logger = createLogger({ level: values['log-level'] ?? io.env.COFFRE_LOG_LEVEL ?? 'info', destination: io.stdout as unknown as DestinationStream });
-  const root = path.resolve(io.cwd, positionals[0] ?? '.');
+  const root = await resolveRepoRoot(io.cwd, positionals[0]);
   // One Vault session for the process: it logs in once and keeps its token renewed, so requests (each with
   // its own workspace, below) never log in themselves. Its state shows in /readyz.
   const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }) });
