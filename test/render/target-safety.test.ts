@@ -1,10 +1,15 @@
 import t, { type Test } from 'tap';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { isCoffreError, type ErrorCode } from '../../src/errors.js';
 import { preflightTargets, type TargetSpec } from '../../src/render/target-safety.js';
 import { git, initGitRepo } from './render-fixture.js';
+
+const run = promisify(execFile);
 
 /** A git repo whose .gitignore ignores every `secrets/` directory, with one service. */
 function infraRepo(t: Test, extra: Record<string, unknown> = {}): string {
@@ -224,11 +229,34 @@ t.test('refuses a target named twice', async (t) => {
   t.match(error.message, /named twice/);
 });
 
-t.test('refuses a missing write permission before any secret is read (non-root only)', { skip: process.geteuid?.() === 0 ? 'root bypasses file permissions' : false }, async (t) => {
+/** Whether an unprivileged user can reach `file` (every folder above it searchable, the file readable). */
+function reachableByOthers(file: string): boolean {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (path.dirname(dir) === dir) break;
+  }
+  return (statSync(file).mode & 0o004) !== 0;
+}
+
+const childModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'render', 'index.js');
+const asRootWithoutNobody = process.geteuid?.() === 0 && !(reachableByOthers(childModule) && reachableByOthers(path.resolve('.')));
+
+t.test('refuses a missing write permission before any secret is read', { skip: asRootWithoutNobody ? 'running as root in a checkout an unprivileged user cannot reach' : false }, async (t) => {
   const root = infraRepo(t);
-  chmodSync(path.join(root, 'chat/secrets'), 0o500);
-  t.teardown(() => chmodSync(path.join(root, 'chat/secrets'), 0o700));
-  const error = await refusal(preflightTargets(root, ['chat/secrets/db.secrets']));
-  t.equal(error.code, 'COFFRE_TARGET_WRITE');
-  t.match(error.message, /cannot create files in chat\/secrets/);
+  if (process.geteuid?.() !== 0) {
+    chmodSync(path.join(root, 'chat/secrets'), 0o500);
+    t.teardown(() => chmodSync(path.join(root, 'chat/secrets'), 0o700));
+    const error = await refusal(preflightTargets(root, ['chat/secrets/db.secrets']));
+    t.equal(error.code, 'COFFRE_TARGET_WRITE');
+    t.match(error.message, /cannot create files in chat\/secrets/);
+    return;
+  }
+  // Root bypasses file permissions: ask as an unprivileged user (nobody) in a child process instead.
+  const script = `const { preflightTargets } = await import(${JSON.stringify(childModule)});
+    try { await preflightTargets(${JSON.stringify(root)}, ['chat/secrets/db.secrets']); console.log('ACCEPTED'); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const answer = JSON.parse(stdout.trim()) as { code: string; message: string };
+  t.equal(answer.code, 'COFFRE_TARGET_WRITE');
+  t.match(answer.message, /cannot create files in chat\/secrets/);
 });
