@@ -4,7 +4,7 @@
 // KV reads made directly with fetch at the same concurrency, plus in-process sops decrypts).
 // Run: `npm run bench:check` (prints a Markdown table for the README). Not a test: it asserts nothing.
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,9 +14,7 @@ import { parseEnvFile } from '../src/core/env-file.js';
 import { decryptSopsFile, parseAgeIdentities, parseSopsFile } from '../src/sops/index.js';
 import { runCheck } from '../src/use-cases/check.js';
 import { openWorkspace } from '../src/use-cases/workspace.js';
-import { startOpenBao } from '../test/support/openbao.js';
-import { newAgeKey } from '../test/support/sops.js';
-import { FILES_PER_SERVICE, KEYS_PER_FILE, generateBenchRepo, median } from './generated-repo.js';
+import { FILES_PER_SERVICE, KEYS_PER_FILE, median, openBenchRepo } from './generated-repo.js';
 import { toolPath } from '../test/support/tools.js';
 
 const run = promisify(execFile);
@@ -30,11 +28,9 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const bao = await startOpenBao();
-  const key = await newAgeKey();
-  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
+  const bench = await openBenchRepo(SERVICES);
+  const { bao, key, root, files, env } = bench;
   try {
-    const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
     const fileCount = files.length;
 
     // (a) coffre: a fresh workspace per run (discovery + examples + sources), as a CLI run would do.
@@ -115,8 +111,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {
-    await bao.stop();
-    await rm(root, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

@@ -1,13 +1,13 @@
 // The benchmark repo: N services × 3 secrets files × 12 keys; even services in OpenBao, odd ones in sops
 // yaml files made by the real sops binary. Shared by bench/check and bench/render.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
-import type { OpenBaoServer } from '../test/support/openbao.js';
-import { writeSopsFile, type TestAgeKey } from '../test/support/sops.js';
+import { startOpenBao, type OpenBaoServer } from '../test/support/openbao.js';
+import { newAgeKey, writeSopsFile, type TestAgeKey } from '../test/support/sops.js';
 
 export const FILES_PER_SERVICE = 3;
 export const KEYS_PER_FILE = 12;
@@ -77,4 +77,34 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** A generated repo with its own OpenBao and age key, and the environment coffre needs to read it. */
+export interface BenchRepo extends GeneratedRepo {
+  bao: OpenBaoServer;
+  key: TestAgeKey;
+  env: { VAULT_ADDR: string; VAULT_TOKEN: string; SOPS_AGE_KEY: string };
+  /** Stops OpenBao and removes the repo. */
+  close(): Promise<void>;
+}
+
+export async function openBenchRepo(services: number): Promise<BenchRepo> {
+  const bao = await startOpenBao();
+  try {
+    const key = await newAgeKey();
+    const repo = await generateBenchRepo(services, bao, key);
+    return {
+      ...repo,
+      bao,
+      key,
+      env: { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity },
+      async close() {
+        await bao.stop();
+        await rm(repo.root, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await bao.stop();
+    throw error;
+  }
 }

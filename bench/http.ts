@@ -6,15 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { startOpenBao } from '../test/support/openbao.js';
-import { newAgeKey } from '../test/support/sops.js';
-import { generateBenchRepo, median } from './generated-repo.js';
+import { median, openBenchRepo } from './generated-repo.js';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -83,9 +81,8 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const bao = await startOpenBao();
-  const key = await newAgeKey();
-  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
+  const bench = await openBenchRepo(SERVICES);
+  const { bao, key, root, files } = bench;
   const apiToken = `coffre_${randomBytes(24).toString('hex')}`;
   const tokensFile = path.join(root, '.tokens.yaml');
   await writeFile(tokensFile, `tokens:\n  - id: bench\n    sha256: ${createHash('sha256').update(apiToken).digest('hex')}\n    role: admin\n    services: ['**']\n`);
@@ -133,7 +130,7 @@ async function main(): Promise<void> {
     const slice = Math.max(1, Math.floor(RSS_REQUESTS / 10));
     const rssStart = performance.now();
     for (let done = 0; done < RSS_REQUESTS; done += slice) {
-      await cannon({ url: rssRoute, headers: auth, connections: 50, amount: slice });
+      await cannon({ url: rssRoute, headers: auth, connections: Math.min(50, slice), amount: slice });
       rssSamples.push({ requests: done + slice, rss: rssOf(server.pid as number) });
     }
     const rssSeconds = (performance.now() - rssStart) / 1000;
@@ -159,8 +156,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     server.kill('SIGTERM');
-    await bao.stop();
-    await rm(root, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

@@ -10,21 +10,17 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { runRender } from '../src/use-cases/render.js';
 import { openWorkspace } from '../src/use-cases/workspace.js';
-import { startOpenBao } from '../test/support/openbao.js';
-import { newAgeKey } from '../test/support/sops.js';
 import { toolPath } from '../test/support/tools.js';
-import { FILES_PER_SERVICE, KEYS_PER_FILE, generateBenchRepo, median } from './generated-repo.js';
+import { FILES_PER_SERVICE, KEYS_PER_FILE, median, openBenchRepo } from './generated-repo.js';
 
 const run = promisify(execFile);
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 async function main(): Promise<void> {
-  const bao = await startOpenBao();
-  const key = await newAgeKey();
-  const { root, files } = await generateBenchRepo(SERVICES, bao, key);
+  const bench = await openBenchRepo(SERVICES);
+  const { bao, key, root, files, env } = bench;
   try {
-    const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
     const removeTargets = () => Promise.all(files.map((f) => rm(f.target, { force: true })));
     const renderAll = async () => {
       const workspace = await openWorkspace({ root, env });
@@ -87,8 +83,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {
-    await bao.stop();
-    await rm(root, { recursive: true, force: true });
+    await bench.close();
   }
 }
 
