@@ -2,6 +2,7 @@
 // sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
 // never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
 import type { Dirent } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -244,7 +245,7 @@ class Discovery {
     let text: string;
     try {
       this.inputs.add(found.composeFile);
-      text = await readFile(found.composeFile, 'utf8');
+      text = readFileSync(found.composeFile, 'utf8');
     } catch (error) {
       this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, null, `cannot read ${composeFileRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
       return model;

@@ -1,5 +1,5 @@
 // Reads and parses one secrets example from disk (the I/O half of core/example.ts's parseExample).
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { parseExample, type ExampleModel } from '../core/example.js';
 import { CoffreError } from '../errors.js';
 
@@ -7,7 +7,8 @@ import { CoffreError } from '../errors.js';
 export async function readExample(absPath: string, displayPath: string): Promise<ExampleModel> {
   let text: string;
   try {
-    text = await readFile(absPath, 'utf8');
+    // Examples are a few hundred bytes: a direct read costs less than a round trip through the thread pool.
+    text = readFileSync(absPath, 'utf8');
   } catch (error) {
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: displayPath }, { cause: error });
   }
