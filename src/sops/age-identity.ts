@@ -90,8 +90,10 @@ export function parseAgeIdentities(text: string, origin: string): AgeIdentity[] 
           });
         }
         try {
-          // age-encryption validates the bech32 encoding and the key length synchronously here.
-          new Decrypter().addIdentity(token);
+          // Validates the bech32 encoding and the key length. X25519 keys go through the (cached) native
+          // import, which a server parsing the same key file per request would otherwise repeat.
+          if (kind === 'x25519') nativeIdentityOf(token);
+          else new Decrypter().addIdentity(token);
         } catch {
           throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `${where}: malformed age ${kind === 'hybrid' ? 'post-quantum ' : ''}identity (bad encoding or checksum)`, {
             file: origin,
