@@ -1,7 +1,7 @@
 // Real-socket tests of the HTTP service: auth-failure rate limiting per client address, graceful shutdown
 // (an in-flight request completes after close() starts), TLS, and the built `coffre serve` binary
 // started, queried and stopped with SIGTERM.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -11,7 +11,7 @@ import t from 'tap';
 import { listen } from '../../src/http/server.js';
 import { tokenDigest } from '../../src/http/token-registry.js';
 import { runCheck } from '../../src/use-cases/check.js';
-import { projectRoot } from '../support/tools.js';
+import { startServeProcess } from '../support/serve-process.js';
 import { bearer, makeHttpFixture } from './http-fixture.js';
 
 const run = promisify(execFile);
@@ -99,34 +99,14 @@ t.test('with --tls-cert/--tls-key material the API answers over HTTPS', async (t
 t.test('the built binary: `coffre serve` answers with a tokens file and exits 0 on SIGTERM', async (t) => {
   const tokensFile = path.join(t.testdir(), 'tokens.yaml');
   await writeFile(tokensFile, `tokens:\n  - { id: ci, sha256: ${tokenDigest(fixture.tokens.check)}, role: check, services: ["**"] }\n`);
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', fixture.dir, '--tokens', tokensFile, '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...fixture.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stdout);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
+  const serve = await startServeProcess(t, [fixture.dir, '--tokens', tokensFile, '--listen', '127.0.0.1:0'], fixture.env);
+  const { url } = serve;
   const answer = await get(`${url}/v1/check`, { token: fixture.tokens.check });
   t.equal(answer.status, 200);
   t.equal(JSON.parse(answer.body).summary.services, 3);
   t.equal((await get(`${url}/v1/check`)).status, 401);
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'exit 0 after SIGTERM');
+  t.equal(await serve.stop(), 0, 'exit 0 after SIGTERM');
+  const { stdout, stderr } = serve.output();
   t.match(stdout, /"msg":"closed"/);
   for (const value of [...fixture.canaries, fixture.tokens.check, fixture.env.VAULT_TOKEN as string]) t.notOk(stdout.includes(value) || stderr.includes(value), 'no value or token in the output');
 });

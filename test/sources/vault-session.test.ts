@@ -1,7 +1,6 @@
 // The long-lived Vault session against a real OpenBao with AppRole: one login shared by many workspaces,
 // renewal before expiry, a new login after the max TTL or a revocation, response-wrapped secret_ids (usable
 // once, with a clear error on reuse), static-token sessions, and the session state in /readyz.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { createVaultSource } from '../../src/sources/vault.js';
 import { openVaultSession, openWorkspace } from '../../src/use-cases/workspace.js';
 import { makeHttpFixture } from '../http/http-fixture.js';
 import { sharedOpenBao, type SharedOpenBao } from '../support/openbao.js';
-import { projectRoot } from '../support/tools.js';
+import { startServeProcess } from '../support/serve-process.js';
 import { expectCoffreError } from './vault-expect.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -357,28 +356,8 @@ t.test('`coffre serve` with AppRole logs in once for the process: many requests 
   );
   await writeFile(path.join(fixture.dir, 'role-id'), setup.roleId);
   await writeFile(path.join(fixture.dir, 'secret-id'), secretId);
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', fixture.dir, '--insecure-no-auth', '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VAULT_ADDR: bao.address, SOPS_AGE_KEY: fixture.env.SOPS_AGE_KEY! },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stdout);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
+  const serve = await startServeProcess(t, [fixture.dir, '--insecure-no-auth', '--listen', '127.0.0.1:0'], { VAULT_ADDR: bao.address, SOPS_AGE_KEY: fixture.env.SOPS_AGE_KEY! });
+  const { url } = serve;
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) {
     statuses.push((await fetch(`${url}/v1/check`)).status);
@@ -387,8 +366,8 @@ t.test('`coffre serve` with AppRole logs in once for the process: many requests 
   t.same(statuses, [200, 200, 200, 200, 200, 200, 200, 200], 'every request served with the one login');
   const ready = (await (await fetch(`${url}/readyz`)).json()) as { vault: { session: { method: string; logins: number } } };
   t.match(ready.vault.session, { method: 'approle', logins: 1 });
-  child.kill('SIGTERM');
-  t.equal(await exited, 0, 'exit 0 after SIGTERM: the session timer does not hold the process');
+  t.equal(await serve.stop(), 0, 'exit 0 after SIGTERM: the session timer does not hold the process');
+  const { stdout, stderr } = serve.output();
   t.match(stdout, /Vault AppRole login/);
   t.notOk(stdout.includes(secretId) || stderr.includes(secretId) || stdout.includes(setup.roleId), 'no secret_id or role_id in the output');
 });
