@@ -96,22 +96,46 @@ export type RotateContext = VersionsContext;
 
 const DEFAULT_GENERATE: GenerateSpec = { charset: 'alnum', length: 32 };
 
-/** Writes a new value for one key (rotate / set / upsert), then renders when asked. */
-export async function runRotate(context: RotateContext, options: RotateOptions): Promise<WriteResult> {
-  const action = options.mode === 'set' ? 'set' : 'rotate';
+/**
+ * One write with its audit line: resolves the file, runs `write`, re-renders when asked, and audits the
+ * outcome — or the error code when anything fails.
+ */
+async function audited(
+  context: RotateContext,
+  options: Common,
+  action: AuditRecord['action'],
+  key: string | null,
+  write: (resolved: ResolvedSecretFile, source: WriteResult['source']) => Promise<WriteResult>,
+): Promise<WriteResult> {
   let resolved: ResolvedSecretFile | null = null;
   let partial: Partial<AuditRecord> = {};
   try {
     resolved = resolveSecretFile(context, options.service, options.file);
-    const { file } = resolved;
-    const source = sourceLabelOf(context.repo.root, file);
+    const source = sourceLabelOf(context.repo.root, resolved.file);
     partial = { source };
+    const result = await write(resolved, source);
+    partial = { ...partial, oldVersion: versionOf(result, 'old'), newVersion: versionOf(result, 'new') };
+    await renderAfter(context, result, options.render ?? false);
+    audit(options, action, resolved, key, { ...partial, outcome: outcomeOf(result) });
+    return result;
+  } catch (error) {
+    audit(options, action, resolved, key, { ...partial, outcome: 'error', errorCode: describeError(error).code });
+    throw error;
+  }
+}
+
+/** Writes a new value for one key (rotate / set / upsert), then renders when asked. */
+export function runRotate(context: RotateContext, options: RotateOptions): Promise<WriteResult> {
+  const action = options.mode === 'set' ? 'set' : 'rotate';
+  return audited(context, options, action, options.key, async (resolved, source) => {
+    const { file } = resolved;
     checkKeyName(options.key);
     const exampleKey = await exampleKeyOf(resolved, options.key, options.allowExtra ?? false);
     const { value, generated } = newValueFor(options.value, exampleKey, options);
     const ref = file.source!;
     const written = ref.kind === 'vault' ? await writeVault(context, ref, options, value) : await writeSops(context, ref, source.ref, options, value);
-    const result: WriteResult = {
+    options.reveal?.(value);
+    return {
       action,
       service: resolved.service.name,
       file: file.name,
@@ -122,26 +146,13 @@ export async function runRotate(context: RotateContext, options: RotateOptions):
       ...(generated ? { generated } : {}),
       renderFailed: false,
     };
-    partial = { ...partial, oldVersion: versionOf(result, 'old'), newVersion: versionOf(result, 'new') };
-    options.reveal?.(value);
-    await renderAfter(context, result, options.render ?? false);
-    audit(options, action, resolved, options.key, { ...partial, outcome: outcomeOf(result) });
-    return result;
-  } catch (error) {
-    audit(options, action, resolved, options.key, { ...partial, outcome: 'error', errorCode: describeError(error).code });
-    throw error;
-  }
+  });
 }
 
 /** Rollback (Vault KV v2 only): version N's data becomes a new version, written with check-and-set. */
-export async function runRollback(context: RotateContext, options: RollbackOptions): Promise<WriteResult> {
-  let resolved: ResolvedSecretFile | null = null;
-  let partial: Partial<AuditRecord> = {};
-  try {
-    resolved = resolveSecretFile(context, options.service, options.file);
+export function runRollback(context: RotateContext, options: RollbackOptions): Promise<WriteResult> {
+  return audited(context, options, 'rollback', null, async (resolved, source) => {
     const { file } = resolved;
-    const source = sourceLabelOf(context.repo.root, file);
-    partial = { source };
     const ref = file.source!;
     if (ref.kind === 'sops') {
       throw new CoffreError(
@@ -162,9 +173,9 @@ export async function runRollback(context: RotateContext, options: RollbackOptio
     if (target.destroyed) throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${source.ref} version ${options.to} is destroyed: it cannot be restored`);
     if (target.deletionTime !== '') throw new CoffreError('COFFRE_SOURCE_DELETED', `${source.ref} version ${options.to} is soft-deleted: undelete it first`);
     if (options.to === current) throw new CoffreError('COFFRE_USAGE', `${source.ref} is already at version ${current}`);
-    const values = await requireVault(context.vault).readVersion(ref, options.to);
+    const values = await vault.readVersion(ref, options.to);
     const { version } = await vault.writeValues(ref, Object.fromEntries(values), current);
-    const result: WriteResult = {
+    return {
       action: 'rollback',
       service: resolved.service.name,
       file: file.name,
@@ -178,14 +189,7 @@ export async function runRollback(context: RotateContext, options: RollbackOptio
       rollback: { kind: 'vault', toVersion: current },
       renderFailed: false,
     };
-    partial = { ...partial, oldVersion: current, newVersion: version };
-    await renderAfter(context, result, options.render ?? false);
-    audit(options, 'rollback', resolved, null, { ...partial, outcome: outcomeOf(result) });
-    return result;
-  } catch (error) {
-    audit(options, 'rollback', resolved, null, { ...partial, outcome: 'error', errorCode: describeError(error).code });
-    throw error;
-  }
+  });
 }
 
 function checkKeyName(key: string): void {
