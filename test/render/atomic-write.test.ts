@@ -3,11 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isCoffreError, type ErrorCode } from '../../src/errors.js';
 import { planTargets, writeTargetsAtomically, type TargetWrite } from '../../src/render/atomic-write.js';
 import { acquireRenderLock, lockPathOf } from '../../src/render/render-lock.js';
 import { cleanStaleTemps } from '../../src/render/stale-temps.js';
-import { git, initGitRepo, listTemps, octal } from './render-fixture.js';
+import { git, initGitRepo, listTemps, octal, refusal } from './render-fixture.js';
 
 const OLD = { one: 'A="old one"\n', two: 'B="old two"\n', three: 'C="old three"\n' };
 const NEW = { one: 'A="new one"\n', two: 'B="new two"\n', three: 'C="new three"\n' };
@@ -34,16 +33,6 @@ function writesOf(contents: { one: string; two: string; three: string }): Target
 
 function read(root: string, rel: string): string {
   return readFileSync(path.join(root, rel), 'utf8');
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ code: ErrorCode; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCoffreError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal, got success');
 }
 
 /** The pid of a process that has exited (and been reaped). */

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { isCoffreError, type ErrorCode } from '../../src/errors.js';
 
 /** Runs the real git in `dir` (a test directory) and returns its stdout. */
 export function git(dir: string, ...args: string[]): string {
@@ -29,4 +30,15 @@ export function listTemps(...dirs: string[]): string[] {
 /** Permission bits of a mode, as the octal string tests compare (`'600'`). */
 export function octal(mode: number): string {
   return (mode & 0o7777).toString(8);
+}
+
+/** The code and message of the CoffreError `promise` rejects with; fails when it resolves. */
+export async function refusal(promise: Promise<unknown>): Promise<{ code: ErrorCode; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isCoffreError(error)) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a refusal, got success');
 }

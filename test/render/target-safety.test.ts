@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isCoffreError, type ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { preflightTargets, type TargetSpec } from '../../src/render/target-safety.js';
-import { git, initGitRepo } from './render-fixture.js';
+import { git, initGitRepo, refusal } from './render-fixture.js';
 
 const run = promisify(execFile);
 
@@ -19,16 +19,6 @@ function infraRepo(t: Test, extra: Record<string, unknown> = {}): string {
     ...extra,
   });
   return initGitRepo(root);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ code: ErrorCode; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isCoffreError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal, got success');
 }
 
 const refusals: Array<{
