@@ -1,15 +1,13 @@
 // `check`: for every secrets file of the selected services, diff the example's keys against the source.
 // Composes repo discovery, example parsing, sources and the core diff; never sees more than it needs
 // (key names only with keysOnly) and never puts a value into the report.
-import path from 'node:path';
 import pLimit from 'p-limit';
 import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
 import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
-import { describeRef } from '../sources/secret-source.js';
-import { listKeysOf, readValuesOf, type SourceSet } from './source-set.js';
+import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
 
 export interface CheckOptions {
   /** Service names to check; all when empty or absent. */
@@ -71,7 +69,7 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
   const base: FileResult = {
     example: file.exampleRel,
     target: file.targetRel,
-    source: { kind: file.source?.kind ?? null, ref: file.source ? displayRef(repo.root, file) : null },
+    source: sourceLabel(repo.root, file.source),
     status: 'error',
     keys: [],
     warnings: [],
@@ -95,13 +93,6 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
   } catch (error) {
     return { ...base, error: describeError(error) };
   }
-}
-
-function displayRef(root: string, file: SecretFileModel): string {
-  if (!file.source) return '';
-  // Repo-relative: the report must read the same on every host.
-  if (file.source.kind === 'sops') return path.relative(root, file.source.file).split(path.sep).join('/');
-  return describeRef(file.source);
 }
 
 /** A safe code + message for the report: CoffreError messages never hold values; others are masked. */

@@ -13,7 +13,7 @@ import { readExample } from '../repo/read-example.js';
 import { gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import { describeError, selectServices, type CheckContext } from './check.js';
-import { readValuesOf } from './source-set.js';
+import { readValuesOf, sourceLabel } from './source-set.js';
 
 export interface RenderOptions {
   /** Services to render; all when `all` is true. */
@@ -125,7 +125,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       drafts.push({
         target: file.targetRel,
         example: file.exampleRel,
-        source: { kind: file.source?.kind ?? null, ref: file.source ? (file.source.kind === 'vault' ? `${file.source.mount}/${file.source.path}` : file.source.file) : null },
+        source: sourceLabel(root, file.source),
         sha256: createHash('sha256').update(content).digest('hex'),
         extraKeys: [...values.keys()].filter((k) => !exampleNames.has(k)),
         mode: `0${mode.toString(8)}`,
@@ -137,7 +137,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     result.files = drafts.map(({ entries, ...draft }, index) => {
       const step = plan[index];
       if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
-      return { ...draft, source: { ...draft.source, ref: draft.source.kind === 'sops' ? relativeTo(root, draft.source.ref) : draft.source.ref }, action: step.action, keys: diffKeyNames(step.previous, entries) };
+      return { ...draft, action: step.action, keys: diffKeyNames(step.previous, entries) };
     });
     if (options.dryRun) {
       result.status = 'planned';
@@ -211,9 +211,4 @@ function refuseParentSegments(file: SecretFileModel): void {
   if (file.declaredPath.split(/[\\/]/).includes('..')) {
     throw new CoffreError('COFFRE_TARGET_UNSAFE', `env_file ${file.declaredPath} of ${file.service} contains "..": name targets inside the service folder`, { file: file.targetRel });
   }
-}
-
-function relativeTo(root: string, file: string | null): string | null {
-  if (file === null) return null;
-  return file.startsWith(`${root}/`) ? file.slice(root.length + 1) : file;
 }

@@ -1,6 +1,7 @@
 // The backends available to one run, and the dispatch from a SourceRef to the backend that reads it.
+import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import type { SecretSource, SopsRef, SourceRef, VaultRef, KeyListing, ValueSnapshot } from '../sources/secret-source.js';
+import { describeRef, type SecretSource, type SopsRef, type SourceRef, type VaultRef, type KeyListing, type ValueSnapshot } from '../sources/secret-source.js';
 
 /** The sources configured for a run; a kind left null is not configured. */
 export interface SourceSet {
@@ -21,4 +22,14 @@ function need<T>(source: T | null, ref: SourceRef): T {
     throw new CoffreError('COFFRE_SOURCE_AUTH', `no ${ref.kind} source is configured (set VAULT_ADDR/BAO_ADDR and a token, or sops age identities)`);
   }
   return source;
+}
+
+/**
+ * How reports name a source: `mount/path` for Vault, the sops file relative to the repo root (a report must
+ * read the same on every host); both null when the file has no source.
+ */
+export function sourceLabel(root: string, ref: SourceRef | null): { kind: 'vault' | 'sops' | null; ref: string | null } {
+  if (ref === null) return { kind: null, ref: null };
+  if (ref.kind === 'sops') return { kind: 'sops', ref: path.relative(root, ref.file).split(path.sep).join('/') };
+  return { kind: 'vault', ref: describeRef(ref) };
 }

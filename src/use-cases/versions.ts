@@ -9,6 +9,7 @@ import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import type { SopsSource } from '../sources/sops.js';
 import type { VaultSource } from '../sources/vault.js';
 import { selectServices, type CheckContext } from './check.js';
+import { sourceLabel } from './source-set.js';
 
 const run = promisify(execFile);
 
@@ -46,8 +47,7 @@ export function resolveSecretFile(context: CheckContext, serviceName: string, fi
 export function sourceLabelOf(root: string, file: SecretFileModel): { kind: 'vault' | 'sops'; ref: string } {
   const source = file.source;
   if (source === null) throw new CoffreError('COFFRE_USAGE', `${file.targetRel} has no source (no sops file beside it and no Vault configured)`, { file: file.targetRel });
-  if (source.kind === 'vault') return { kind: 'vault', ref: `${source.mount}/${source.path}` };
-  return { kind: 'sops', ref: path.relative(root, source.file).split(path.sep).join('/') };
+  return sourceLabel(root, source) as { kind: 'vault' | 'sops'; ref: string };
 }
 
 /** One KV v2 version as `versions` lists it. */
