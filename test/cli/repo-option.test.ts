@@ -175,6 +175,23 @@ t.test('Vault unreachable in rotate --format json: a JSON error document, exit 3
   t.match(run.stderr, /^audit: .*"errorCode":"COFFRE_SOURCE_UNREACHABLE"/m, 'a write attempt that reached for the source is audited');
 });
 
+t.test('rotate/set refused as usage errors write no audit line', async (t) => {
+  const dir = t.testdir();
+  await cp(demo, dir, { recursive: true });
+  for (const [argv, code] of [
+    [['rotate', 'website', 'nope', 'WEBHOOK_TOKEN', '--generate'], 'COFFRE_USAGE'],
+    [['rotate', 'nope', 'deploy', 'WEBHOOK_TOKEN', '--generate'], 'COFFRE_SERVICE_UNKNOWN'],
+    [['set', 'website', 'deploy', 'NOT_IN_EXAMPLE', '--generate'], 'COFFRE_USAGE'],
+    [['set', 'website', 'deploy', 'WEBHOOK_TOKEN', '--generate'], 'COFFRE_USAGE'],
+    [['rollback', 'website', 'deploy', '--to', '1'], 'COFFRE_USAGE'],
+  ] as const) {
+    const run = await coffre([...argv], dir);
+    t.equal(run.code, 2, argv.join(' '));
+    t.match(run.stderr, `coffre: ${code}: `);
+    t.notMatch(run.stderr, /audit:/, `${argv.join(' ')}: no audit line`);
+  }
+});
+
 t.test('--format junit: a fatal error is a testsuites document with one errored test case', async (t) => {
   for (const [argv, code, cwd, built] of [
     [['check', 'nope', '--format', 'junit'], 'COFFRE_SERVICE_UNKNOWN', demo, true],
