@@ -8,7 +8,7 @@ import { openWorkspace } from '../use-cases/workspace.js';
 import type { OptionSpec } from './args.js';
 import { flagOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
-import { locateRepo, repoFlagFor } from './repo-root.js';
+import { locateRepo, normalizeServiceName, repoFlagFor } from './repo-root.js';
 
 const NOT_SOPS_ROTATE = `"Rotate" here means a NEW VALUE for one key. It is not \`sops rotate\` (re-keying a sops file's data key):
 coffre keeps the file's data key and re-encrypts only the changed value.`;
@@ -179,7 +179,7 @@ async function rollback(invocation: Invocation, io: CliIo): Promise<number> {
 
 /** Exactly `count` names (`<service> <file> [<KEY>]`). */
 function namesOf(positionals: string[], count: 2 | 3, command: string, usage: string): [string, string, string] {
-  if (positionals.length === count) return positionals as [string, string, string];
+  if (positionals.length === count) return [normalizeServiceName(positionals[0] as string), ...positionals.slice(1)] as [string, string, string];
   throw new CoffreError('COFFRE_USAGE', `${command} takes ${count} names (${count === 3 ? '<service> <file> <KEY>' : '<service> <file>'}), got ${positionals.length}; name the repo with -C DIR\n${usage}`);
 }
 

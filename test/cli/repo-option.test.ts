@@ -120,6 +120,13 @@ t.test('the old `coffre <cmd> REPO_DIR` form still works when unambiguous, with 
   t.equal(versions.code, 0, versions.stderr);
   t.match(JSON.parse(versions.stdout), { service: 'website', file: 'deploy', source: { kind: 'sops' } });
   t.match(versions.stderr, /deprecated/);
+  // rotate: REPO_DIR only with four positionals (here on a copy: it writes the sops file).
+  const dir = t.testdir();
+  await cp(demo, dir, { recursive: true });
+  const rotated = await coffre(['rotate', path.basename(dir), 'website/', 'deploy', 'WEBHOOK_TOKEN', '--generate', '--format', 'json'], path.dirname(dir));
+  t.equal(rotated.code, 0, rotated.stderr);
+  t.match(JSON.parse(rotated.stdout), { action: 'rotate', service: 'website', key: 'WEBHOOK_TOKEN', changed: true });
+  t.match(rotated.stderr, /^coffre: note: .*deprecated/);
   const versionsNew = await coffre(['-C', 'examples/infra', 'versions', 'website', 'deploy'], projectRoot);
   t.equal(versionsNew.code, 0, versionsNew.stderr);
   t.equal(versionsNew.stderr, '');
