@@ -30,4 +30,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["coffre"]
-CMD ["serve", "/repo", "--listen", "0.0.0.0:8080", "--tokens", "/run/secrets/coffre-tokens"]
+CMD ["serve", "-C", "/repo", "--listen", "0.0.0.0:8080", "--tokens", "/run/secrets/coffre-tokens"]

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   await writeFile(tokensFile, `tokens:\n  - id: bench\n    sha256: ${createHash('sha256').update(apiToken).digest('hex')}\n    role: admin\n    services: ['**']\n`);
   const port = 20000 + Math.floor(Math.random() * 20000);
   const url = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokensFile, '--log-level', 'warn'], {
+  const server = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', '-C', root, '--listen', `127.0.0.1:${port}`, '--tokens', tokensFile, '--log-level', 'warn'], {
     env: { PATH: process.env.PATH, VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

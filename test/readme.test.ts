@@ -19,12 +19,12 @@ t.test('the README error table lists every error code with its exit code and HTT
   }
 });
 
-t.test('the README quick-start output is what `coffre check examples/infra` prints', async (t) => {
+t.test('the README quick-start output is what `coffre -C examples/infra check` prints', async (t) => {
   const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
-  const sample = /\$ npx coffre check examples\/infra\n([\s\S]*?)```/.exec(readme)?.[1];
+  const sample = /\$ npx coffre -C examples\/infra check\n([\s\S]*?)```/.exec(readme)?.[1];
   t.ok(sample, 'the README has the sample');
   let stdout = '';
-  const code = await runCli(['check', 'examples/infra'], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {}, cwd: projectRoot });
+  const code = await runCli(['-C', 'examples/infra', 'check'], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {}, cwd: projectRoot });
   t.equal(code, 1, 'exit 1 as the README says');
   t.equal(stdout, sample);
 });

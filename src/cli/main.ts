@@ -1,6 +1,10 @@
-// argv → command → exit code. The only place that turns errors into exit codes and stderr lines.
+// argv → command → exit code. The only place that turns errors into exit codes and stderr lines (and, for
+// --format json|junit, into an error document on stdout).
 import { CoffreError, exitCodeFor, formatErrorMessage, isCoffreError } from '../errors.js';
+import { parseCommandLine, type CommandLine } from './args.js';
 import { checkCommand } from './check-command.js';
+import type { CliCommand } from './command.js';
+import { formatErrorDocument } from './error-document.js';
 import { renderCommand } from './render-command.js';
 import { rollbackCommand, rotateCommand, setCommand, versionsCommand } from './rotate-command.js';
 import { serveCommand } from './serve-command.js';
@@ -9,60 +13,95 @@ import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
-type Command = (argv: string[], io: CliIo) => Promise<number>;
+export const VERSION = '0.1.0';
 
-const commands: Record<string, { run: Command; summary: string }> = {
-  check: { run: checkCommand, summary: 'are all keys of every secrets example present in the store?' },
-  render: { run: renderCommand, summary: 'write the env files compose reads, atomically, from their sources' },
-  rotate: { run: rotateCommand, summary: 'a new VALUE for one key, in Vault (check-and-set) or the sops file (not sops re-keying)' },
-  set: { run: setCommand, summary: 'the first value of a key missing from its source' },
-  versions: { run: versionsCommand, summary: 'versions of a secrets file (Vault KV v2 versions; sops lastmodified + git)' },
-  rollback: { run: rollbackCommand, summary: 'make an older Vault KV v2 version current again (check-and-set)' },
-  serve: { run: serveCommand, summary: 'serve the check/render HTTP API (bearer tokens, /metrics, /openapi.json)' },
-  token: { run: tokenCommand, summary: 'mint an API token for serve (`coffre token new --role R`)' },
+export const commands: Record<string, CliCommand> = {
+  check: checkCommand,
+  render: renderCommand,
+  rotate: rotateCommand,
+  set: setCommand,
+  versions: versionsCommand,
+  rollback: rollbackCommand,
+  serve: serveCommand,
+  token: tokenCommand,
 };
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: coffre <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun \`coffre <command> --help\` for a command's options.`;
+  return `usage: coffre [-C DIR] <command> [options] [SERVICE]...
+
+  -C, --repo DIR   act as if started in DIR (like git -C; env COFFRE_REPO): the repo is the nearest folder up
+                   from there holding coffre.yaml, else the git work tree's top
+  -V, --version    print the version
+  -h, --help       this help; \`coffre help <command>\` for a command's options
+
+commands:
+${lines.join('\n')}`;
+}
+
+/** The command line as main.ts reads it (exported for the parsing tests). */
+export function parseArgv(argv: readonly string[]): CommandLine {
+  return parseCommandLine(argv, Object.fromEntries(Object.entries(commands).map(([name, c]) => [name, [...c.options]])));
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(`${usage()}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === 'version') {
-    io.stdout.write('coffre 0.1.0\n');
-    return 0;
-  }
-  const command = commands[name];
-  if (!command) {
-    io.stderr.write(`coffre: unknown command "${name}"\n${usage()}\n`);
-    return 2;
-  }
+  const line = parseArgv(argv);
+  // A machine format asked for (and valid for the command) also carries a fatal error, usage errors included.
+  let documentFormat = 'text';
   try {
-    return await command.run(rest, io);
+    if (line.kind === 'command') {
+      const command = commands[line.command] as CliCommand;
+      const format = line.values.format;
+      if (typeof format === 'string' && command.formats?.includes(format)) documentFormat = format;
+      if (line.errors.length > 0) throw new CoffreError('COFFRE_USAGE', `${line.errors.join('; ')}\n(see coffre help ${line.command})`);
+      if (line.values.help === true) {
+        io.stdout.write(`${command.usage}\n`);
+        return 0;
+      }
+      if (typeof format === 'string' && !command.formats?.includes(format)) {
+        const accepted = command.formats ? `expected ${command.formats.join(', ')}` : `${line.command} has no --format`;
+        throw new CoffreError('COFFRE_USAGE', `unknown --format "${format}" (${accepted})`);
+      }
+      return await command.run({ values: line.values, positionals: line.positionals, repo: line.repo }, io);
+    }
+    if (line.errors.length > 0) throw new CoffreError('COFFRE_USAGE', `${line.errors.join('; ')}\n${usage()}`);
+    if (line.kind === 'version') {
+      io.stdout.write(`coffre ${VERSION}\n`);
+      return 0;
+    }
+    if (line.kind === 'help') {
+      if (line.command === null) {
+        io.stdout.write(`${usage()}\n`);
+        return 0;
+      }
+      const command = commands[line.command];
+      if (command === undefined) throw new CoffreError('COFFRE_USAGE', `unknown command "${line.command}"\n${usage()}`);
+      io.stdout.write(`${command.usage}\n`);
+      return 0;
+    }
+    // No command at all: the overview, as a usage error.
+    io.stdout.write(`${usage()}\n`);
+    return 2;
   } catch (error) {
-    return reportError(error, io);
+    return reportError(error, io, documentFormat);
   }
 }
 
-function reportError(error: unknown, io: CliIo): number {
+function reportError(error: unknown, io: CliIo, format: string): number {
+  let code: string;
+  let message: string;
   if (isCoffreError(error)) {
-    io.stderr.write(`coffre: ${error.code}: ${formatErrorMessage(error)}\n`);
-    return exitCodeFor(error);
+    code = error.code;
+    message = formatErrorMessage(error);
+    io.stderr.write(`coffre: ${code}: ${message}\n`);
+  } else {
+    // Unknown errors may carry anything in their message; print only their class name.
+    code = 'COFFRE_INTERNAL';
+    message = `unexpected ${(error as Error)?.name ?? 'error'}; rerun with COFFRE_DEBUG=1 for a stack trace`;
+    io.stderr.write(`coffre: ${code}: ${message}\n`);
+    if (io.env.COFFRE_DEBUG === '1') io.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   }
-  // parseArgs throws TypeErrors with a code for unknown or malformed options: a usage error.
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    const usageError = new CoffreError('COFFRE_USAGE', (error as Error).message);
-    io.stderr.write(`coffre: ${usageError.code}: ${usageError.message}\n`);
-    return exitCodeFor(usageError);
-  }
-  // Unknown errors may carry anything in their message; print only their class name.
-  io.stderr.write(`coffre: COFFRE_INTERNAL: unexpected ${(error as Error)?.name ?? 'error'}; rerun with COFFRE_DEBUG=1 for a stack trace\n`);
-  if (io.env.COFFRE_DEBUG === '1') io.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  const document = formatErrorDocument(format, code, message);
+  if (document !== null) io.stdout.write(document);
   return exitCodeFor(error);
 }

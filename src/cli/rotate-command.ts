@@ -1,25 +1,27 @@
 // `coffre rotate | set | versions | rollback`: argv → the rotate/versions use-cases → a value-free summary,
 // one `audit:` JSON line per write on stderr, and an exit code. A value reaches stdout only with --show on a TTY.
-import { parseArgs } from 'node:util';
 import { GENERATE_ALPHABETS, type GenerateCharset } from '../core/generate.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
 import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteMode, type WriteResult } from '../use-cases/rotate.js';
 import { listVersions, type VersionsReport } from '../use-cases/versions.js';
 import { openWorkspace } from '../use-cases/workspace.js';
+import type { OptionSpec } from './args.js';
+import { flagOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
-import { resolveRepoRoot } from './repo-root.js';
+import { locateRepo, normalizeServiceName, repoFlagFor } from './repo-root.js';
 
 const NOT_SOPS_ROTATE = `"Rotate" here means a NEW VALUE for one key. It is not \`sops rotate\` (re-keying a sops file's data key):
 coffre keeps the file's data key and re-encrypts only the changed value.`;
 
-export const rotateUsage = `usage: coffre rotate [REPO_DIR] <service> <file> <KEY> (--generate [--length N] [--charset C] | --value-stdin)
-                     [--render] [--show] [--allow-extra] [--format text|json]
+export const rotateUsage = `usage: coffre [-C DIR] rotate <service> <file> <KEY> (--generate [--length N] [--charset C] | --value-stdin)
+                              [--render] [--show] [--allow-extra] [--format text|json]
 
 Writes a new value for KEY of a secrets file to its source: Vault/OpenBao KV v2 with check-and-set against
 the version read (a concurrent change fails with COFFRE_CONFLICT, exit 5; nothing is retried blindly), or the
 sops file, rewritten atomically with its own data key (unchanged values keep their ciphertext, new MAC).
 ${NOT_SOPS_ROTATE}
 <file> is the secrets file's logical name (\`db\` for secrets/db.secrets) or its target path relative to the service.
+  -C, --repo DIR       act as if started in DIR (env COFFRE_REPO): the repo is found upwards from there
   --generate           a random value: the example's \`@generate=<charset>:<length>\`, else alnum:32
   --charset C          alnum, hex, base64url or ascii-safe (overrides the example)
   --length N           characters to generate (overrides the example)
@@ -31,66 +33,79 @@ ${NOT_SOPS_ROTATE}
 KEY must exist in the store (use \`coffre set\` for a first value).
 exit codes: 0 written, 2 usage, 3 source error (e.g. COFFRE_SOURCE_DENIED), 4 render failed, 5 conflict`;
 
-export const setUsage = `usage: coffre set [REPO_DIR] <service> <file> <KEY> (--value-stdin | --generate [--length N] [--charset C])
-                  [--render] [--show] [--allow-extra] [--format text|json]
+export const setUsage = `usage: coffre [-C DIR] set <service> <file> <KEY> (--value-stdin | --generate [--length N] [--charset C])
+                           [--render] [--show] [--allow-extra] [--format text|json]
 
 Gives KEY its first value (refused when KEY already has one: use \`coffre rotate\`). A missing Vault secret is
 created with check-and-set 0; a sops file must exist already. Options as for \`coffre rotate\`.`;
 
-export const versionsUsage = `usage: coffre versions [REPO_DIR] <service> <file> [--format text|json]
+export const versionsUsage = `usage: coffre [-C DIR] versions <service> <file> [--format text|json]
 
 Vault/OpenBao KV v2: every kept version with its creation date (deleted/destroyed marked) and the current one.
 sops: the file's \`lastmodified\` and, in a git checkout, its recent commits. Never reads a value.`;
 
-export const rollbackUsage = `usage: coffre rollback [REPO_DIR] <service> <file> --to <version> [--render] [--format text|json]
+export const rollbackUsage = `usage: coffre [-C DIR] rollback <service> <file> --to <version> [--render] [--format text|json]
 
 Vault/OpenBao KV v2 only: writes the data of version <version> as a new current version, with check-and-set.
 sops files have no versions of their own: restore one from git (\`git checkout <commit> -- <file>\`).`;
 
-const valueOptions = {
-  generate: { type: 'boolean', default: false },
-  'value-stdin': { type: 'boolean', default: false },
-  length: { type: 'string' },
-  charset: { type: 'string' },
-  render: { type: 'boolean', default: false },
-  show: { type: 'boolean', default: false },
-  'allow-extra': { type: 'boolean', default: false },
-  format: { type: 'string', short: 'f', default: 'text' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+const valueOptions: readonly OptionSpec[] = [
+  { name: 'generate', type: 'boolean' },
+  { name: 'value-stdin', type: 'boolean' },
+  { name: 'length', type: 'string' },
+  { name: 'charset', type: 'string' },
+  { name: 'render', type: 'boolean' },
+  { name: 'show', type: 'boolean' },
+  { name: 'allow-extra', type: 'boolean' },
+  { name: 'format', short: 'f', type: 'string' },
+];
 
 /** `coffre rotate`: a new value for an existing key. */
-export function rotateCommand(argv: string[], io: CliIo): Promise<number> {
-  return writeCommand('rotate', argv, io);
-}
+export const rotateCommand: CliCommand = {
+  summary: 'a new VALUE for one key, in Vault (check-and-set) or the sops file (not sops re-keying)',
+  usage: rotateUsage,
+  formats: ['text', 'json'],
+  options: valueOptions,
+  run: (invocation, io) => writeCommand('rotate', invocation, io),
+};
 
 /** `coffre set`: the first value of a key. */
-export function setCommand(argv: string[], io: CliIo): Promise<number> {
-  return writeCommand('set', argv, io);
-}
+export const setCommand: CliCommand = {
+  summary: 'the first value of a key missing from its source',
+  usage: setUsage,
+  formats: ['text', 'json'],
+  options: valueOptions,
+  run: (invocation, io) => writeCommand('set', invocation, io),
+};
 
-async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, argv: string[], io: CliIo): Promise<number> {
+async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, invocation: Invocation, io: CliIo): Promise<number> {
   const usage = mode === 'rotate' ? rotateUsage : setUsage;
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: valueOptions });
-  if (values.help) {
-    io.stdout.write(`${usage}\n`);
-    return 0;
-  }
-  const format = formatOf(values.format);
-  const [repoDir, service, file, key] = splitPositionals(positionals, 3, `coffre ${mode}`, usage);
+  const values = {
+    generate: flagOf(invocation.values, 'generate'),
+    'value-stdin': flagOf(invocation.values, 'value-stdin'),
+    length: stringOf(invocation.values, 'length'),
+    charset: stringOf(invocation.values, 'charset'),
+    render: flagOf(invocation.values, 'render'),
+    show: flagOf(invocation.values, 'show'),
+    'allow-extra': flagOf(invocation.values, 'allow-extra'),
+  };
+  const format = formatOf(stringOf(invocation.values, 'format'));
+  // Usage is settled before stdin is read and before the repo is opened.
+  const where = await locateRepo(io, invocation.repo, invocation.positionals, { positionals: 4 });
+  const [service, file, key] = namesOf(where.positionals, 3, `coffre ${mode}`, usage);
   if (values.generate === values['value-stdin']) throw new CoffreError('COFFRE_USAGE', `give exactly one of --generate or --value-stdin\n${usage}`);
   if (!values.generate && (values.length !== undefined || values.charset !== undefined)) throw new CoffreError('COFFRE_USAGE', '--length and --charset go with --generate');
   const value: NewValue = values.generate ? { kind: 'generate', ...generateOptions(values.charset, values.length) } : { kind: 'value', value: await readValueFromStdin(io) };
   const show = values.show && io.stdout.isTTY === true;
   if (values.show && !show) io.stderr.write('coffre: --show ignored: stdout is not a terminal, the value is not printed\n');
 
-  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
+  const workspace = await openWorkspace({ root: where.root, env: io.env });
   let revealed: string | null = null;
   try {
     const result = await runRotate(workspace, {
-      service: service!,
-      file: file!,
-      key: key!,
+      service,
+      file,
+      key,
       value,
       mode,
       allowExtra: values['allow-extra'],
@@ -101,28 +116,28 @@ async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, argv: string[], 
     });
     io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeWrite(result));
     if (revealed !== null) io.stdout.write(`${revealed}\n`);
-    return finishAfterRender(result, io, repoDir);
+    return finishAfterRender(result, io, repoFlagFor(io.cwd, where.root));
   } finally {
     workspace.close();
   }
 }
 
 /** `coffre versions`. */
-export async function versionsCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { format: { type: 'string', short: 'f', default: 'text' }, help: { type: 'boolean', short: 'h', default: false } },
-  });
-  if (values.help) {
-    io.stdout.write(`${versionsUsage}\n`);
-    return 0;
-  }
-  const format = formatOf(values.format);
-  const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre versions', versionsUsage);
-  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
+export const versionsCommand: CliCommand = {
+  summary: 'versions of a secrets file (Vault KV v2 versions; sops lastmodified + git)',
+  usage: versionsUsage,
+  formats: ['text', 'json'],
+  options: [{ name: 'format', short: 'f', type: 'string' }],
+  run: versions,
+};
+
+async function versions(invocation: Invocation, io: CliIo): Promise<number> {
+  const format = formatOf(stringOf(invocation.values, 'format'));
+  const where = await locateRepo(io, invocation.repo, invocation.positionals, { positionals: 3 });
+  const [service, file] = namesOf(where.positionals, 2, 'coffre versions', versionsUsage);
+  const workspace = await openWorkspace({ root: where.root, env: io.env });
   try {
-    const report = await listVersions(workspace, { service: service!, file: file! });
+    const report = await listVersions(workspace, { service, file });
     io.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : describeVersions(report));
     return 0;
   } finally {
@@ -131,45 +146,44 @@ export async function versionsCommand(argv: string[], io: CliIo): Promise<number
 }
 
 /** `coffre rollback`. */
-export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      to: { type: 'string' },
-      render: { type: 'boolean', default: false },
-      format: { type: 'string', short: 'f', default: 'text' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(`${rollbackUsage}\n`);
-    return 0;
-  }
-  const format = formatOf(values.format);
-  const [repoDir, service, file] = splitPositionals(positionals, 2, 'coffre rollback', rollbackUsage);
-  if (values.to === undefined || !/^[1-9][0-9]{0,15}$/.test(values.to)) throw new CoffreError('COFFRE_USAGE', `rollback needs --to <version> (a KV v2 version number)\n${rollbackUsage}`);
-  const workspace = await openWorkspace({ root: await resolveRepoRoot(io.cwd, repoDir), env: io.env });
+export const rollbackCommand: CliCommand = {
+  summary: 'make an older Vault KV v2 version current again (check-and-set)',
+  usage: rollbackUsage,
+  formats: ['text', 'json'],
+  options: [
+    { name: 'to', type: 'string' },
+    { name: 'render', type: 'boolean' },
+    { name: 'format', short: 'f', type: 'string' },
+  ],
+  run: rollback,
+};
+
+async function rollback(invocation: Invocation, io: CliIo): Promise<number> {
+  const format = formatOf(stringOf(invocation.values, 'format'));
+  const to = stringOf(invocation.values, 'to');
+  const where = await locateRepo(io, invocation.repo, invocation.positionals, { positionals: 3 });
+  const [service, file] = namesOf(where.positionals, 2, 'coffre rollback', rollbackUsage);
+  if (to === undefined || !/^[1-9][0-9]{0,15}$/.test(to)) throw new CoffreError('COFFRE_USAGE', `rollback needs --to <version> (a KV v2 version number)\n${rollbackUsage}`);
+  const workspace = await openWorkspace({ root: where.root, env: io.env });
   try {
     const result = await runRollback(
       workspace,
-      { service: service!, file: file!, to: Number(values.to), render: values.render, who: whoOf(io), audit: auditLine(io) },
+      { service, file, to: Number(to), render: flagOf(invocation.values, 'render'), who: whoOf(io), audit: auditLine(io) },
     );
     io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeWrite(result));
-    return finishAfterRender(result, io, repoDir);
+    return finishAfterRender(result, io, repoFlagFor(io.cwd, where.root));
   } finally {
     workspace.close();
   }
 }
 
-/** `[REPO_DIR] a b [c]`: `count` names after an optional REPO_DIR. */
-function splitPositionals(positionals: string[], count: number, command: string, usage: string): [string | undefined, ...Array<string | undefined>] {
-  if (positionals.length === count) return [undefined, ...positionals];
-  if (positionals.length === count + 1) return [positionals[0], ...positionals.slice(1)];
-  throw new CoffreError('COFFRE_USAGE', `${command} takes ${count} names after an optional REPO_DIR, got ${positionals.length}\n${usage}`);
+/** Exactly `count` names (`<service> <file> [<KEY>]`). */
+function namesOf(positionals: string[], count: 2 | 3, command: string, usage: string): [string, string, string] {
+  if (positionals.length === count) return [normalizeServiceName(positionals[0] as string), ...positionals.slice(1)] as [string, string, string];
+  throw new CoffreError('COFFRE_USAGE', `${command} takes ${count} names (${count === 3 ? '<service> <file> <KEY>' : '<service> <file>'}), got ${positionals.length}; name the repo with -C DIR\n${usage}`);
 }
 
-function formatOf(format: string | undefined): 'text' | 'json' {
+function formatOf(format: string | undefined = 'text'): 'text' | 'json' {
   if (format !== 'text' && format !== 'json') throw new CoffreError('COFFRE_USAGE', `unknown --format "${format}" (expected text or json)`);
   return format;
 }
@@ -217,9 +231,15 @@ function whoOf(io: CliIo): string {
   return io.env.USER || io.env.LOGNAME || 'unknown';
 }
 
-/** One `audit: {json}` line on stderr per write attempt (names and versions only). */
+/** Refusals of the command line itself (bad name, unknown service): nothing was attempted, nothing to audit. */
+const NOT_AUDITED = new Set<string>(['COFFRE_USAGE', 'COFFRE_SERVICE_UNKNOWN']);
+
+/** One `audit: {json}` line on stderr per write attempt (names and versions only); usage refusals get none. */
 function auditLine(io: CliIo): (record: AuditRecord) => void {
-  return (record) => void io.stderr.write(`audit: ${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  return (record) => {
+    if (record.errorCode !== undefined && NOT_AUDITED.has(record.errorCode)) return;
+    io.stderr.write(`audit: ${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  };
 }
 
 function describeWrite(result: WriteResult): string {
@@ -237,24 +257,23 @@ function describeWrite(result: WriteResult): string {
 }
 
 /** After a write: a failed render is reported with the way back, and exits non-zero. */
-function finishAfterRender(result: WriteResult, io: CliIo, repoDir: string | undefined): number {
+function finishAfterRender(result: WriteResult, io: CliIo, repoFlag: string): number {
   if (!result.renderFailed || !result.render) return 0;
   const error = result.render.error ?? { code: 'COFFRE_TARGET_WRITE' as const, message: `render ended as ${result.render.status}` };
   const stored = result.source.kind === 'vault' ? `version ${result.newVersion}` : `lastmodified ${result.newLastModified}`;
   io.stderr.write(`coffre: the new ${result.action === 'rollback' ? 'data is' : 'value is'} stored (${stored}) but rendering ${result.service} failed: ${error.code}: ${error.message}\n`);
-  io.stderr.write(`coffre: to roll back: ${rollbackHint(result, repoDir)}\n`);
+  io.stderr.write(`coffre: to roll back: ${rollbackHint(result, repoFlag)}\n`);
   return Math.max(1, ERROR_CODES[error.code].exit);
 }
 
-function rollbackHint(result: WriteResult, repoDir: string | undefined): string {
-  const repo = repoDir === undefined ? '' : ` ${repoDir}`;
+function rollbackHint(result: WriteResult, repoFlag: string): string {
   switch (result.rollback.kind) {
     case 'vault':
-      return `coffre rollback${repo} ${result.service} ${result.file} --to ${result.rollback.toVersion}`;
+      return `coffre ${repoFlag}rollback ${result.service} ${result.file} --to ${result.rollback.toVersion}`;
     case 'vault-new-secret':
       return `the secret did not exist before: delete it (bao kv metadata delete ${result.source.ref})`;
     case 'sops':
-      return `git checkout -- ${result.rollback.file}${repoDir === undefined ? '' : ` (in ${repoDir})`}`;
+      return `git ${repoFlag}checkout -- ${result.rollback.file}`;
   }
 }
 

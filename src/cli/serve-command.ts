@@ -1,9 +1,8 @@
-// `coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert F --tls-key F] [--insecure-no-auth]`
+// `coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert F --tls-key F] [--insecure-no-auth]`
 // The edge of the HTTP service: parses options and files once, creates the one logger, opens the workspace,
 // builds the app, listens, and returns 0 once a SIGTERM/SIGINT closed it.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DestinationStream } from 'pino';
 import { CoffreError } from '../errors.js';
 import { buildApp } from '../http/app.js';
@@ -12,13 +11,15 @@ import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../h
 import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
+import { flagOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
-import { resolveRepoRoot } from './repo-root.js';
+import { locateRepo } from './repo-root.js';
 
-export const serveUsage = `usage: coffre serve [REPO_DIR] [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
-                    [--insecure-no-auth] [--log-level LEVEL]
+export const serveUsage = `usage: coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
+                             [--insecure-no-auth] [--log-level LEVEL]
 
 Serves the check and render API (JSON under /v1, /healthz, /readyz, /metrics, /openapi.json, /docs).
+  -C, --repo DIR       the infra repo: found upwards from DIR (env COFFRE_REPO; default: the working directory)
   --listen HOST:PORT   address to bind (default 127.0.0.1:8080; env COFFRE_LISTEN)
   --tokens FILE        API tokens file (YAML; env COFFRE_TOKENS_FILE); add entries with \`coffre token new\`
   --tls-cert, --tls-key  serve HTTPS with this PEM certificate and key
@@ -27,25 +28,36 @@ Serves the check and render API (JSON under /v1, /healthz, /readyz, /metrics, /o
 Vault/OpenBao and age identities come from coffre.yaml and the environment, as for \`coffre check\`.
 Stops gracefully on SIGTERM/SIGINT: in-flight requests complete first.`;
 
-export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      listen: { type: 'string' },
-      tokens: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'insecure-no-auth': { type: 'boolean', default: false },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    io.stdout.write(`${serveUsage}\n`);
-    return 0;
+export const serveCommand: CliCommand = {
+  summary: 'serve the check/render HTTP API (bearer tokens, /metrics, /openapi.json)',
+  usage: serveUsage,
+  options: [
+    { name: 'listen', type: 'string' },
+    { name: 'tokens', type: 'string' },
+    { name: 'tls-cert', type: 'string' },
+    { name: 'tls-key', type: 'string' },
+    { name: 'insecure-no-auth', type: 'boolean' },
+    { name: 'log-level', type: 'string' },
+  ],
+  run: serve,
+};
+
+async function serve(invocation: Invocation, io: CliIo): Promise<number> {
+  const opt = (name: string) => stringOf(invocation.values, name);
+  const values = {
+    listen: opt('listen'),
+    tokens: opt('tokens'),
+    'tls-cert': opt('tls-cert'),
+    'tls-key': opt('tls-key'),
+    'insecure-no-auth': flagOf(invocation.values, 'insecure-no-auth'),
+    'log-level': opt('log-level'),
+  };
+  const repoGiven = invocation.repo.length > 0 || (io.env.COFFRE_REPO ?? '') !== '';
+  if (invocation.positionals.length > 1 || (invocation.positionals.length === 1 && repoGiven)) {
+    throw new CoffreError('COFFRE_USAGE', `serve takes no positional argument (name the repo with -C DIR), got ${invocation.positionals.length}`);
   }
-  if (positionals.length > 1) throw new CoffreError('COFFRE_USAGE', `serve takes one REPO_DIR, got ${positionals.length}`);
+  // The old `serve REPO_DIR` still works, with a deprecation note.
+  const where = await locateRepo(io, invocation.repo, invocation.positionals, { positionals: 'always' });
   const address = parseListenAddress(values.listen ?? io.env.COFFRE_LISTEN ?? '127.0.0.1:8080');
   const tokensFile = values.tokens ?? (io.env.COFFRE_TOKENS_FILE || undefined);
   const insecure = values['insecure-no-auth'];
@@ -65,7 +77,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const tokens = tokensFile === undefined ? null : await loadTokensFile(path.resolve(io.cwd, tokensFile));
 
   const logger = createLogger({ level: values['log-level'] ?? io.env.COFFRE_LOG_LEVEL ?? 'info', destination: io.stdout as unknown as DestinationStream });
-  const root = await resolveRepoRoot(io.cwd, positionals[0]);
+  const root = where.root;
   // One Vault session for the process: it logs in once and keeps its token renewed, so requests (each with
   // its own workspace, below) never log in themselves. Its state shows in /readyz.
   const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }) });

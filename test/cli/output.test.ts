@@ -8,7 +8,7 @@ import { projectRoot } from '../support/tools.js';
 
 async function checkDemo(isTTY: boolean, env: Record<string, string>): Promise<string> {
   let stdout = '';
-  await runCli(['check', path.join(projectRoot, 'examples', 'infra')], {
+  await runCli(['-C', path.join(projectRoot, 'examples', 'infra'), 'check'], {
     stdout: { write: (s: string) => (stdout += s), isTTY },
     stderr: { write: () => true },
     env,

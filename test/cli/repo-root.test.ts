@@ -1,5 +1,5 @@
-// Without REPO_DIR the CLI finds the repo upwards (coffre.yaml, else the git top, else cwd), and `render`
-// with no service renders the service folder the working directory is in.
+// The CLI finds the repo upwards (coffre.yaml, else the git top, else cwd), and `render` or `check` with no
+// service acts on the service folder the working directory is in.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,7 +34,7 @@ for (const c of cases) {
   });
 }
 
-t.test('inside a service folder of the demo: `render` renders it, `check` checks the whole repo', async (t) => {
+t.test('inside a service folder of the demo: `render` renders it, `check` checks it (`check --all`: the whole repo)', async (t) => {
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await exec('git', ['init', '-q', dir]);
@@ -50,15 +50,19 @@ t.test('inside a service folder of the demo: `render` renders it, `check` checks
   await t.rejects(stat(path.join(dir, 'mattermost', 'secrets', 'db.secrets')), { code: 'ENOENT' }, 'only that service');
 
   const check = io(path.join(dir, 'mattermost'));
-  t.equal(await runCli(['check', '--format', 'json'], check.io), 1);
-  t.equal(JSON.parse(check.out.stdout).summary.services, 3, 'the whole repo from inside a service');
+  t.equal(await runCli(['check', '--format', 'json'], check.io), 0, check.out.stderr);
+  t.same(JSON.parse(check.out.stdout).services.map((s: { name: string }) => s.name), ['mattermost'], 'only the service cwd is in');
+  const checkAll = io(path.join(dir, 'mattermost', 'secrets'));
+  t.equal(await runCli(['check', '--all', '--format', 'json'], checkAll.io), 1);
+  t.equal(JSON.parse(checkAll.out.stdout).summary.services, 3, '--all: the whole repo from inside a service');
 
   const atRoot = io(dir);
   t.equal(await runCli(['render'], atRoot.io), 2, 'no service at the root: usage error');
   t.match(atRoot.out.stderr, /render needs service names or --all/);
-  const repoAsService = io(path.dirname(dir));
-  await mkdir(path.join(dir, 'empty'), { recursive: true });
-  t.equal(await runCli(['render', path.basename(dir)], repoAsService.io), 2);
-  t.match(repoAsService.out.stderr, /not a service .*--all/);
-  await rm(path.join(dir, 'empty'), { recursive: true });
+  // A folder that is neither a service nor a repo of its own: a usage error pointing at -C.
+  await mkdir(path.join(dir, 'etherpad', 'conf'), { recursive: true });
+  const folderAsService = io(dir);
+  t.equal(await runCli(['render', 'etherpad/conf'], folderAsService.io), 2);
+  t.match(folderAsService.out.stderr, /"etherpad\/conf" is not a service .*coffre -C etherpad\/conf render --all/);
+  await rm(path.join(dir, 'etherpad', 'conf'), { recursive: true });
 });

@@ -29,7 +29,7 @@ async function coffre(argv: string[], env: Record<string, string | undefined> = 
 t.test('the demo repo: etherpad is incomplete with its missing, placeholder and extra keys named at their example lines', async (t) => {
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
-  const result = await coffre(['check', dir, '--format', 'json']);
+  const result = await coffre(['-C', dir, 'check', '--format', 'json']);
   t.equal(result.code, 1, 'exit 1: incomplete');
   const report = JSON.parse(result.stdout);
   t.equal(report.version, 1);
@@ -55,7 +55,7 @@ t.test('keys-only on the demo repo needs no age key and still finds the missing 
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await writeFile(path.join(dir, 'coffre.yaml'), 'version: 1\n');
-  const result = await coffre(['check', dir, '--keys-only', '--format', 'json', '--service', 'etherpad']);
+  const result = await coffre(['-C', dir, 'check', '--keys-only', '--format', 'json', '--service', 'etherpad']);
   t.equal(result.code, 1);
   const report = JSON.parse(result.stdout);
   t.equal(report.keysOnly, true);
@@ -69,7 +69,7 @@ t.test('without any age key, a value check of sops files fails with a named erro
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await writeFile(path.join(dir, 'coffre.yaml'), 'version: 1\n');
-  const result = await coffre(['check', dir, '--format', 'json', '--service', 'website']);
+  const result = await coffre(['-C', dir, 'check', '--format', 'json', '--service', 'website']);
   t.equal(result.code, 3);
   const file = JSON.parse(result.stdout).services[0].files[0];
   t.equal(file.status, 'error');
@@ -77,7 +77,7 @@ t.test('without any age key, a value check of sops files fails with a named erro
 });
 
 t.test('an unknown service is a usage error (exit 2) naming the known services', async (t) => {
-  const result = await coffre(['check', 'examples/infra', '--service', 'nope']);
+  const result = await coffre(['-C', 'examples/infra', 'check', '--service', 'nope']);
   t.equal(result.code, 2);
   t.match(result.stderr, /COFFRE_SERVICE_UNKNOWN.*nope.*etherpad/);
 });
@@ -86,7 +86,7 @@ t.test('a malformed example is reported with file:line and exit 2, other files s
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await writeFile(path.join(dir, 'website', 'secrets', 'deploy.secrets.example'), '# token\nWEBHOOK TOKEN=\n');
-  const result = await coffre(['check', dir]);
+  const result = await coffre(['-C', dir, 'check']);
   t.equal(result.code, 2);
   t.match(result.stdout, /website\/secrets\/deploy\.secrets\.example:2/);
   t.match(result.stdout, /mattermost/);
@@ -127,12 +127,12 @@ t.test('canary: no planted value appears in any output of check, in every format
   const outputs: string[] = [];
   for (const format of ['text', 'json', 'junit']) {
     for (const keysOnly of [false, true]) {
-      const result = await coffre(['check', dir, '--format', format, ...(keysOnly ? ['--keys-only'] : [])], env);
+      const result = await coffre(['-C', dir, 'check', '--format', format, ...(keysOnly ? ['--keys-only'] : [])], env);
       t.equal(result.code, 1, `${format}${keysOnly ? ' keys-only' : ''}: incomplete`);
       outputs.push(result.stdout, result.stderr);
     }
   }
-  const json = JSON.parse((await coffre(['check', dir, '--format', 'json'], env)).stdout);
+  const json = JSON.parse((await coffre(['-C', dir, 'check', '--format', 'json'], env)).stdout);
   const chat = json.services.find((s: { name: string }) => s.name === 'chat').files[0];
   t.same(
     Object.fromEntries(chat.keys.map((k: { name: string; status: string }) => [k.name, k.status])),
@@ -148,21 +148,21 @@ t.test('canary: no planted value appears in any output of check, in every format
   // CI: a coffre-ci policy token checks key names through subkeys, and is denied any value read.
   const ciToken = await bao.tokenWithPolicies(['coffre-ci']);
   const ciEnv = { VAULT_ADDR: bao.address, VAULT_TOKEN: ciToken, SOPS_AGE_KEY: key.identity };
-  const ciKeys = await coffre(['check', dir, '--keys-only', '--format', 'json', '--service', 'chat'], ciEnv);
+  const ciKeys = await coffre(['-C', dir, 'check', '--keys-only', '--format', 'json', '--service', 'chat'], ciEnv);
   t.equal(ciKeys.code, 1, 'CI token: keys-only check runs (incomplete)');
   t.same(
     Object.fromEntries(JSON.parse(ciKeys.stdout).services[0].files[0].keys.map((k: { name: string; status: string }) => [k.name, k.status])),
     { DB_USER: 'ok', DB_PASS: 'ok', DB_MISSING: 'missing', DB_EMPTY: 'ok', DB_PLACE: 'ok', DB_OLD: 'extra' },
     'names only: emptiness and placeholders are not visible through subkeys',
   );
-  const ciValues = await coffre(['check', dir, '--format', 'json', '--service', 'chat'], ciEnv);
+  const ciValues = await coffre(['-C', dir, 'check', '--format', 'json', '--service', 'chat'], ciEnv);
   t.equal(ciValues.code, 3, 'CI token reading values: exit 3');
   t.equal(JSON.parse(ciValues.stdout).services[0].files[0].error.code, 'COFFRE_SOURCE_DENIED');
   outputs.push(ciKeys.stdout, ciKeys.stderr, ciValues.stdout, ciValues.stderr);
 
   // Error paths too: a wrong token and an unreachable server.
-  outputs.push((await coffre(['check', dir], { ...env, VAULT_TOKEN: 'hvs.not-a-token' })).stderr);
-  const unreachable = await coffre(['check', dir, '--format', 'json'], { ...env, VAULT_ADDR: 'http://127.0.0.1:9' });
+  outputs.push((await coffre(['-C', dir, 'check'], { ...env, VAULT_TOKEN: 'hvs.not-a-token' })).stderr);
+  const unreachable = await coffre(['-C', dir, 'check', '--format', 'json'], { ...env, VAULT_ADDR: 'http://127.0.0.1:9' });
   t.equal(unreachable.code, 3, 'unreachable OpenBao → exit 3');
   t.match(unreachable.stdout, /COFFRE_SOURCE_UNREACHABLE/);
   outputs.push(unreachable.stdout, unreachable.stderr);

@@ -35,7 +35,7 @@ t.test('renders the demo repo: complete services written 0600 and byte-exact, th
   const dir = t.testdir();
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await gitInit(dir);
-  const result = await coffre(['render', dir, '--all']);
+  const result = await coffre(['-C', dir, 'render', '--all']);
   t.equal(result.code, 1, 'exit 1: etherpad refused as incomplete');
   t.match(result.stdout, /etherpad: REFUSED/);
   const db = path.join(dir, 'mattermost', 'secrets', 'db.secrets');
@@ -43,7 +43,7 @@ t.test('renders the demo repo: complete services written 0600 and byte-exact, th
   t.same(await readRendered(db), { POSTGRES_USER: 'mattermost', POSTGRES_PASSWORD: 'demo-Only$pa"ss #1', POSTGRES_DB: 'mattermost' });
   await t.rejects(stat(path.join(dir, 'etherpad', 'secrets', 'etherpad.secrets')), { code: 'ENOENT' }, 'nothing written for etherpad');
   const before = (await stat(db)).mtimeMs;
-  const again = await coffre(['render', dir, 'mattermost', 'website']);
+  const again = await coffre(['-C', dir, 'render', 'mattermost', 'website']);
   t.equal(again.code, 0);
   t.match(again.stdout, /mattermost: unchanged/);
   t.equal((await stat(db)).mtimeMs, before, 'an unchanged target is not touched');
@@ -54,7 +54,7 @@ t.test('refuses a target git does not ignore, naming the .gitignore line, and wr
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await writeFile(path.join(dir, '.gitignore'), '# nothing ignored\n');
   await gitInit(dir);
-  const result = await coffre(['render', dir, 'website', '--format', 'json']);
+  const result = await coffre(['-C', dir, 'render', 'website', '--format', 'json']);
   t.equal(result.code, 4);
   const report = JSON.parse(result.stdout);
   t.equal(report.services[0].error.code, 'COFFRE_TARGET_NOT_IGNORED');
@@ -83,7 +83,7 @@ t.test('a Vault-backed service renders hostile values that compose reads back id
   await gitInit(dir);
   const token = await bao.tokenWithPolicies(['coffre-host']);
   t.equal((await bao.vaultHttp('POST', `secret/data/${bao.prefix}/app/app`, { data: hostile })).status, 200);
-  const result = await coffre(['render', dir, 'app'], { VAULT_ADDR: bao.address, VAULT_TOKEN: token });
+  const result = await coffre(['-C', dir, 'render', 'app'], { VAULT_ADDR: bao.address, VAULT_TOKEN: token });
   t.equal(result.code, 0, result.stderr);
   t.same(await readRendered(path.join(dir, 'app', 'secrets', 'app.secrets')), hostile);
   for (const value of Object.values(hostile)) t.notOk(result.stdout.includes(value) || result.stderr.includes(value), 'no value printed');
@@ -104,7 +104,7 @@ t.test('sealed or unreachable OpenBao mid-service: nothing written, previous tar
   await writeSopsFile(path.join(dir, 'chat', 'secrets', 'a.secrets.sops.yaml'), 'A_TOKEN: sops-old\n', key);
   await vaultHttp(bao.address, bao.rootToken, 'POST', 'secret/data/chat/b', { data: { B_PASS: 'vault-old' } });
   const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity };
-  t.equal((await coffre(['render', dir, 'chat'], env)).code, 0, 'first render');
+  t.equal((await coffre(['-C', dir, 'render', 'chat'], env)).code, 0, 'first render');
   const a = path.join(dir, 'chat', 'secrets', 'a.secrets');
   const b = path.join(dir, 'chat', 'secrets', 'b.secrets');
   const before = { a: await readFile(a, 'utf8'), b: await readFile(b, 'utf8') };
@@ -113,13 +113,13 @@ t.test('sealed or unreachable OpenBao mid-service: nothing written, previous tar
   await writeSopsFile(path.join(dir, 'chat', 'secrets', 'a.secrets.sops.yaml'), 'A_TOKEN: sops-new\n', key);
   await vaultHttp(bao.address, bao.rootToken, 'POST', 'secret/data/chat/b', { data: { B_PASS: 'vault-new' } });
   await bao.seal();
-  const sealed = await coffre(['render', dir, 'chat', '--format', 'json'], env);
+  const sealed = await coffre(['-C', dir, 'render', 'chat', '--format', 'json'], env);
   t.equal(sealed.code, 3, 'sealed → exit 3');
   t.equal(JSON.parse(sealed.stdout).services[0].error.code, 'COFFRE_SOURCE_SEALED');
   t.same({ a: await readFile(a, 'utf8'), b: await readFile(b, 'utf8') }, before, 'sealed: both targets unchanged');
 
   await bao.stop();
-  const down = await coffre(['render', dir, 'chat', '--format', 'json'], env);
+  const down = await coffre(['-C', dir, 'render', 'chat', '--format', 'json'], env);
   t.equal(down.code, 3, 'unreachable → exit 3');
   t.equal(JSON.parse(down.stdout).services[0].error.code, 'COFFRE_SOURCE_UNREACHABLE');
   t.same({ a: await readFile(a, 'utf8'), b: await readFile(b, 'utf8') }, before, 'unreachable: both targets unchanged');
@@ -141,15 +141,15 @@ t.test('an incomplete source refuses the whole service with every problem listed
   await gitInit(dir);
   await bao.vaultHttp('POST', `secret/data/${bao.prefix}/pad/pad`, { data: { ADMIN_PASSWORD: 'changeme' } });
   const env = { VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken };
-  const refused = await coffre(['render', dir, 'pad', '--format', 'json'], env);
+  const refused = await coffre(['-C', dir, 'render', 'pad', '--format', 'json'], env);
   t.equal(refused.code, 1);
   const service = JSON.parse(refused.stdout).services[0];
   t.equal(service.status, 'refused');
   t.same(service.problems.map((p: { key: { name: string; status: string } }) => `${p.key.status}:${p.key.name}`), ['placeholder:ADMIN_PASSWORD', 'missing:SESSION_KEY']);
   await t.rejects(stat(path.join(dir, 'pad', 'secrets', 'pad.secrets')), { code: 'ENOENT' });
-  const forced = await coffre(['render', dir, 'pad'], env);
+  const forced = await coffre(['-C', dir, 'render', 'pad'], env);
   t.equal(forced.code, 1, 'still refused without the flag');
-  const loud = await coffre(['render', dir, 'pad', '--force-incomplete'], env);
+  const loud = await coffre(['-C', dir, 'render', 'pad', '--force-incomplete'], env);
   t.equal(loud.code, 0);
   t.match(loud.stderr, /WARNING: --force-incomplete/);
   t.match(loud.stdout, /FORCED/);
@@ -160,12 +160,12 @@ t.test('the built binary renders and checks the demo repo (dry run prints key na
   await cp(path.join(projectRoot, 'examples', 'infra'), dir, { recursive: true });
   await gitInit(dir);
   const bin = path.join(projectRoot, 'bin', 'coffre.js');
-  const plan = await exec(process.execPath, [bin, 'render', dir, 'mattermost', '--dry-run'], { env: { PATH: process.env.PATH } });
+  const plan = await exec(process.execPath, [bin, '-C', dir, 'render', 'mattermost', '--dry-run'], { env: { PATH: process.env.PATH } });
   t.match(plan.stdout, /create\s+mattermost\/secrets\/db\.secrets/);
   t.match(plan.stdout, /\+ POSTGRES_PASSWORD/);
   t.notOk(plan.stdout.includes('demo-Only'), 'no value in the plan');
   await t.rejects(stat(path.join(dir, 'mattermost', 'secrets', 'db.secrets')), { code: 'ENOENT' }, 'dry run writes nothing');
-  const check = await exec(process.execPath, [bin, 'check', dir, '--format', 'json']).catch((error: { code: number; stdout: string }) => error);
+  const check = await exec(process.execPath, [bin, 'check', '-C', dir, '--format', 'json']).catch((error: { code: number; stdout: string }) => error);
   t.equal((check as { code?: number }).code, 1, 'check exits 1 on the demo');
   t.equal(JSON.parse((check as { stdout: string }).stdout).summary.incomplete, 1);
 });

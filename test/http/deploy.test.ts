@@ -34,7 +34,7 @@ t.test('compose: coffre runs non-root on a read-only root fs, the repo bind-moun
   t.ok((await stat(source)).isDirectory(), `the default source ${repo.source} is a directory`);
   t.ok(coffre.ports.every((p: string) => p.startsWith('127.0.0.1:')), 'published on loopback only');
   t.match(coffre.healthcheck.test.join(' '), /\/healthz/);
-  t.same(coffre.command.slice(0, 2), ['serve', '/repo']);
+  t.same(coffre.command.slice(0, 3), ['serve', '-C', '/repo']);
   t.ok(coffre.command.includes('--tokens'), 'serve runs with a tokens file');
   t.same(coffre.secrets, ['coffre-tokens']);
 });
@@ -65,6 +65,7 @@ t.test('Dockerfile: node:20-slim multi-stage, npm ci, build, prune dev deps, non
   t.match(text, /^COPY --from=build \/app\/node_modules/m);
   t.match(text, /^USER node$/m);
   t.match(text, /^ENTRYPOINT \["coffre"\]$/m);
+  t.match(text, /^CMD \["serve", "-C", "\/repo", /m, 'the repo is named with -C');
   const ignore = await readFile(path.join(projectRoot, '.dockerignore'), 'utf8');
   for (const entry of ['node_modules', '.git', '**/*.secrets']) t.ok(ignore.split('\n').includes(entry), `.dockerignore has ${entry}`);
 });
@@ -78,7 +79,7 @@ t.test('systemd unit: unprivileged user, hardened sandbox, tokens as a credentia
   }
   const one = (key: string) => settings.get(key)?.[0];
   t.equal(one('User'), 'coffre');
-  t.match(one('ExecStart'), /coffre serve \S+ --listen 127\.0\.0\.1:\d+ --tokens %d\/tokens\.yaml$/);
+  t.match(one('ExecStart'), /coffre serve -C \S+ --listen 127\.0\.0\.1:\d+ --tokens %d\/tokens\.yaml$/);
   for (const [key, value] of [
     ['NoNewPrivileges', 'yes'],
     ['ProtectSystem', 'strict'],

@@ -99,7 +99,7 @@ t.test('with --tls-cert/--tls-key material the API answers over HTTPS', async (t
 t.test('the built binary: `coffre serve` answers with a tokens file and exits 0 on SIGTERM', async (t) => {
   const tokensFile = path.join(t.testdir(), 'tokens.yaml');
   await writeFile(tokensFile, `tokens:\n  - { id: ci, sha256: ${tokenDigest(fixture.tokens.check)}, role: check, services: ["**"] }\n`);
-  const serve = await startServeProcess(t, [fixture.dir, '--tokens', tokensFile, '--listen', '127.0.0.1:0'], fixture.env);
+  const serve = await startServeProcess(t, ['-C', fixture.dir, '--tokens', tokensFile, '--listen', '127.0.0.1:0'], fixture.env);
   const { url } = serve;
   const answer = await get(`${url}/v1/check`, { token: fixture.tokens.check });
   t.equal(answer.status, 200);

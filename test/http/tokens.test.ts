@@ -88,18 +88,18 @@ t.test('`coffre token new` prints a fresh token once and the tokens-file line th
 });
 
 t.test('serve refuses to start without a tokens file, and refuses --insecure-no-auth off loopback', async (t) => {
-  const none = await coffre(['serve', 'examples/infra']);
+  const none = await coffre(['serve', '-C', 'examples/infra']);
   t.equal(none.code, 2);
   t.match(none.stderr, /COFFRE_USAGE: serve needs an API tokens file: --tokens FILE/);
   t.match(none.stderr, /--insecure-no-auth/);
-  const open = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--listen', '0.0.0.0:0']);
+  const open = await coffre(['serve', '-C', 'examples/infra', '--insecure-no-auth', '--listen', '0.0.0.0:0']);
   t.equal(open.code, 2);
   t.match(open.stderr, /refused on 0\.0\.0\.0.*loopback/);
-  const both = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--tokens', 'x.yaml']);
+  const both = await coffre(['serve', '-C', 'examples/infra', '--insecure-no-auth', '--tokens', 'x.yaml']);
   t.equal(both.code, 2);
-  const tls = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--tls-cert', 'c.pem']);
+  const tls = await coffre(['serve', '-C', 'examples/infra', '--insecure-no-auth', '--tls-cert', 'c.pem']);
   t.match(tls.stderr, /--tls-cert and --tls-key go together/);
-  const missing = await coffre(['serve', 'examples/infra', '--tokens', path.join(t.testdir(), 'nope.yaml')]);
+  const missing = await coffre(['serve', '-C', 'examples/infra', '--tokens', path.join(t.testdir(), 'nope.yaml')]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /COFFRE_CONFIG_INVALID: \S*nope\.yaml: cannot read the tokens file: ENOENT/);
 });

@@ -24,7 +24,7 @@ t.test('rotate --render re-renders the service: the target holds the new value, 
   const before = await renderedValues('chat/secrets/db.secrets');
   t.equal(before.get('DB_PASS'), fixture.canaries.dbPass);
 
-  const result = await fixture.coffre(['rotate', fixture.dir, 'chat', 'db', 'DB_PASS', '--generate', '--render']);
+  const result = await fixture.coffre(['-C', fixture.dir, 'rotate', 'chat', 'db', 'DB_PASS', '--generate', '--render']);
   t.equal(result.code, 0, result.stderr);
   t.match(result.stdout, '  render chat: written');
   const stored = (await fixture.vaultData(fixture.chatPath)).data.DB_PASS!;
@@ -49,13 +49,13 @@ t.test('rollback --render puts the old data back into the target', async (t) => 
 
 t.test('a render failure after a successful Vault rotation is reported with the rollback command, exit non-zero', async (t) => {
   const before = await fixture.vaultData(`${fixture.bao.prefix}/exposed/db`);
-  const result = await fixture.coffre(['rotate', fixture.dir, 'exposed', 'db', 'DB_PASS', '--generate', '--render']);
+  const result = await fixture.coffre(['-C', fixture.dir, 'rotate', 'exposed', 'db', 'DB_PASS', '--generate', '--render']);
   const after = await fixture.vaultData(`${fixture.bao.prefix}/exposed/db`);
   generated.push(after.data.DB_PASS!);
   t.equal(after.version, before.version + 1, 'the rotation itself was written');
   t.equal(result.code, 4, 'exit code of the render error (target refused)');
   t.match(result.stderr, `the new value is stored (version ${after.version}) but rendering exposed failed: COFFRE_TARGET_NOT_IGNORED`);
-  t.match(result.stderr, `to roll back: coffre rollback ${fixture.dir} exposed db --to ${before.version}`);
+  t.match(result.stderr, `to roll back: coffre rollback exposed db --to ${before.version}\n`);
   t.match(result.stderr, /audit: .*"outcome":"render-failed"/);
 });
 

@@ -192,7 +192,7 @@ t.test('--show prints the new value only when stdout is a terminal', async (t) =
 
   let stdout = '';
   const { runCli } = await import('../../src/cli/main.js');
-  const code = await runCli(['rotate', fixture.dir, 'chat', 'db', 'DB_PASS', '--generate', '--show'], {
+  const code = await runCli(['-C', fixture.dir, 'rotate', 'chat', 'db', 'DB_PASS', '--generate', '--show'], {
     stdout: { write: (s: string) => (stdout += s), isTTY: true },
     stderr: { write: () => true },
     env: fixture.env,
@@ -206,7 +206,7 @@ t.test('--show prints the new value only when stdout is a terminal', async (t) =
 t.test('the built binary reads --value-stdin from its real standard input', async (t) => {
   const value = canary('binary');
   generated.push(value);
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'rotate', fixture.dir, 'chat', 'db', 'DB_USER', '--value-stdin'], {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'rotate', '--repo', fixture.dir, 'chat', 'db', 'DB_USER', '--value-stdin'], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...fixture.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

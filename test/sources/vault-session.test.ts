@@ -356,7 +356,7 @@ t.test('`coffre serve` with AppRole logs in once for the process: many requests 
   );
   await writeFile(path.join(fixture.dir, 'role-id'), setup.roleId);
   await writeFile(path.join(fixture.dir, 'secret-id'), secretId);
-  const serve = await startServeProcess(t, [fixture.dir, '--insecure-no-auth', '--listen', '127.0.0.1:0'], { VAULT_ADDR: bao.address, SOPS_AGE_KEY: fixture.env.SOPS_AGE_KEY! });
+  const serve = await startServeProcess(t, ['-C', fixture.dir, '--insecure-no-auth', '--listen', '127.0.0.1:0'], { VAULT_ADDR: bao.address, SOPS_AGE_KEY: fixture.env.SOPS_AGE_KEY! });
   const { url } = serve;
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) {
