@@ -28,6 +28,9 @@ export type GitSubcommand = keyof typeof SUBCOMMANDS;
  */
 const CONFIG_OVERRIDES = [
   'core.fsmonitor=false', // a hook run by every index read (ls-files): the main local-config vector
+  // A bare repository committed inside the work tree (HEAD, config, objects/, refs/ in a service folder) would
+  // be found before the real .git, with its committed config and a forged history: only an explicit one counts.
+  'safe.bareRepository=explicit',
   'core.hooksPath=/dev/null', // no hook runs for these read-only commands; keep it so
   'core.pager=cat', // with --no-pager and a piped stdout, a pager never starts; belt and braces
   'core.excludesFile=/dev/null', // a user's global excludes must not make a target look ignored

@@ -281,6 +281,55 @@ t.test("a partial clone's remote is never fetched from (its uploadpack is a prog
   t.same(canary.fired(), ['uploadpack'], 'plain git log lazily fetches through the configured uploadpack');
 });
 
+t.test('a bare repository committed in a service folder is not used (its config, its forged history)', async (t) => {
+  const canary = canaries(t);
+  const repo = await infraRepo(t, 'repo', canary, {});
+  const secrets = path.join(repo, 'svc', 'secrets');
+  const bare = async (args: string[]): Promise<string> => {
+    const result = await plainGit(repo, ['--git-dir', secrets, ...args]);
+    if (result.code !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout.trim();
+  };
+  t.equal((await plainGit(repo, ['init', '-q', '--bare', secrets])).code, 0);
+  await bare(['config', 'log.showSignature', 'true']);
+  await bare(['config', 'gpg.program', canary.script('bare-gpg')]);
+  const objectFile = path.join(repo, '.git', 'forged.txt');
+  writeFileSync(objectFile, 'forged\n');
+  const blob = await bare(['hash-object', '-w', objectFile]);
+  const treeFile = writeTreeObject(repo, blob);
+  const treeId = await bare(['hash-object', '-t', 'tree', '-w', treeFile]);
+  writeFileSync(
+    objectFile,
+    `tree ${treeId}\nauthor Forger <f@example.invalid> 1600000000 +0000\ncommitter Forger <f@example.invalid> 1600000000 +0000\n` +
+      `gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEEforged\n -----END PGP SIGNATURE-----\n\nforged history\n`,
+  );
+  await bare(['update-ref', 'refs/heads/master', await bare(['hash-object', '-t', 'commit', '-w', objectFile])]);
+  rmSync(objectFile);
+  rmSync(treeFile);
+  t.equal((await plainGit(repo, ['add', '-A'])).code, 0);
+  const committed = await plainGit(repo, ['-c', 'user.name=Test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'embed a bare repository']);
+  t.equal(committed.code, 0, committed.stderr);
+  t.match((await plainGit(repo, ['ls-files', 'svc/secrets'])).stdout, 'svc/secrets/HEAD', 'the bare repository is committed content');
+
+  const plain = await plainGit(secrets, ['log', '--format=%s', '--', 'app.secrets.sops.yaml']);
+  t.match(plain.stdout, 'forged history', 'plain git in the service folder reads the embedded repository');
+  t.same(canary.fired(), ['bare-gpg'], "and runs its committed config's gpg.program");
+  canary.clear();
+
+  const versions = await coffre(repo, ['versions', 'svc', 'app', '--format', 'json']);
+  t.equal(versions.code, 0, versions.stderr);
+  t.equal(JSON.parse(versions.stdout).git, null, 'no history rather than a forged one');
+  t.equal(await checkGitExposure(repo, ['svc/secrets/app.secrets']), 'checked');
+  t.same(canary.fired(), [], 'coffre ran no canary');
+});
+
+/** A tree object (binary format) holding one blob named app.secrets.sops.yaml; returns the file it is in. */
+function writeTreeObject(repo: string, blob: string): string {
+  const file = path.join(repo, '.git', 'forged-tree.bin');
+  writeFileSync(file, Buffer.concat([Buffer.from('100644 app.secrets.sops.yaml\0'), Buffer.from(blob, 'hex')]));
+  return file;
+}
+
 t.test("dubious ownership: the refusal keeps git's safe.directory hint; the user's own safe.directory is honoured", async (t) => {
   if (process.getuid?.() !== 0) {
     t.pass('skipped: needs root to give the repo to another owner', { skip: true });
