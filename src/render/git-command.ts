@@ -24,7 +24,8 @@ export type GitSubcommand = keyof typeof SUBCOMMANDS;
 
 /**
  * `-c` overrides given to every git run. Command-line config wins over every config file, including the
- * repo's own .git/config; each line names what it stops.
+ * repo's own .git/config; each line names what it stops. `filter.<driver>.*` and `diff.<driver>.*` cannot be
+ * overridden (the repo names its drivers): the subcommands and options above never run them.
  */
 const CONFIG_OVERRIDES = [
   'core.fsmonitor=false', // a hook run by every index read (ls-files): the main local-config vector
@@ -41,7 +42,7 @@ const CONFIG_OVERRIDES = [
   'gpg.x509.program=/dev/null',
   'gpg.ssh.program=/dev/null',
   'diff.external=', // --no-ext-diff on log already ignores it
-  'core.sshCommand=/dev/null', // transports are disabled below; these matter only if one slipped through
+  'core.sshCommand=/dev/null', // transports are off (GIT_ALLOW_PROTOCOL, GIT_NO_LAZY_FETCH); belt and braces
   'core.askPass=/dev/null',
   'credential.helper=',
   'protocol.allow=never',
@@ -63,12 +64,13 @@ export interface GitRunOptions {
 }
 
 /**
- * Runs `git --no-pager [--literal-pathspecs] -C <dir> -c … <subcommand> <hardening options> <args>` and resolves with its exit code
- * and output (a non-zero exit is not a rejection). Rejects with the spawn error (ENOENT: no git installed).
+ * Runs `git --no-pager [--literal-pathspecs] -C <dir> -c … <subcommand> <hardening options> <args>` and
+ * resolves with its exit code and output (a non-zero exit is not a rejection). Rejects with the spawn error
+ * (ENOENT: no git installed).
  *
  * When git refuses the repository for "dubious ownership", the run is retried once with the `safe.directory`
- * entries of the user's global and system git config (the only keys read from those files; git itself reads
- * them from nowhere else); coffre never adds one of its own.
+ * entries of the user's global and system git config, passed with `-c` (the only keys read from those files;
+ * git honours safe.directory only there and on the command line); coffre never adds one of its own.
  */
 export async function runGit(dir: string, subcommand: GitSubcommand, args: readonly string[], options: GitRunOptions = {}): Promise<GitRun> {
   const { global, options: hardening } = SUBCOMMANDS[subcommand];
