@@ -56,7 +56,20 @@ t.test('node-vault is imported by sources/vault-transport.ts only; process is to
     const rel = path.relative(srcDir, file).split(path.sep).join('/');
     const text = withoutComments(readFileSync(file, 'utf8'));
     if (/from\s+'node-vault'/.test(text)) t.equal(rel, 'sources/vault-transport.ts', `${rel} imports node-vault`);
-    // One exception: git runs with the process environment minus GIT_* (it needs PATH and HOME).
-    if (/\bprocess\.(?:env|argv|exit|stdin|stdout|stderr|cwd)\b/.test(text)) t.match(rel, /^cli\/|^render\/git-exposure\.ts$/, `${rel} touches process`);
+    // One exception: git's fixed environment takes PATH (and, for safe.directory only, HOME) from the process.
+    if (/\bprocess\.(?:env|argv|exit|stdin|stdout|stderr|cwd)\b/.test(text)) t.match(rel, /^cli\/|^render\/git-command\.ts$/, `${rel} touches process`);
   }
+});
+
+t.test('only render/git-command.ts starts processes: every git run gets its fixed environment and overrides', async (t) => {
+  let found = 0;
+  for (const file of files) {
+    const rel = path.relative(srcDir, file).split(path.sep).join('/');
+    const text = withoutComments(readFileSync(file, 'utf8'));
+    if (/['"](?:node:)?child_process['"]/.test(text)) {
+      found += 1;
+      t.equal(rel, 'render/git-command.ts', `${rel} uses child_process`);
+    }
+  }
+  t.equal(found, 1, 'git-command.ts is the one user');
 });

@@ -1,22 +1,16 @@
 // Asks the real `git` binary whether rendered targets could end up in git: tracked, or not ignored by a
 // committed `.gitignore`. Read-only git commands only (ls-files, check-ignore); never changes
-// the repository, never reads a target's content.
-import { spawn } from 'node:child_process';
+// the repository, never reads a target's content. git runs through git-command.ts (no config can run a program).
 import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
+import { isDubiousOwnership, runGit, type GitRun, type GitSubcommand } from './git-command.js';
 
 /**
  * What the git checks found. `not-a-repository`: the root is in no git work tree, so nothing can be
  * tracked and there are no ignore rules to check (coffre then writes, and callers may warn).
  */
 export type GitExposure = 'checked' | 'not-a-repository';
-
-interface GitRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * Refuses targets git tracks (COFFRE_TARGET_TRACKED) and targets no committed `.gitignore` ignores
@@ -30,7 +24,7 @@ interface GitRun {
 export async function checkGitExposure(root: string, targetRels: readonly string[]): Promise<GitExposure> {
   if (targetRels.length === 0) return 'checked';
   // ls-files doubles as the "is this a git work tree" probe: one process less per render.
-  const tracked = await runGitOrNull(root, ['--literal-pathspecs', 'ls-files', '-z', '--', ...targetRels]);
+  const tracked = await runGitOrNull(root, 'ls-files', ['-z', '--', ...targetRels]);
   if (tracked === null) {
     // No git binary: that is only acceptable when there is no repository to protect.
     const gitDir = await findGitDirUpwards(root);
@@ -55,13 +49,12 @@ export async function checkGitExposure(root: string, targetRels: readonly string
     );
   }
 
-  // --no-index: judge the ignore rules themselves, whatever the index says (tracking is checked above).
-  // core.excludesFile=/dev/null: a user's global excludes must not make a target look safe.
-  const ignore = await runGit(
-    root,
-    ['-c', 'core.excludesFile=/dev/null', 'check-ignore', '--stdin', '-z', '-v', '-n', '--no-index'],
-    targetRels.map((rel) => `${rel}\0`).join(''),
-  );
+  // --no-index (added by runGit): judge the ignore rules themselves, whatever the index says (tracking is
+  // checked above); runGit also sets core.excludesFile=/dev/null: a user's global excludes must not make a
+  // target look safe.
+  const ignore = await runGit(root, 'check-ignore', ['--stdin', '-z', '-v', '-n'], {
+    input: targetRels.map((rel) => `${rel}\0`).join(''),
+  });
   // Exit 1 means "some path not ignored", which -n reports line by line; anything else is a failure.
   if (ignore.code !== 0 && ignore.code !== 1) assertGitOk(ignore, root, 'check-ignore');
   const fields = ignore.stdout.split('\0');
@@ -118,50 +111,19 @@ export function gitignoreLineFor(targetRel: string): string {
 
 function assertGitOk(run: GitRun, root: string, what: string): void {
   if (run.code === 0) return;
-  throw new CoffreError(
-    'COFFRE_TARGET_UNSAFE',
-    `git ${what} failed in ${root}: ${firstLine(run.stderr) || `exit code ${run.code}`}`,
-  );
+  // Dubious ownership: keep git's whole message, whose hint names the `safe.directory` line to add (coffre
+  // honours safe.directory from the user's global and system git config, and never adds one itself).
+  const detail = isDubiousOwnership(run.stderr) ? oneLine(run.stderr) : firstLine(run.stderr);
+  throw new CoffreError('COFFRE_TARGET_UNSAFE', `git ${what} failed in ${root}: ${detail || `exit code ${run.code}`}`);
 }
 
-async function runGitOrNull(root: string, args: string[]): Promise<GitRun | null> {
+async function runGitOrNull(root: string, subcommand: GitSubcommand, args: string[]): Promise<GitRun | null> {
   try {
-    return await runGit(root, args);
+    return await runGit(root, subcommand, args);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-}
-
-/** Runs git in `root` with an environment that cannot redirect it to another repository or translate its messages. */
-function runGit(root: string, args: string[], input?: string): Promise<GitRun> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    // GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE… (set inside git hooks) would make git answer about another tree.
-    if (!name.startsWith('GIT_')) env[name] = value;
-  }
-  env.LC_ALL = 'C';
-  env.GIT_TERMINAL_PROMPT = '0';
-  env.GIT_OPTIONAL_LOCKS = '0';
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-C', root, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(stdout).toString('utf8'),
-        stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
-    child.stdin.on('error', () => {
-      // git may exit before reading stdin (e.g. not a repository); its exit code tells the story.
-    });
-    child.stdin.end(input ?? '');
-  });
 }
 
 async function findGitDirUpwards(start: string): Promise<string | null> {
@@ -179,6 +141,15 @@ async function findGitDirUpwards(start: string): Promise<string | null> {
 
 function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? '';
+}
+
+/** git's multi-line message on one line (a CLI error and a JSON error field are one line). */
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
 }
 
 function shellQuote(word: string): string {

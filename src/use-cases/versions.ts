@@ -1,17 +1,14 @@
 // `versions` (and the version read `rollback` needs): the history of one secrets file's source. Vault KV v2:
 // versions with dates from the metadata; sops: the file's lastmodified plus, when the repo is a git checkout,
 // the file's recent commits. Never reads or returns a value except the old version handed to rollback.
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { CoffreError } from '../errors.js';
+import { runGit } from '../render/git-command.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import type { SopsSource } from '../sources/sops.js';
 import type { VaultSource } from '../sources/vault.js';
 import { selectServices, type CheckContext } from './check.js';
 import { sourceLabel } from './source-set.js';
-
-const run = promisify(execFile);
 
 /** What versions/rollback need besides the repo: the Vault source (metadata, past versions). */
 export interface VersionsContext extends CheckContext {
@@ -86,27 +83,30 @@ export async function listVersions(context: VersionsContext, options: { service:
   }
   const sops = requireSopsWriter(context.sources.sops);
   const metadata = await sops.readMetadata(source);
-  const git = metadata === null ? null : await gitHistory(context.repo.root, source.file, options.gitLimit ?? 10);
+  const git = metadata === null ? null : await gitHistory(source.file, options.gitLimit ?? 10);
   return { ...base, source: { kind: 'sops', ref: label.ref }, exists: metadata !== null, lastModified: metadata?.lastModified ?? null, git };
 }
 
-/** Up to `limit` commits of the file, newest first; null when git is missing or the file is not in a git work tree. */
-async function gitHistory(root: string, file: string, limit: number): Promise<GitCommitEntry[] | null> {
+/**
+ * Up to `limit` commits of the file, newest first; null when git is missing, the file is not in a git work
+ * tree, or git fails. git runs through runGit: the repo's committed files and its .git/config cannot make
+ * it run a program (a committed `.gitconfig` is just a file).
+ */
+async function gitHistory(file: string, limit: number): Promise<GitCommitEntry[] | null> {
+  let history;
   try {
-    const { stdout } = await run('git', ['-C', path.dirname(file), 'log', `-n${limit}`, '--format=%H%x09%aI%x09%s', '--', path.basename(file)], {
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: root },
-      timeout: 10_000,
-    });
-    return stdout
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => {
-        const [commit = '', date = '', ...subject] = line.split('\t');
-        return { commit, date, subject: subject.join('\t') };
-      });
+    history = await runGit(path.dirname(file), 'log', [`-n${limit}`, '--format=%H%x09%aI%x09%s', '--', path.basename(file)], { timeoutMs: 10_000 });
   } catch {
     return null;
   }
+  if (history.code !== 0) return null;
+  return history.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [commit = '', date = '', ...subject] = line.split('\t');
+      return { commit, date, subject: subject.join('\t') };
+    });
 }
 
 /** The Vault source, or a clear error when Vault is not configured. */

@@ -1,0 +1,166 @@
+// The one place coffre runs the `git` binary. Repo content, the repo's own .git/config and the caller's
+// environment are untrusted: git runs with a fixed environment and command-line overrides so that no
+// config, hook, pager, signature check or lazy fetch can run a program. Read-only subcommands only.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * The subcommands coffre runs, each with the options that keep it from running a configured program
+ * (`options`, after the subcommand) and the global options it takes (`global`, before it).
+ * --literal-pathspecs: coffre passes file names, never patterns or `:(magic)` (check-ignore refuses it,
+ * and reads its paths from stdin).
+ */
+const SUBCOMMANDS = {
+  // Reads the index only: no content is compared, so no clean/smudge filter runs (-m/-d/-o are not used).
+  'ls-files': { global: ['--literal-pathspecs'], options: [] },
+  // With --no-index it reads .gitignore files and nothing else; the user's excludes file is not a rule.
+  'check-ignore': { global: [], options: ['--no-index'] },
+  // A path-limited walk compares trees, not blobs: no diff driver, textconv or filter runs; the flags make
+  // sure of it, and --no-show-signature stops log.showSignature from running gpg.program on signed commits.
+  log: { global: ['--literal-pathspecs'], options: ['--no-show-signature', '--no-ext-diff', '--no-textconv', '--no-color', '--no-notes'] },
+} as const;
+
+export type GitSubcommand = keyof typeof SUBCOMMANDS;
+
+/**
+ * `-c` overrides given to every git run. Command-line config wins over every config file, including the
+ * repo's own .git/config; each line names what it stops. `filter.<driver>.*` and `diff.<driver>.*` cannot be
+ * overridden (the repo names its drivers): the subcommands and options above never run them.
+ */
+const CONFIG_OVERRIDES = [
+  'core.fsmonitor=false', // a hook run by every index read (ls-files): the main local-config vector
+  // A bare repository committed inside the work tree (HEAD, config, objects/, refs/ in a service folder) would
+  // be found before the real .git, with its committed config and a forged history: only an explicit one counts.
+  'safe.bareRepository=explicit',
+  'core.hooksPath=/dev/null', // no hook runs for these read-only commands; keep it so
+  'core.pager=cat', // with --no-pager and a piped stdout, a pager never starts; belt and braces
+  'core.excludesFile=/dev/null', // a user's global excludes must not make a target look ignored
+  'core.attributesFile=/dev/null', // no user-wide filter or diff driver assignments
+  'log.showSignature=false', // signature checks run gpg.program…
+  'gpg.program=/dev/null', // …so none of the verifiers can be a program (executing /dev/null fails)
+  'gpg.openpgp.program=/dev/null',
+  'gpg.x509.program=/dev/null',
+  'gpg.ssh.program=/dev/null',
+  'diff.external=', // --no-ext-diff on log already ignores it
+  'core.sshCommand=/dev/null', // transports are off (GIT_ALLOW_PROTOCOL, GIT_NO_LAZY_FETCH); belt and braces
+  'core.askPass=/dev/null',
+  'credential.helper=',
+  'protocol.allow=never',
+  'log.follow=false', // history of one path, no rename guessing steered by the repo's config
+  'i18n.logOutputEncoding=UTF-8',
+] as const;
+
+/** What one git run printed. */
+export interface GitRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface GitRunOptions {
+  /** Written to git's stdin. */
+  input?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `git --no-pager [--literal-pathspecs] -C <dir> -c … <subcommand> <hardening options> <args>` and
+ * resolves with its exit code and output (a non-zero exit is not a rejection). Rejects with the spawn error
+ * (ENOENT: no git installed).
+ *
+ * When git refuses the repository for "dubious ownership", the run is retried once with the `safe.directory`
+ * entries of the user's global and system git config, passed with `-c` (the only keys read from those files;
+ * git honours safe.directory only there and on the command line); coffre never adds one of its own.
+ */
+export async function runGit(dir: string, subcommand: GitSubcommand, args: readonly string[], options: GitRunOptions = {}): Promise<GitRun> {
+  const { global, options: hardening } = SUBCOMMANDS[subcommand];
+  const argv = ['--no-pager', ...global, '-C', dir, ...CONFIG_OVERRIDES.flatMap((entry) => ['-c', entry])];
+  const command = [subcommand, ...hardening, ...args];
+  const first = await spawnGit([...argv, ...command], gitEnvironment(), options);
+  if (first.code === 0 || !isDubiousOwnership(first.stderr)) return first;
+  const trusted = await userSafeDirectories();
+  if (trusted.length === 0) return first;
+  return spawnGit([...argv, ...trusted.flatMap((entry) => ['-c', `safe.directory=${entry}`]), ...command], gitEnvironment(), options);
+}
+
+/** True when git refused a repository owned by another user (the stderr keeps git's safe.directory hint). */
+export function isDubiousOwnership(stderr: string): boolean {
+  return /detected dubious ownership/i.test(stderr);
+}
+
+/**
+ * The whole environment git gets: nothing inherited but PATH (absolute entries only). HOME and
+ * XDG_CONFIG_HOME point at /dev/null, where no config, attributes or ignore file can exist; every GIT_*
+ * variable of the caller (GIT_DIR, GIT_CONFIG_PARAMETERS, GIT_EXEC_PATH…) is dropped.
+ */
+function gitEnvironment(): NodeJS.ProcessEnv {
+  return {
+    PATH: safePath(),
+    HOME: '/dev/null',
+    XDG_CONFIG_HOME: '/dev/null',
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_SYSTEM: '/dev/null',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_ATTR_NOSYSTEM: '1',
+    GIT_PAGER: 'cat',
+    PAGER: 'cat',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '/dev/null',
+    SSH_ASKPASS: '/dev/null',
+    GIT_OPTIONAL_LOCKS: '0',
+    // A partial clone fetches missing objects on demand through its remote (remote.*.uploadpack, ssh, ext::…).
+    GIT_NO_LAZY_FETCH: '1',
+    GIT_ALLOW_PROTOCOL: '',
+  };
+}
+
+function safePath(): string {
+  const entries = (process.env.PATH ?? '').split(path.delimiter).filter((entry) => path.isAbsolute(entry));
+  return entries.length > 0 ? entries.join(path.delimiter) : '/usr/local/bin:/usr/bin:/bin';
+}
+
+/**
+ * `safe.directory` values of the user's global and system config (GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM of the
+ * caller respected, as git would). Reading config runs nothing; `/` as working directory keeps any
+ * repository's local config out of it.
+ */
+async function userSafeDirectories(): Promise<string[]> {
+  const env: NodeJS.ProcessEnv = { PATH: safePath(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' };
+  for (const name of ['HOME', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const values: string[] = [];
+  for (const scope of ['--system', '--global']) {
+    try {
+      const found = await spawnGit(['--no-pager', 'config', scope, '--includes', '-z', '--get-all', 'safe.directory'], env, { timeoutMs: 10_000 }, '/');
+      if (found.code === 0) values.push(...found.stdout.split('\0').filter((entry) => entry !== ''));
+    } catch {
+      // no git: the first run would have failed the same way
+    }
+  }
+  return values;
+}
+
+function spawnGit(argv: string[], env: NodeJS.ProcessEnv, options: GitRunOptions, cwd?: string): Promise<GitRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', argv, { env, ...(cwd !== undefined ? { cwd } : {}), stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      }),
+    );
+    child.stdin.on('error', () => {
+      // git may exit before reading stdin (e.g. not a repository); its exit code tells the story.
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
