@@ -3,6 +3,7 @@
 // audit line, and the canary rule: no planted or generated value in any output (except --show on a TTY).
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
 import { exitCodeFor, isCoffreError } from '../../src/errors.js';
@@ -226,6 +227,51 @@ t.test('rollback --to N writes version N\'s data as stored (deep, JSON-equal), n
   const back = await fixture.coffre(['rollback', 'typed-rollback', 'app', '--to', '2']);
   t.equal(back.code, 0, back.stderr);
   t.strictSame((await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`)).body.data.data, later, 'and back to version 2');
+});
+
+t.test('the check-and-set version is the version of the data read: a write landing right after that read gives COFFRE_CONFLICT and survives', async (t) => {
+  const secretPath = await typedService('raced', [{ PASS: 'x', OTHER: 'before' }]);
+  const theirs = { PASS: 'x', OTHER: canary('theirs') };
+  generated.push(theirs.OTHER);
+  let interleaved = 0;
+  // A relay to the real OpenBao that lets another writer in between coffre's read of the data and whatever
+  // coffre sends next: the other write lands before coffre sees the answer of its read.
+  const relay = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      void (async () => {
+        const headers: Record<string, string> = {};
+        for (const name of ['x-vault-token', 'x-vault-request', 'content-type']) {
+          const value = request.headers[name];
+          if (typeof value === 'string') headers[name] = value;
+        }
+        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+        const upstream = await fetch(`${fixture.bao.address}${request.url}`, { method: request.method!, headers, ...(body ? { body } : {}) });
+        const text = await upstream.text();
+        if (request.method === 'GET' && request.url === `/v1/secret/data/${secretPath}` && interleaved === 0) {
+          interleaved++;
+          const put = await fixture.bao.vaultHttp('POST', `secret/data/${secretPath}`, { data: theirs });
+          if (put.status !== 200) throw new Error(`the other writer got ${put.status}`);
+        }
+        response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+        response.end(text);
+      })().catch(() => response.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => (relay.closeAllConnections(), relay.close(() => resolve()))));
+  const address = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+
+  const mine = canary('mine');
+  generated.push(mine);
+  const result = await fixture.coffre(['rotate', 'raced', 'app', 'PASS', '--value-stdin'], { stdin: mine, env: { ...fixture.env, VAULT_ADDR: address } });
+  t.equal(interleaved, 1, 'the other write landed between coffre\'s read and its write');
+  t.equal(result.code, 5, `COFFRE_CONFLICT exit code (got ${result.code})`);
+  t.match(auditOf(result.stderr)[0], { action: 'rotate', outcome: 'error', errorCode: 'COFFRE_CONFLICT' });
+  const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+  t.equal(raw.body.data.metadata.version, 2, 'no version after the other writer\'s');
+  t.strictSame(raw.body.data.data, theirs, 'the other writer\'s data survives (no lost update)');
 });
 
 t.test('a KV v1 mount is refused for writes with a message that says why', async (t) => {
