@@ -189,7 +189,8 @@ async function typedService(name: string, versions: Record<string, unknown>[]): 
   return secretPath;
 }
 
-const FLAT_TYPED = { PORT: 5432, DEBUG: true, RATIO: 1.5, NULLV: null, PASS: 'x', ZERO: 0, OFF: false };
+// BIG and TINY are as OpenBao keeps them (it stores numbers as float64): they must come back unchanged.
+const FLAT_TYPED = { PORT: 5432, DEBUG: true, RATIO: 1.5, NULLV: null, PASS: 'x', ZERO: 0, OFF: false, BIG: 12345678901234567000, TINY: 1e-7 };
 const TYPED = { ...FLAT_TYPED, NESTED: { list: [1, 'two', { deep: false }], empty: {} } };
 
 t.test('rotate writes every other key back exactly as stored: numbers, booleans, null and nested values keep their JSON type', async (t) => {
@@ -218,15 +219,23 @@ t.test('rotate writes every other key back exactly as stored: numbers, booleans,
 
 t.test('rollback --to N writes version N\'s data as stored (deep, JSON-equal), not its env rendering', async (t) => {
   const later = { PORT: '6543', PASS: 'y', EXTRA: [true] };
-  const secretPath = await typedService('typed-rollback', [TYPED, later]);
-  const rolled = await fixture.coffre(['rollback', 'typed-rollback', 'app', '--to', '1']);
-  t.equal(rolled.code, 0, rolled.stderr);
-  const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
-  t.equal(raw.body.data.metadata.version, 3);
-  t.strictSame(raw.body.data.data, TYPED, 'version 3 holds exactly version 1\'s data');
-  const back = await fixture.coffre(['rollback', 'typed-rollback', 'app', '--to', '2']);
-  t.equal(back.code, 0, back.stderr);
-  t.strictSame((await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`)).body.data.data, later, 'and back to version 2');
+  const cases = [
+    { name: 'flat values of every JSON type', service: 'typed-rollback-flat', seed: FLAT_TYPED },
+    { name: 'with a nested value', service: 'typed-rollback', seed: TYPED },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const secretPath = await typedService(c.service, [c.seed, later]);
+      const rolled = await fixture.coffre(['rollback', c.service, 'app', '--to', '1']);
+      t.equal(rolled.code, 0, rolled.stderr);
+      const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+      t.equal(raw.body.data.metadata.version, 3);
+      t.strictSame(raw.body.data.data, c.seed, 'version 3 holds exactly version 1\'s data');
+      const back = await fixture.coffre(['rollback', c.service, 'app', '--to', '2']);
+      t.equal(back.code, 0, back.stderr);
+      t.strictSame((await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`)).body.data.data, later, 'and back to version 2');
+    });
+  }
 });
 
 t.test('the check-and-set version is the version of the data read: a write landing right after that read gives COFFRE_CONFLICT and survives', async (t) => {
