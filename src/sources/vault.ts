@@ -79,7 +79,8 @@ export type VaultSource = SecretSource<VaultRef> & {
   writeValues(ref: VaultRef, values: Readonly<VaultData>, cas: number): Promise<{ version: number }>;
   /**
    * The latest data as stored (types kept, nested values allowed) and its version, from ONE answer: the version
-   * a write must check-and-set against. Never memoised; null when the secret does not exist.
+   * a write must check-and-set against. Shares readValues' single read (an older answer can only make the
+   * write fail with COFFRE_CONFLICT, never lose an update); null when the secret does not exist.
    */
   readData(ref: VaultRef): Promise<VaultDataSnapshot | null>;
   /** Versions and current_version of a secret, or null when it does not exist. */
@@ -256,7 +257,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     return values;
   }
 
-  function memo<T>(endpoint: Endpoint, ref: VaultRef, run: () => Promise<T>): Promise<T> {
+  function memo<T>(endpoint: Endpoint | 'values', ref: VaultRef, run: () => Promise<T>): Promise<T> {
     const key = `${endpoint}\u0000${ref.mount}\u0000${ref.path}`;
     let pending = reads.get(key) as Promise<T> | undefined;
     if (pending === undefined) {
@@ -266,8 +267,13 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     return pending;
   }
 
+  /** The one `data/` read of the latest version per path, shared by readValues and readData (a write clears it). */
+  function latestData(ref: VaultRef): Promise<Record<string, unknown> | null> {
+    return memo('data', ref, () => readEnvelope(ref, 'data'));
+  }
+
   function forget(ref: VaultRef): void {
-    for (const endpoint of ['subkeys', 'data', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
+    for (const endpoint of ['subkeys', 'data', 'values', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
   }
 
   const source: VaultSource = {
@@ -289,8 +295,8 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
 
     async readValues(ref) {
       checkRef(ref);
-      return memo('data', ref, async (): Promise<ValueSnapshot | null> => {
-        const data = await readEnvelope(ref, 'data');
+      return memo('values', ref, async (): Promise<ValueSnapshot | null> => {
+        const data = await latestData(ref);
         if (data === null) return null;
         const values = valuesOf(data, ref);
         const version = metadataVersion(data.metadata);
@@ -308,7 +314,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
 
     async readData(ref) {
       checkRef(ref);
-      const data = await readEnvelope(ref, 'data');
+      const data = await latestData(ref);
       if (data === null) return null;
       const stored = storedOf(data, ref);
       const version = metadataVersion(data.metadata);

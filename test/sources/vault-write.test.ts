@@ -69,7 +69,9 @@ t.test('readData returns the stored JSON types with the version of that same ans
   t.teardown(() => source.close());
   const ref: VaultRef = { kind: 'vault', mount: 'secret', path: `${bao.prefix}/typed` };
   const stored = { PORT: 5432, DEBUG: true, RATIO: 1.5, NULLV: null, PASS: planted(), NESTED: { a: [1, { b: false }] } };
-  t.equal(await source.readData(ref), null, 'a missing secret is null');
+  const early = createVaultSource({ address: bao.address, auth: { method: 'token', token } });
+  t.teardown(() => early.close());
+  t.equal(await early.readData(ref), null, 'a missing secret is null');
   await bao.vaultHttp('POST', `secret/data/${ref.path}`, { data: stored });
   const snapshot = await source.readData(ref);
   t.strictSame(snapshot, { data: stored, version: 1 });
