@@ -205,7 +205,7 @@ function generateOptions(charset: string | undefined, length: string | undefined
 
 const MAX_STDIN_BYTES = 1024 * 1024;
 
-/** One value from stdin: UTF-8, at most 1 MiB, ONE trailing newline (LF or CRLF) removed. */
+/** One value from stdin: UTF-8, at most 1 MiB, ONE trailing LF removed (a CR before it is kept). */
 async function readValueFromStdin(io: CliIo): Promise<string> {
   if (io.stdin === undefined) throw new CoffreError('COFFRE_USAGE', '--value-stdin: no standard input available');
   const chunks: Buffer[] = [];
@@ -222,7 +222,7 @@ async function readValueFromStdin(io: CliIo): Promise<string> {
   } catch {
     throw new CoffreError('COFFRE_USAGE', '--value-stdin: the value is not valid UTF-8');
   }
-  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  // Exactly one LF: a CR before it is part of the value (the README's rule), not a line ending to eat.
   if (text.endsWith('\n')) return text.slice(0, -1);
   return text;
 }

@@ -34,7 +34,7 @@ vault:
   # <service> is the folder path (apps/wiki); <name> the target file name without .secrets/.env (.env → env).
   path: "{prefix}/{service}/{name}"
   namespace: null
-  timeoutMs: 10000
+  timeoutMs: 10000                   # per request, overall: connect, headers and body
   concurrency: 8
   auth:
     method: token                    # token from BAO_TOKEN / VAULT_TOKEN

@@ -1,9 +1,10 @@
 // The only importer of node-vault: a thin HTTP transport to Vault/OpenBao that returns every HTTP answer
 // as `{ status, body }` and turns transport failures into a small classified error. It reads no env
 // (node-vault's env defaults are overridden), follows no redirects, uses no proxy, and logs nothing.
+// node-vault builds the requests; they are sent by this module's own node:http call (node-vault's
+// `request-promise` hook), which holds each request to one overall deadline: connect, headers AND body.
 import http from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import createNodeVault from 'node-vault';
 
 /** One HTTP answer from Vault/OpenBao, whatever its status. `body` is parsed JSON (or null). */
@@ -57,43 +58,125 @@ interface NodeVaultClient {
   approleLogin(args: { role_id: string; secret_id: string; mount_point?: string; requestOptions?: object }): Promise<unknown>;
 }
 
-// node-vault's own axios (its dependency, resolved from its location), so that defaults we pin below are
-// the ones its instance is created from.
-const requireFromNodeVault = createRequire(createRequire(import.meta.url).resolve('node-vault'));
-const nodeVaultAxios = requireFromNodeVault('axios') as { defaults: Record<string, unknown> };
+/** What node-vault hands its `request-promise` hook (the fields we use). */
+interface HookRequest {
+  method: string;
+  uri: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+}
+
+/** What node-vault expects back from the hook (then it turns non-2xx into an ApiResponseError). */
+interface HookResponse {
+  statusCode: number;
+  body: unknown;
+  request: { path: string };
+}
 
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+/** An answer larger than this is cut off (Vault's own request limit is 32 MB). */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+function codedError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * One HTTP request, settled within `timeoutMs` of being sent whatever the server does (a server trickling
+ * its body byte by byte included): at the deadline the request and its socket are destroyed. No redirect
+ * is followed (a 3xx is an answer) and no proxy is used (node:http reads no proxy variables).
+ */
+function sendWithDeadline(options: HookRequest, agents: { http: http.Agent; https: https.Agent }, timeoutMs: number): Promise<HookResponse> {
+  return new Promise((resolve, reject) => {
+    let url: URL;
+    try {
+      url = new URL(options.uri);
+    } catch {
+      reject(codedError('ERR_INVALID_URL', 'invalid URL'));
+      return;
+    }
+    const secure = url.protocol === 'https:';
+    // As node-vault's axios did: only an object is sent as a JSON body.
+    const body = typeof options.json === 'object' && options.json !== null ? JSON.stringify(options.json) : undefined;
+    const headers: Record<string, string | number> = { ...options.headers, Accept: 'application/json' };
+    if (body !== undefined) {
+      if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      outcome();
+    };
+    const request = (secure ? https : http).request(
+      url,
+      { method: options.method, headers, agent: secure ? agents.https : agents.http },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            const tooLarge = codedError('ERESPONSETOOLARGE', 'answer too large');
+            settle(() => reject(tooLarge));
+            request.destroy(tooLarge);
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('error', (error) => settle(() => reject(error)));
+        response.on('end', () =>
+          settle(() => resolve({ statusCode: response.statusCode ?? 0, body: parseAnswer(Buffer.concat(chunks)), request: { path: url.pathname } })),
+        );
+      },
+    );
+    const deadline = setTimeout(() => {
+      const timeout = codedError('ETIMEDOUT', `timeout of ${timeoutMs}ms exceeded`);
+      settle(() => reject(timeout));
+      request.destroy(timeout);
+    }, timeoutMs);
+    request.on('error', (error) => settle(() => reject(error)));
+    request.end(body);
+  });
+}
+
+/** JSON when it parses, else the text (as axios did); '' for an empty body. */
+function parseAnswer(bytes: Buffer): unknown {
+  const text = bytes.toString('utf8');
+  if (text === '') return '';
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
 
 /** Creates a transport with its own keep-alive agents; call `close()` to release them. */
 export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
   const httpAgent = new http.Agent({ keepAlive: true });
   const httpsAgent = new https.Agent({ keepAlive: true, rejectUnauthorized: true });
 
-  // node-vault creates its axios instance from axios.defaults at factory time. axios would otherwise take a
-  // proxy from HTTP_PROXY/HTTPS_PROXY and follow redirects (re-sending X-Vault-Token to the new host);
-  // node-vault passes neither option through, so pin them just for the factory call and restore.
-  const savedProxy = nodeVaultAxios.defaults.proxy;
-  const savedRedirects = nodeVaultAxios.defaults.maxRedirects;
-  let client: NodeVaultClient;
-  try {
-    nodeVaultAxios.defaults.proxy = false;
-    nodeVaultAxios.defaults.maxRedirects = 0;
-    const config = {
-      endpoint: options.address,
-      apiVersion: 'v1',
-      noCustomHTTPVerbs: true,
-      debug: () => {},
-      // VAULT_SKIP_VERIFY (any non-empty value) would otherwise turn TLS verification off.
-      rpDefaults: { strictSSL: true },
-      // No `headers` here: a config-level headers object is shared and pins the first token (trap 1).
-      requestOptions: { timeout: options.timeoutMs, httpAgent, httpsAgent },
-    };
-    // `rpDefaults` is read by node-vault 0.12.0 but missing from its typings.
-    client = createNodeVault(config) as unknown as NodeVaultClient;
-  } finally {
-    nodeVaultAxios.defaults.proxy = savedProxy;
-    nodeVaultAxios.defaults.maxRedirects = savedRedirects;
-  }
+  // node-vault's own axios would take a proxy from HTTP_PROXY/HTTPS_PROXY, follow redirects (re-sending
+  // X-Vault-Token to the new host), and its `timeout` only bounds the wait between two packets, so a server
+  // trickling its answer could hold a call for ever: node-vault's request hook sends with our own call instead.
+  const requestHook = {
+    defaults: () => (request: HookRequest) => sendWithDeadline(request, { http: httpAgent, https: httpsAgent }, options.timeoutMs),
+  };
+  const config = {
+    endpoint: options.address,
+    apiVersion: 'v1',
+    noCustomHTTPVerbs: true,
+    debug: () => {},
+    'request-promise': requestHook,
+    // VAULT_SKIP_VERIFY (any non-empty value) would otherwise turn TLS verification off (the hook ignores
+    // these defaults anyway: the https agent verifies).
+    rpDefaults: { strictSSL: true },
+    // No `headers` here: a config-level headers object is shared and pins the first token (trap 1).
+  };
+  // `rpDefaults` is read by node-vault 0.12.0 but missing from its typings.
+  const client = createNodeVault(config) as unknown as NodeVaultClient;
   // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX when a config value is falsy.
   client.token = '';
   client.namespace = options.namespace ?? '';
@@ -149,7 +232,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
 /**
  * An HTTP answer (node-vault rejects every non-2xx with `err.response = { statusCode, body }`) becomes a
  * {@link VaultAnswer}; anything else becomes a {@link VaultTransportFailure}. The original error is
- * dropped on purpose: axios errors carry the request config (token header, request body).
+ * dropped on purpose: it may carry the request (token header, request body).
  */
 function classify(error: unknown): VaultAnswer | VaultTransportFailure {
   const e = error as { response?: { statusCode?: unknown; body?: unknown }; code?: unknown; message?: unknown } | null;

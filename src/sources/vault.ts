@@ -57,18 +57,36 @@ export interface VaultMetadata {
   casRequired: boolean;
 }
 
+/**
+ * The data of one KV v2 version exactly as stored: every JSON type (numbers, booleans, null, nested maps and
+ * lists) kept as it is, so that a write of one key hands every other key back unchanged.
+ */
+export type VaultData = Record<string, unknown>;
+
+/** The data of the latest version together with the version it is (the check-and-set version for a write). */
+export interface VaultDataSnapshot {
+  data: VaultData;
+  version: number;
+}
+
 /** The Vault source: a SecretSource plus health, close, and the writer used by rotate. */
 export type VaultSource = SecretSource<VaultRef> & {
   health(): Promise<VaultHealth>;
   /**
-   * Writes a new version holding exactly `values`, with check-and-set: `cas` must equal the current
-   * version (0 = only if the secret does not exist yet). A lost race throws COFFRE_CONFLICT.
+   * Writes a new version holding exactly `values` (JSON values, types kept), with check-and-set: `cas` must
+   * equal the current version (0 = only if the secret does not exist yet). A lost race throws COFFRE_CONFLICT.
    */
-  writeValues(ref: VaultRef, values: Record<string, string>, cas: number): Promise<{ version: number }>;
+  writeValues(ref: VaultRef, values: Readonly<VaultData>, cas: number): Promise<{ version: number }>;
+  /**
+   * The latest data as stored (types kept, nested values allowed) and its version, from ONE answer: the version
+   * a write must check-and-set against. Shares readValues' single read (an older answer can only make the
+   * write fail with COFFRE_CONFLICT, never lose an update); null when the secret does not exist.
+   */
+  readData(ref: VaultRef): Promise<VaultDataSnapshot | null>;
   /** Versions and current_version of a secret, or null when it does not exist. */
   readMetadata(ref: VaultRef): Promise<VaultMetadata | null>;
-  /** The values of one past version (for rollback); never memoised. A missing version is a usage error. */
-  readVersion(ref: VaultRef, version: number): Promise<Map<string, string>>;
+  /** The data of one past version as stored (for rollback); never memoised. A missing version is a usage error. */
+  readVersion(ref: VaultRef, version: number): Promise<VaultData>;
   /** Releases the connection pool; the source cannot be used afterwards. */
   close(): void;
 };
@@ -225,16 +243,21 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     throw httpError(answer, address, where, `read of ${endpoint}/`);
   }
 
-  /** The env values of a `data/` answer: strings as they are, numbers and booleans as text, nothing nested. */
-  function valuesOf(data: Record<string, unknown>, ref: VaultRef): Map<string, string> {
+  /** The stored data map of a `data/` answer, as is. */
+  function storedOf(data: Record<string, unknown>, ref: VaultRef): VaultData {
     const stored = data.data;
     if (!isRecord(stored)) throw badResponse(address, describe(ref), 'no data map in the answer');
+    return stored;
+  }
+
+  /** The env values of a `data/` answer: strings as they are, numbers and booleans as text, nothing nested. */
+  function valuesOf(data: Record<string, unknown>, ref: VaultRef): Map<string, string> {
     const values = new Map<string, string>();
-    for (const [name, value] of Object.entries(stored)) values.set(name, flatValue(value, name, address, ref));
+    for (const [name, value] of Object.entries(storedOf(data, ref))) values.set(name, flatValue(value, name, address, ref));
     return values;
   }
 
-  function memo<T>(endpoint: Endpoint, ref: VaultRef, run: () => Promise<T>): Promise<T> {
+  function memo<T>(endpoint: Endpoint | 'values', ref: VaultRef, run: () => Promise<T>): Promise<T> {
     const key = `${endpoint}\u0000${ref.mount}\u0000${ref.path}`;
     let pending = reads.get(key) as Promise<T> | undefined;
     if (pending === undefined) {
@@ -244,8 +267,13 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     return pending;
   }
 
+  /** The one `data/` read of the latest version per path, shared by readValues and readData (a write clears it). */
+  function latestData(ref: VaultRef): Promise<Record<string, unknown> | null> {
+    return memo('data', ref, () => readEnvelope(ref, 'data'));
+  }
+
   function forget(ref: VaultRef): void {
-    for (const endpoint of ['subkeys', 'data', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
+    for (const endpoint of ['subkeys', 'data', 'values', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
   }
 
   const source: VaultSource = {
@@ -267,8 +295,8 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
 
     async readValues(ref) {
       checkRef(ref);
-      return memo('data', ref, async (): Promise<ValueSnapshot | null> => {
-        const data = await readEnvelope(ref, 'data');
+      return memo('values', ref, async (): Promise<ValueSnapshot | null> => {
+        const data = await latestData(ref);
         if (data === null) return null;
         const values = valuesOf(data, ref);
         const version = metadataVersion(data.metadata);
@@ -281,7 +309,18 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       if (!Number.isInteger(version) || version < 1) throw usage(`${describe(ref)}: a version is an integer >= 1`);
       const data = await readEnvelope(ref, 'data', `?version=${version}`, 'version');
       if (data === null) throw usage(`${address}: ${describe(ref)} has no version ${version}`);
-      return valuesOf(data, ref);
+      return storedOf(data, ref);
+    },
+
+    async readData(ref) {
+      checkRef(ref);
+      const data = await latestData(ref);
+      if (data === null) return null;
+      const stored = storedOf(data, ref);
+      const version = metadataVersion(data.metadata);
+      // No separate metadata read: a version read later could be newer than this data (a lost update).
+      if (version === undefined) throw badResponse(address, describe(ref), 'no version in the data answer; refusing a write without check-and-set');
+      return { data: stored, version };
     },
 
     async readMetadata(ref) {
@@ -311,7 +350,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       const where = describe(ref);
       if (!Number.isInteger(cas) || cas < 0) throw usage(`${where}: check-and-set version must be an integer >= 0`);
       for (const [name, value] of Object.entries(values)) {
-        if (typeof value !== 'string') throw usage(`${where}: value of key ${name} must be a string`);
+        if (!isJsonValue(value, 0)) throw usage(`${where}: value of key ${name} is not a JSON value`);
       }
       // A KV v1 mount would silently store `{options, data}` under the key "data/<path>".
       await ensureKvV2(ref);
@@ -471,6 +510,19 @@ function flatValue(value: unknown, key: string, address: string, ref: VaultRef):
     'COFFRE_SOURCE_NOT_FLAT',
     `${address}: ${describe(ref)}: key ${key} holds a nested ${Array.isArray(value) ? 'list' : 'map'}, not a string`,
   );
+}
+
+/** Whether `value` survives JSON unchanged: strings, finite numbers, booleans, null, plain arrays and maps of those. */
+function isJsonValue(value: unknown, depth: number): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1));
+  if (isRecord(value)) {
+    const proto = Object.getPrototypeOf(value);
+    return (proto === Object.prototype || proto === null) && Object.values(value).every((v) => isJsonValue(v, depth + 1));
+  }
+  return false;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

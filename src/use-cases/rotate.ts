@@ -173,8 +173,9 @@ export function runRollback(context: RotateContext, options: RollbackOptions): P
     if (target.destroyed) throw new CoffreError('COFFRE_SOURCE_DESTROYED', `${source.ref} version ${options.to} is destroyed: it cannot be restored`);
     if (target.deletionTime !== '') throw new CoffreError('COFFRE_SOURCE_DELETED', `${source.ref} version ${options.to} is soft-deleted: undelete it first`);
     if (options.to === current) throw new CoffreError('COFFRE_USAGE', `${source.ref} is already at version ${current}`);
-    const values = await vault.readVersion(ref, options.to);
-    const { version } = await vault.writeValues(ref, Object.fromEntries(values), current);
+    // Version N's data as stored (types and nested values kept), not its env-value rendering.
+    const data = await vault.readVersion(ref, options.to);
+    const { version } = await vault.writeValues(ref, data, current);
     return {
       action: 'rollback',
       service: resolved.service.name,
@@ -230,26 +231,25 @@ type Written = Pick<WriteResult, 'created' | 'changed' | 'oldVersion' | 'newVers
 async function writeVault(context: RotateContext, ref: VaultRef, options: RotateOptions, value: string): Promise<Written> {
   const vault = requireVault(context.vault);
   const label = `${ref.mount}/${ref.path}`;
-  const snapshot = await vault.readValues(ref);
+  // The stored data (types kept) and its version from one answer: every other key is written back as read.
+  const snapshot = await vault.readData(ref);
   if (snapshot === null) {
     if (options.mode === 'rotate') throw new CoffreError('COFFRE_USAGE', `${label} does not exist yet: give ${options.key} its first value with \`coffre set\``);
     // cas 0: written only if nobody created the secret in between.
     const { version } = await writeWithCas(vault, ref, { [options.key]: value }, 0);
     return { created: true, changed: true, oldVersion: null, newVersion: version, rollback: { kind: 'vault-new-secret' } };
   }
-  const exists = snapshot.values.has(options.key);
+  const exists = Object.hasOwn(snapshot.data, options.key);
   if (options.mode === 'rotate' && !exists) throw new CoffreError('COFFRE_USAGE', `${label} has no ${options.key} yet: give it its first value with \`coffre set\``);
   if (options.mode === 'set' && exists) throw new CoffreError('COFFRE_USAGE', `${label} already has ${options.key}: use \`coffre rotate\` to replace it`);
   // The version comes with the data it describes: check-and-set against exactly what was read.
-  const cas = snapshot.version ?? (await vault.readMetadata(ref))?.currentVersion;
-  if (cas === undefined) throw new CoffreError('COFFRE_SOURCE_BAD_RESPONSE', `${label}: no version in the answer; refusing a write without check-and-set`);
-  const values = Object.fromEntries(snapshot.values);
-  values[options.key] = value;
+  const cas = snapshot.version;
+  const values = { ...snapshot.data, [options.key]: value };
   const { version } = await writeWithCas(vault, ref, values, cas);
   return { created: !exists, changed: true, oldVersion: cas, newVersion: version, rollback: { kind: 'vault', toVersion: cas } };
 }
 
-async function writeWithCas(vault: ReturnType<typeof requireVault>, ref: VaultRef, values: Record<string, string>, cas: number): Promise<{ version: number }> {
+async function writeWithCas(vault: ReturnType<typeof requireVault>, ref: VaultRef, values: Record<string, unknown>, cas: number): Promise<{ version: number }> {
   try {
     return await vault.writeValues(ref, values, cas);
   } catch (error) {

@@ -2,7 +2,8 @@
 // the concurrent-rotation race, least privilege, value rules (example keys, generation defaults, stdin), the
 // audit line, and the canary rule: no planted or generated value in any output (except --show on a TTY).
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
 import { exitCodeFor, isCoffreError } from '../../src/errors.js';
@@ -58,6 +59,10 @@ t.test('--value-stdin strips one trailing newline; empty values need @allow-empt
   t.equal(result.code, 0, result.stderr);
   t.equal((await fixture.vaultData(chatPath)).data.DB_USER, `${value}\n`, 'only ONE trailing newline removed');
   generated.push(value);
+  // (on exposed/db: chat/db's version count is part of later assertions)
+  const crlf = await fixture.coffre(['rotate', 'exposed', 'db', 'DB_PASS', '--value-stdin'], { stdin: `${value}\r\n` });
+  t.equal(crlf.code, 0, crlf.stderr);
+  t.equal((await fixture.vaultData(`${fixture.bao.prefix}/exposed/db`)).data.DB_PASS, `${value}\r`, 'a trailing CRLF loses its LF only: the CR is part of the value');
 
   const empty = await fixture.coffre(['rotate', 'chat', 'db', 'DB_USER', '--value-stdin'], { stdin: '\n' });
   t.equal(empty.code, 2);
@@ -168,6 +173,114 @@ t.test('versions lists KV v2 versions with dates; rollback writes version N as a
   const hostToken = await fixture.bao.tokenWithPolicies(['coffre-host']);
   const hostRollback = await fixture.coffre(['rollback', 'chat', 'db', '--to', '1'], { env: { ...fixture.env, VAULT_TOKEN: hostToken } });
   t.equal(hostRollback.code, 3, 'a host token cannot even read the metadata');
+});
+
+/** A Vault-backed service `<name>` (file `app`, example declaring PASS) whose secret holds `data` as stored JSON. */
+async function typedService(name: string, versions: Record<string, unknown>[]): Promise<string> {
+  await mkdir(path.join(fixture.dir, name, 'secrets'), { recursive: true });
+  await writeFile(path.join(fixture.dir, name, 'docker-compose.yml'), 'services:\n  app:\n    image: app\n    env_file: ./secrets/app.secrets\n');
+  await writeFile(path.join(fixture.dir, name, 'secrets', 'app.secrets.example'), 'PASS=\n');
+  const secretPath = `${fixture.bao.prefix}/${name}/app`;
+  for (const data of versions) {
+    // Seeded through the HTTP API directly, so the stored JSON types are exactly these.
+    const put = await fixture.bao.vaultHttp('POST', `secret/data/${secretPath}`, { data });
+    if (put.status !== 200) throw new Error(`seeding ${secretPath} answered ${put.status}`);
+  }
+  return secretPath;
+}
+
+// BIG and TINY are as OpenBao keeps them (it stores numbers as float64): they must come back unchanged.
+const FLAT_TYPED = { PORT: 5432, DEBUG: true, RATIO: 1.5, NULLV: null, PASS: 'x', ZERO: 0, OFF: false, BIG: 12345678901234567000, TINY: 1e-7 };
+const TYPED = { ...FLAT_TYPED, NESTED: { list: [1, 'two', { deep: false }], empty: {} } };
+
+t.test('rotate writes every other key back exactly as stored: numbers, booleans, null and nested values keep their JSON type', async (t) => {
+  const cases = [
+    { name: 'flat values of every JSON type', service: 'typed-flat', seed: FLAT_TYPED },
+    { name: 'with a nested value (refused for rendering, kept on a write)', service: 'typed', seed: TYPED },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const secretPath = await typedService(c.service, [c.seed]);
+      const value = canary('typed');
+      generated.push(value);
+      const result = await fixture.coffre(['rotate', c.service, 'app', 'PASS', '--value-stdin'], { stdin: `${value}\n` });
+      t.equal(result.code, 0, result.stderr);
+      const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+      t.equal(raw.body.data.metadata.version, 2);
+      t.strictSame(raw.body.data.data, { ...c.seed, PASS: value }, 'only PASS changed; PORT is still 5432 (a number), DEBUG true, NULLV null');
+
+      const added = await fixture.coffre(['set', c.service, 'app', 'NEW_KEY', '--value-stdin', '--allow-extra'], { stdin: 'plain' });
+      t.equal(added.code, 0, added.stderr);
+      const after = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+      t.strictSame(after.body.data.data, { ...c.seed, PASS: value, NEW_KEY: 'plain' }, 'set of a new key keeps the types too');
+    });
+  }
+});
+
+t.test('rollback --to N writes version N\'s data as stored (deep, JSON-equal), not its env rendering', async (t) => {
+  const later = { PORT: '6543', PASS: 'y', EXTRA: [true] };
+  const cases = [
+    { name: 'flat values of every JSON type', service: 'typed-rollback-flat', seed: FLAT_TYPED },
+    { name: 'with a nested value', service: 'typed-rollback', seed: TYPED },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const secretPath = await typedService(c.service, [c.seed, later]);
+      const rolled = await fixture.coffre(['rollback', c.service, 'app', '--to', '1']);
+      t.equal(rolled.code, 0, rolled.stderr);
+      const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+      t.equal(raw.body.data.metadata.version, 3);
+      t.strictSame(raw.body.data.data, c.seed, 'version 3 holds exactly version 1\'s data');
+      const back = await fixture.coffre(['rollback', c.service, 'app', '--to', '2']);
+      t.equal(back.code, 0, back.stderr);
+      t.strictSame((await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`)).body.data.data, later, 'and back to version 2');
+    });
+  }
+});
+
+t.test('the check-and-set version is the version of the data read: a write landing right after that read gives COFFRE_CONFLICT and survives', async (t) => {
+  const secretPath = await typedService('raced', [{ PASS: 'x', OTHER: 'before' }]);
+  const theirs = { PASS: 'x', OTHER: canary('theirs') };
+  generated.push(theirs.OTHER);
+  let interleaved = 0;
+  // A relay to the real OpenBao that lets another writer in between coffre's read of the data and whatever
+  // coffre sends next: the other write lands before coffre sees the answer of its read.
+  const relay = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      void (async () => {
+        const headers: Record<string, string> = {};
+        for (const name of ['x-vault-token', 'x-vault-request', 'content-type']) {
+          const value = request.headers[name];
+          if (typeof value === 'string') headers[name] = value;
+        }
+        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+        const upstream = await fetch(`${fixture.bao.address}${request.url}`, { method: request.method!, headers, ...(body ? { body } : {}) });
+        const text = await upstream.text();
+        if (request.method === 'GET' && request.url === `/v1/secret/data/${secretPath}` && interleaved === 0) {
+          interleaved++;
+          const put = await fixture.bao.vaultHttp('POST', `secret/data/${secretPath}`, { data: theirs });
+          if (put.status !== 200) throw new Error(`the other writer got ${put.status}`);
+        }
+        response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+        response.end(text);
+      })().catch(() => response.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => (relay.closeAllConnections(), relay.close(() => resolve()))));
+  const address = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+
+  const mine = canary('mine');
+  generated.push(mine);
+  const result = await fixture.coffre(['rotate', 'raced', 'app', 'PASS', '--value-stdin'], { stdin: mine, env: { ...fixture.env, VAULT_ADDR: address } });
+  t.equal(interleaved, 1, 'the other write landed between coffre\'s read and its write');
+  t.equal(result.code, 5, `COFFRE_CONFLICT exit code (got ${result.code})`);
+  t.match(auditOf(result.stderr)[0], { action: 'rotate', outcome: 'error', errorCode: 'COFFRE_CONFLICT' });
+  const raw = await fixture.bao.vaultHttp('GET', `secret/data/${secretPath}`);
+  t.equal(raw.body.data.metadata.version, 2, 'no version after the other writer\'s');
+  t.strictSame(raw.body.data.data, theirs, 'the other writer\'s data survives (no lost update)');
 });
 
 t.test('a KV v1 mount is refused for writes with a message that says why', async (t) => {

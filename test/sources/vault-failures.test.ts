@@ -1,8 +1,13 @@
 // The Vault source when the server cannot serve: sealed, stopped, silent, rate-limited, wrong protocol,
 // unknown host; and that concurrency stays bounded. Dedicated OpenBao servers for destructive cases.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import t from 'tap';
+import { runCli } from '../../src/cli/main.js';
+import { ERROR_CODES } from '../../src/errors.js';
 import type { VaultRef } from '../../src/sources/secret-source.js';
 import { createVaultSource } from '../../src/sources/vault.js';
 import { sharedOpenBao, startOpenBao } from '../support/openbao.js';
@@ -82,6 +87,91 @@ t.test('a server that accepts and never answers gives COFFRE_SOURCE_TIMEOUT afte
   t.ok(elapsed >= 250 && elapsed < 5_000, `gave up after ${elapsed} ms`);
   t.match(e.message, '300 ms');
   t.match(e.message, 'secret/slow');
+});
+
+/**
+ * A loopback HTTP server that answers every request with 200 and its headers at once, then trickles a JSON
+ * body one byte every `everyMs` (each gap far below the timeout, so only an overall deadline stops it).
+ */
+async function tricklingServer(t: { teardown(fn: () => unknown): void }, everyMs: number): Promise<{ address: string; requests: () => number }> {
+  let requests = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const server = http.createServer((_request, response) => {
+    requests++;
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    const body = `${' '.repeat(40)}{}`;
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (response.destroyed) return void clearInterval(timer);
+      response.write(body[sent++]!);
+      if (sent === body.length) {
+        clearInterval(timer);
+        response.end();
+      }
+    }, everyMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearInterval(timer);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { address: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, requests: () => requests };
+}
+
+t.test('timeoutMs is an overall deadline: a server trickling its body gives COFFRE_SOURCE_TIMEOUT, not a hang', async (t) => {
+  const server = await tricklingServer(t, 100);
+  const token = `hvs.${randomBytes(12).toString('hex')}`;
+  const source = createVaultSource({ address: server.address, auth: { method: 'token', token }, timeoutMs: 500 });
+  t.teardown(() => source.close());
+  for (const [name, call] of [
+    ['readValues', () => source.readValues({ kind: 'vault', mount: 'secret', path: 'trickle' })],
+    ['listKeys', () => source.listKeys({ kind: 'vault', mount: 'secret', path: 'trickle2' })],
+    ['writeValues', () => source.writeValues({ kind: 'vault', mount: 'secret', path: 'trickle3' }, { K: 'v' }, 0)],
+  ] as const) {
+    const started = Date.now();
+    const e = await expectCoffreError(t, call(), 'COFFRE_SOURCE_TIMEOUT', [token]);
+    const elapsed = Date.now() - started;
+    // A correctness bound (the trickle lasts 4 s), not a performance target.
+    t.ok(elapsed >= 450 && elapsed < 1_500, `${name} gave up after ${elapsed} ms (timeout 500 ms)`);
+    t.match(e.message, '500 ms');
+  }
+  t.ok(server.requests() >= 3, 'the requests reached the server');
+});
+
+t.test('check and render against a trickling server fail with COFFRE_SOURCE_TIMEOUT within the deadline; render writes nothing', async (t) => {
+  const server = await tricklingServer(t, 100);
+  const timeoutMs = 700;
+  const dir = t.testdir({
+    '.gitignore': '*.secrets\n',
+    'coffre.yaml': `version: 1\nvault:\n  prefix: slow\n  timeoutMs: ${timeoutMs}\n`,
+    app: {
+      'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: ./secrets/db.secrets\n',
+      secrets: { 'db.secrets.example': 'DB_PASS=\n' },
+    },
+  });
+  const token = `hvs.${randomBytes(12).toString('hex')}`;
+  for (const command of [['check', dir], ['check', dir, '--keys-only'], ['render', dir, '--all']]) {
+    let stdout = '';
+    let stderr = '';
+    const started = Date.now();
+    const code = await runCli(command, {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { VAULT_ADDR: server.address, VAULT_TOKEN: token },
+      cwd: dir,
+    });
+    const elapsed = Date.now() - started;
+    t.equal(code, ERROR_CODES.COFFRE_SOURCE_TIMEOUT.exit, `${command[0]} ${command.slice(2).join(' ')}: exit ${code}`);
+    t.match(stdout + stderr, 'COFFRE_SOURCE_TIMEOUT', `${command[0]} ${command.slice(2).join(' ')} names the timeout`);
+    t.ok(elapsed < 3 * timeoutMs, `${command[0]} ${command.slice(2).join(' ')} ended after ${elapsed} ms (timeout ${timeoutMs} ms; the trickle lasts 4 s)`);
+    t.notOk((stdout + stderr).includes(token), 'no token in the output');
+  }
+  t.notOk(existsSync(path.join(dir, 'app', 'secrets', 'db.secrets')), 'render wrote no target');
 });
 
 t.test('TLS to a plain-HTTP server and an unknown host give COFFRE_SOURCE_UNREACHABLE', async (t) => {

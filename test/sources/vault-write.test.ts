@@ -62,6 +62,25 @@ t.test('a stale check-and-set version gives COFFRE_CONFLICT (exit 5, http 409) a
   t.equal(after.body.data.metadata.version, 2);
 });
 
+t.test('readData returns the stored JSON types with the version of that same answer; writeValues stores them unchanged', async (t) => {
+  const bao = await sharedOpenBao(t);
+  const token = await bao.tokenWithPolicies(['coffre-admin']);
+  const source = createVaultSource({ address: bao.address, auth: { method: 'token', token } });
+  t.teardown(() => source.close());
+  const ref: VaultRef = { kind: 'vault', mount: 'secret', path: `${bao.prefix}/typed` };
+  const stored = { PORT: 5432, DEBUG: true, RATIO: 1.5, NULLV: null, PASS: planted(), NESTED: { a: [1, { b: false }] } };
+  const early = createVaultSource({ address: bao.address, auth: { method: 'token', token } });
+  t.teardown(() => early.close());
+  t.equal(await early.readData(ref), null, 'a missing secret is null');
+  await bao.vaultHttp('POST', `secret/data/${ref.path}`, { data: stored });
+  const snapshot = await source.readData(ref);
+  t.strictSame(snapshot, { data: stored, version: 1 });
+  t.same(await source.writeValues(ref, { ...snapshot!.data, PASS: 'next' }, snapshot!.version), { version: 2 });
+  const raw = await bao.vaultHttp('GET', `secret/data/${ref.path}`);
+  t.strictSame(raw.body.data.data, { ...stored, PASS: 'next' });
+  t.strictSame(await source.readVersion(ref, 1), stored, 'readVersion gives a past version as stored');
+});
+
 t.test('writeValues refuses a KV v1 mount instead of storing under "data/<path>"', async (t) => {
   const bao = await sharedOpenBao(t);
   const kv1 = `kv1w-${bao.prefix}`;
@@ -81,7 +100,9 @@ t.test('writeValues checks its arguments before any request', async (t) => {
   const cases = [
     { name: 'negative cas', values: { K: 'v' }, cas: -1, code: 'COFFRE_USAGE' },
     { name: 'fractional cas', values: { K: 'v' }, cas: 1.5, code: 'COFFRE_USAGE' },
-    { name: 'non-string value', values: { K: 5 as unknown as string }, cas: 0, code: 'COFFRE_USAGE' },
+    { name: 'undefined value', values: { K: undefined }, cas: 0, code: 'COFFRE_USAGE' },
+    { name: 'non-finite number', values: { K: Number.NaN }, cas: 0, code: 'COFFRE_USAGE' },
+    { name: 'nested non-JSON value', values: { K: { at: new Date(0) } }, cas: 0, code: 'COFFRE_USAGE' },
   ];
   for (const c of cases) {
     t.test(c.name, async (t) => {
