@@ -296,7 +296,10 @@ class Discovery {
       const target = path.resolve(baseDir, resolved.value);
       const previous = targets.get(target);
       if (!previous) {
-        targets.set(target, { target, declaredPath: resolved.value, format: entry.format, required: entry.required, line: entry.line });
+        // A path written in another folder's compose file is given relative to this service's folder, so
+        // render's rule "targets inside the service folder" holds whichever file named it.
+        const declaredPath = baseDir === found.dir ? resolved.value : path.relative(found.dir, target).split(path.sep).join('/');
+        targets.set(target, { target, declaredPath, format: entry.format, required: entry.required, line: entry.line });
         continue;
       }
       previous.required ||= entry.required;

@@ -48,6 +48,12 @@ t.test('render refuses a service whose compose file has a duplicate key: exit 2,
   t.equal(service.error.code, 'COFFRE_COMPOSE_INVALID');
   t.match(service.error.message, /app\/compose\.yaml:5: not valid YAML: Map keys must be unique/);
   t.notOk(await exists(path.join(dir, 'app', 'web.secrets')), 'no target written');
+
+  const deep = await repoWith(t, { 'compose.yaml': `services:\n  web:\n    env_file: web.secrets\n    labels: ${'['.repeat(20000)}${']'.repeat(20000)}\n` }, ['web'], key);
+  const tooDeep = await coffre(['render', deep, 'app', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  t.equal(tooDeep.code, 2, 'a compose file nested too deep to parse is refused too');
+  t.equal(JSON.parse(tooDeep.stdout).services[0].error.code, 'COFFRE_COMPOSE_INVALID');
+  t.notOk(await exists(path.join(deep, 'app', 'web.secrets')));
 });
 
 t.test('render refuses a service when one env_file path has an unresolvable ${VAR}: the variable is named, nothing written', async (t) => {

@@ -562,6 +562,8 @@ t.test('extends: is followed in the same file and in another file, paths relativ
   t.same(repo.problems.filter((p) => p.severity === 'error'), []);
   const app = repo.services.find((s) => s.name === 'app')!;
   t.same(app.secretFiles.map((f) => f.targetRel), ['app/proto.secrets', 'common/shared.secrets']);
+  t.equal(app.secretFiles[1]!.declaredPath, '../common/shared.secrets', 'given from the service folder: render refuses it like any "../" target');
+  t.match(repo.problems, [{ severity: 'warning', code: 'COFFRE_TARGET_UNSAFE', message: /\.\.\/common\/shared\.secrets climbs with "\.\."/ }]);
 });
 
 t.test('extends: that coffre cannot follow is an error naming the file and line', async (t) => {
