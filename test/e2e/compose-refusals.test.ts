@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
+import { checkReport } from '../../src/http/schemas.js';
 import { newAgeKey, writeSopsFile, type TestAgeKey } from '../support/sops.js';
 import { projectRoot } from '../support/tools.js';
 
@@ -97,6 +98,7 @@ t.test('check counts a service whose compose file cannot be read as an error in 
   t.equal(report.complete, false);
   t.equal(report.summary.errors, 1, 'the summary counts it');
   t.match(report.services[0].errors, [{ code: 'COFFRE_COMPOSE_INVALID', file: 'app/compose.yaml', line: 2, message: /"services" is not a mapping/ }]);
+  t.same(checkReport.parse(report).services[0]!.errors, report.services[0].errors, 'the HTTP response allow-list lets the service errors through');
   const junit = await coffre(['check', dir, '--format', 'junit']);
   t.equal(junit.code, 2);
   t.match(junit.stdout, /<testsuites name="coffre check" tests="1" failures="0" errors="1">/);
