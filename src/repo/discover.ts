@@ -103,6 +103,9 @@ export interface RepoProblem {
 /** How deep below a service folder example files are looked for (for EXAMPLE_UNREFERENCED). */
 const EXAMPLE_SCAN_DEPTH = 4;
 
+/** The compose file names docker compose finds without -f; only those get an override file merged. */
+const COMPOSE_DEFAULT_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
+
 /** The override files compose merges over a default compose file, in the order it looks for them. */
 export const COMPOSE_OVERRIDE_FILE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
 
@@ -330,8 +333,12 @@ class Discovery {
     return { file, fileRel, parsed };
   }
 
-  /** The override file compose would merge: the first of compose's names present beside the compose file. */
+  /**
+   * The override file compose merges: the first of compose's names present beside the compose file. compose
+   * does so only for a compose file it found by its default names (a custom name is given with -f, alone).
+   */
   private async findOverrideFile(found: FoundService): Promise<string | null> {
+    if (!COMPOSE_DEFAULT_FILE_NAMES.includes(path.basename(found.composeFile))) return null;
     const present: string[] = [];
     for (const name of COMPOSE_OVERRIDE_FILE_NAMES) {
       if (await this.isFile(path.join(found.dir, name))) present.push(name);

@@ -528,6 +528,14 @@ t.test('compose override files beside the compose file are merged: their env_fil
   t.match(repo.problems, [{ severity: 'warning', service: 'other', file: 'other/docker-compose.override.yml', message: /several compose override files.*compose\.override\.yaml only/ }]);
 });
 
+t.test('a compose file with a custom name gets no override merged (compose reads it with -f, alone)', async (t) => {
+  const root = t.testdir({
+    app: { 'stack.yml': 'services:\n  web:\n    env_file: web.secrets\n', 'compose.override.yml': 'services:\n  web:\n    env_file: other.secrets\n', 'web.secrets.example': PLAIN },
+  });
+  const repo = await discover(root, { config: parseConfig('discovery:\n  composeFiles: [stack.yml]\n', 'coffre.yaml') });
+  t.same(repo.services[0]!.secretFiles.map((f) => f.targetRel), ['app/web.secrets']);
+});
+
 t.test('a broken override file is an error problem naming it', async (t) => {
   const root = t.testdir({
     app: {
