@@ -226,7 +226,8 @@ function refuseServiceErrors(context: CheckContext, service: ServiceModel): void
   const where = (e: { file: string; line?: number }) => `${e.file}${e.line !== undefined ? `:${e.line}` : ''}`;
   const list = errors.map((e) => `${where(e)}: ${e.message}`).join('; ');
   const code: ErrorCode = first.code in ERROR_CODES ? (first.code as ErrorCode) : 'COFFRE_COMPOSE_INVALID';
-  throw new CoffreError(code, `service ${service.name} refused, nothing written: ${list}`, { file: first.file, ...(first.line !== undefined ? { line: first.line } : {}) });
+  // No location: the message names every file:line, and a location would be prefixed to it once more.
+  throw new CoffreError(code, `service ${service.name} refused, nothing written: ${list}`);
 }
 
 /** A target with no source would be rendered empty (or from nothing): refused, whatever its example says. */

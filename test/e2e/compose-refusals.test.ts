@@ -47,7 +47,7 @@ t.test('render refuses a service whose compose file has a duplicate key: exit 2,
   t.equal(result.code, 2);
   const service = JSON.parse(result.stdout).services[0];
   t.equal(service.error.code, 'COFFRE_COMPOSE_INVALID');
-  t.match(service.error.message, /app\/compose\.yaml:5: not valid YAML: Map keys must be unique/);
+  t.match(service.error.message, /^service app refused, nothing written: app\/compose\.yaml:5: not valid YAML: Map keys must be unique/);
   t.notOk(await exists(path.join(dir, 'app', 'web.secrets')), 'no target written');
 
   const deep = await repoWith(t, { 'compose.yaml': `services:\n  web:\n    env_file: web.secrets\n    labels: ${'['.repeat(20000)}${']'.repeat(20000)}\n` }, ['web'], key);
