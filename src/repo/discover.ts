@@ -370,9 +370,12 @@ class Discovery {
         return [];
       }
       const file = path.resolve(path.dirname(layer.file), resolved.value);
-      if (!isInside(this.root, file) || !(await this.isFile(file))) {
-        const why = isInside(this.root, file) ? 'does not exist' : 'is outside the repo';
-        this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, layer.fileRel, ext.line, `${where}.file ${resolved.value} ${why}: coffre cannot follow it`);
+      if (!isInside(this.root, file)) {
+        this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, layer.fileRel, ext.line, `${where}.file ${resolved.value} is outside the repo: coffre does not follow it`);
+        return [];
+      }
+      if (!(await this.isFile(file))) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}.file ${resolved.value} does not exist`);
         return [];
       }
       // Read once per service: its problems are the service's (each service extending a broken file is refused).

@@ -596,7 +596,7 @@ t.test('extends: that coffre cannot follow is an error naming the file and line'
   const repo = await discover(root);
   const errors = repo.problems.filter((p) => p.severity === 'error').map((p) => [p.code, p.file, p.line, p.message]);
   t.match(errors, [
-    ['COFFRE_COMPOSE_UNSUPPORTED', 'app/compose.yaml', 4, /missing\.yml does not exist/],
+    ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 4, /missing\.yml does not exist/],
     ['COFFRE_COMPOSE_UNSUPPORTED', 'app/compose.yaml', 8, /outside the repo/],
     ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 11, /has no service "nowhere"/],
     ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 13, /extends chain deeper than/],
