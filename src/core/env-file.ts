@@ -161,6 +161,7 @@ export function parseEnvStatements(text: string, options: ParseEnvFileOptions = 
     return known.get(name);
   };
 
+  let interpolatedTotal = 0;
   let pos = 0;
   for (;;) {
     pos = statementStart(src, pos);
@@ -252,6 +253,12 @@ export function parseEnvStatements(text: string, options: ParseEnvFileOptions = 
       if (result.error !== undefined) throw syntaxError(`${result.error} (value of ${JSON.stringify(key)})`, file, keyLine);
       value = result.value;
       interpolated = result.interpolated;
+      if (interpolated) {
+        interpolatedTotal += value.length;
+        if (interpolatedTotal > MAX_INTERPOLATED_TOTAL) {
+          throw syntaxError(`\${…} expansions of this file add up to more than ${MAX_INTERPOLATED_TOTAL} characters (value of ${JSON.stringify(key)})`, file, keyLine);
+        }
+      }
     }
     const endLine = lines.at(Math.max(valueStart, end - 1));
     const statement: EnvStatement = {
@@ -422,6 +429,12 @@ type Operator = ':?' | '?' | ':-' | '-' | ':+' | '+';
 
 /** Deeper nesting of used defaults is refused rather than risking the call stack. */
 const MAX_NESTING = 64;
+/**
+ * Interpolation output caps: one value, and all values of one file together. `A1=${A0}${A0}`, `A2=${A1}${A1}`…
+ * doubles per line; without a bound a few hundred bytes would ask for gigabytes.
+ */
+export const MAX_INTERPOLATED_VALUE = 1024 * 1024;
+export const MAX_INTERPOLATED_TOTAL = 8 * 1024 * 1024;
 
 /** compose-go template.Substitute: `$$`, `$V`, `${V}`, `${V:-d}`, `${V-d}`, `${V:?e}`, `${V?e}`, `${V:+r}`, `${V+r}`. */
 function substitute(template: string, mapping: Mapping, missingRequired: 'error' | 'empty', depth = 0): SubstituteResult {
@@ -444,6 +457,9 @@ function substitute(template: string, mapping: Mapping, missingRequired: 'error'
     out += r.value;
     if (r.interpolated) interpolated = true;
     if (r.error !== undefined && error === undefined) error = r.error;
+    if (out.length > MAX_INTERPOLATED_VALUE) {
+      return { value: '', interpolated: true, error: error ?? `\${…} expands to more than ${MAX_INTERPOLATED_VALUE} characters` };
+    }
     copied = i = r.resumeAt;
   }
   out += template.slice(copied);

@@ -35,6 +35,19 @@ export interface FileResult {
 export interface ServiceResult {
   name: string;
   files: FileResult[];
+  /**
+   * Why the service's secrets files could not all be known (its compose file is unreadable, an env_file path
+   * cannot be resolved…): each counts as an error in the summary. Absent when there is none.
+   */
+  errors?: ServiceError[];
+}
+
+/** A service-level error: the compose file (or other repo file) and line it concerns. */
+export interface ServiceError {
+  code: string;
+  file: string;
+  line?: number;
+  message: string;
 }
 
 /** Repo-level findings: an env_file without example, an unreferenced example, a bad compose file. */
@@ -65,7 +78,7 @@ export interface ReportSummary {
   errors: number;
 }
 
-/** Counts files per status. */
+/** Counts files per status; `errors` also counts service-level errors (a compose file that cannot be read). */
 export function summarize(services: ServiceResult[]): ReportSummary {
   const files = services.flatMap((s) => s.files);
   const count = (status: FileStatus) => files.filter((f) => f.status === status).length;
@@ -75,8 +88,12 @@ export function summarize(services: ServiceResult[]): ReportSummary {
     complete: count('complete'),
     incomplete: count('incomplete'),
     sourceMissing: count('source-missing'),
-    errors: count('error'),
+    errors: count('error') + services.reduce((n, s) => n + (s.errors?.length ?? 0), 0),
   };
+}
+
+function whereOf(error: ServiceError): string {
+  return `${error.file}${error.line !== undefined ? `:${error.line}` : ''}`;
 }
 
 export function formatJson(report: CheckReport): string {
@@ -94,7 +111,10 @@ export interface TextFormatOptions {
 export function formatText(report: CheckReport, options: TextFormatOptions): string {
   const paint = (code: keyof typeof ANSI, text: string) => (options.color ? `${ANSI[code]}${text}${ANSI.reset}` : text);
   const lines: string[] = [];
+  // Service-level errors are shown under their service; listing them here too would only repeat them.
+  const shownUnderService = new Set(report.services.flatMap((s) => (s.errors ?? []).map((e) => `${e.code}\0${whereOf(e)}\0${e.message}`)));
   for (const problem of report.problems) {
+    if (problem.severity === 'error' && shownUnderService.has(`${problem.code}\0${problem.file}${problem.line !== undefined ? `:${problem.line}` : ''}\0${problem.message}`)) continue;
     const where = `${problem.file}${problem.line !== undefined ? `:${problem.line}` : ''}`;
     const tag = problem.severity === 'error' ? paint('red', 'error') : paint('yellow', 'warning');
     lines.push(`${tag} ${where}: ${problem.message}`);
@@ -102,7 +122,11 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
   if (report.problems.length > 0) lines.push('');
   for (const service of report.services) {
     lines.push(paint('bold', service.name));
-    if (service.files.length === 0) lines.push(paint('dim', '  (no env_file secrets)'));
+    for (const error of service.errors ?? []) {
+      lines.push(`  ${paint('red', '✗')} ${whereOf(error)}  ${paint('red', 'error')}`);
+      lines.push(`      ${paint('red', error.code)} ${error.message}`);
+    }
+    if (service.files.length === 0 && (service.errors ?? []).length === 0) lines.push(paint('dim', '  (no env_file secrets)'));
     for (const file of service.files) {
       const mark = file.status === 'complete' ? paint('green', '✓') : paint('red', '✗');
       const source = file.source.kind ? `${file.source.kind}: ${file.source.ref}` : 'no source';
@@ -142,11 +166,19 @@ function xmlEscape(text: string): string {
 export function formatJunit(report: CheckReport): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const s = report.summary;
-  out.push(`<testsuites name="coffre check" tests="${s.files}" failures="${s.incomplete + s.sourceMissing}" errors="${s.errors}">`);
+  const serviceErrors = report.services.reduce((n, service) => n + (service.errors?.length ?? 0), 0);
+  out.push(`<testsuites name="coffre check" tests="${s.files + serviceErrors}" failures="${s.incomplete + s.sourceMissing}" errors="${s.errors}">`);
   for (const service of report.services) {
     const failures = service.files.filter((f) => f.status === 'incomplete' || f.status === 'source-missing').length;
-    const errors = service.files.filter((f) => f.status === 'error').length;
-    out.push(`  <testsuite name="${xmlEscape(service.name)}" tests="${service.files.length}" failures="${failures}" errors="${errors}">`);
+    const ownErrors = service.errors ?? [];
+    const errors = service.files.filter((f) => f.status === 'error').length + ownErrors.length;
+    out.push(`  <testsuite name="${xmlEscape(service.name)}" tests="${service.files.length + ownErrors.length}" failures="${failures}" errors="${errors}">`);
+    // One errored testcase per service-level error, named after the file and line it concerns.
+    for (const error of ownErrors) {
+      out.push(`    <testcase classname="${xmlEscape(service.name)}" name="${xmlEscape(whereOf(error))}">`);
+      out.push(`      <error type="${xmlEscape(error.code)}" message="${xmlEscape(error.message)}"/>`);
+      out.push('    </testcase>');
+    }
     for (const file of service.files) {
       out.push(`    <testcase classname="${xmlEscape(service.name)}" name="${xmlEscape(file.target)}">`);
       if (file.status === 'error' && file.error) {

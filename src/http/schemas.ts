@@ -37,7 +37,13 @@ export const checkReport = z.object({
   version: z.literal(1),
   complete: z.boolean(),
   keysOnly: z.boolean(),
-  services: z.array(z.object({ name: z.string(), files: z.array(fileResult) })),
+  services: z.array(
+    z.object({
+      name: z.string(),
+      files: z.array(fileResult),
+      errors: z.array(z.object({ code: z.string(), file: z.string(), line: z.number().int().optional(), message: z.string() })).optional(),
+    }),
+  ),
   problems: z.array(
     z.object({
       severity: z.enum(['error', 'warning']),

@@ -1,6 +1,7 @@
 // Reads the `env_file` entries of a compose file's services from its YAML text, with their lines. Pure: no
 // file access, no interpolation (the caller resolves `${VAR}` in paths), no other compose semantics.
-// Handles the three `env_file` shapes, YAML anchors/aliases and `<<` merge keys.
+// Handles the three `env_file` shapes, YAML anchors/aliases and `<<` merge keys; reports `extends:` and
+// `include:` for the caller to follow or refuse (they name other files), and refuses alias bombs.
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type YAMLMap } from 'yaml';
 import { describeYamlError, lineOfError, lineOfNode, parseLocatedYaml } from './yaml-position.js';
 
@@ -24,27 +25,69 @@ export interface ComposeFileProblem {
   message: string;
 }
 
+/** `extends:` of one compose service: its env_file entries come from `service` (in `file`, or this file). */
+export interface ComposeServiceExtends {
+  composeService: string;
+  /** The base service. */
+  service: string;
+  /** The file holding the base service as written (before interpolation), or null for the same file. */
+  file: string | null;
+  line: number | null;
+}
+
+/** One top-level `include:` entry (compose ≥ 2.20): another compose file whose services join the project. */
+export interface ComposeInclude {
+  line: number | null;
+}
+
 /** What {@link readComposeEnvFiles} found. A YAML syntax error gives one problem and no entries. */
 export interface ComposeEnvFiles {
   entries: ComposeEnvFileEntry[];
   problems: ComposeFileProblem[];
+  /** Services declaring `extends:`, in file order. */
+  extends: ComposeServiceExtends[];
+  /** Top-level `include:` entries. */
+  includes: ComposeInclude[];
+  /** Names of the services the file declares. */
+  services: string[];
 }
+
+/**
+ * How many nodes alias expansion may produce: docker compose (go-yaml) refuses "excessive aliasing" too,
+ * and a billion-laughs file must be a named error, not an exhausted process.
+ */
+export const MAX_COMPOSE_ALIAS_COUNT = 10_000;
 
 /** Lists the `env_file` entries of every service of a compose file, in file order. */
 export function readComposeEnvFiles(text: string): ComposeEnvFiles {
   const { doc, lineCounter } = parseLocatedYaml(text);
   const [syntaxError] = doc.errors;
   if (syntaxError) {
-    return { entries: [], problems: [{ line: lineOfError(syntaxError, lineCounter), message: `not valid YAML: ${describeYamlError(syntaxError)}` }] };
+    return { ...empty(), problems: [{ line: lineOfError(syntaxError, lineCounter), message: `not valid YAML: ${describeYamlError(syntaxError)}` }] };
+  }
+  try {
+    // Expanded once only to bound the aliasing (the reader below walks nodes and never expands).
+    doc.toJS({ maxAliasCount: MAX_COMPOSE_ALIAS_COUNT });
+  } catch (error) {
+    const bomb = (error instanceof ReferenceError && /excessive alias/i.test(error.message)) || error instanceof RangeError;
+    // Anything else (an alias to an unknown anchor, a bad merge source) the reader reports with its line.
+    if (bomb) return { ...empty(), problems: [{ line: null, message: `YAML aliases expand to too many nodes (more than ${MAX_COMPOSE_ALIAS_COUNT}, or nested too deep): refused as an alias bomb` }] };
   }
   const reader = new EnvFileReader(doc, lineCounter);
   reader.readDocument();
-  return { entries: reader.entries, problems: reader.problems };
+  return { entries: reader.entries, problems: reader.problems, extends: reader.extends, includes: reader.includes, services: reader.services };
+}
+
+function empty(): ComposeEnvFiles {
+  return { entries: [], problems: [], extends: [], includes: [], services: [] };
 }
 
 class EnvFileReader {
   readonly entries: ComposeEnvFileEntry[] = [];
   readonly problems: ComposeFileProblem[] = [];
+  readonly extends: ComposeServiceExtends[] = [];
+  readonly includes: ComposeInclude[] = [];
+  readonly services: string[] = [];
 
   constructor(
     private readonly doc: Document.Parsed,
@@ -58,6 +101,11 @@ class EnvFileReader {
       this.problem(top, 'the top level is not a mapping');
       return;
     }
+    const include = this.resolve(this.get(top, 'include'));
+    if (include !== undefined && !(isScalar(include) && include.value === null)) {
+      if (isSeq(include)) for (const item of include.items) this.includes.push({ line: lineOfNode(item, this.lineCounter) });
+      else this.includes.push({ line: lineOfNode(include, this.lineCounter) });
+    }
     const services = this.resolve(this.get(top, 'services'));
     if (services === undefined || (isScalar(services) && services.value === null)) return;
     if (!isMap(services)) {
@@ -68,7 +116,10 @@ class EnvFileReader {
       if (!isPair(pair) || !isScalar(pair.key) || this.isMergeKey(pair.key)) continue;
       const name = String(pair.key.value);
       const service = this.resolve(pair.value);
+      this.services.push(name);
       if (!isMap(service)) continue;
+      const extendsNode = this.get(service, 'extends');
+      if (extendsNode !== undefined) this.readExtends(name, extendsNode);
       const envFile = this.get(service, 'env_file');
       if (envFile !== undefined) this.readEnvFileValue(name, envFile);
     }
@@ -89,6 +140,31 @@ class EnvFileReader {
     } else {
       this.problem(value ?? node, `services.${service}.env_file must be a path or a list`);
     }
+  }
+
+  /** `extends: base` or `extends: {service: base, file: other.yml}`. */
+  private readExtends(service: string, node: unknown): void {
+    const value = this.resolve(node);
+    const where = `services.${service}.extends`;
+    if (isScalar(value) && typeof value.value === 'string' && value.value !== '') {
+      this.extends.push({ composeService: service, service: value.value, file: null, line: lineOfNode(value, this.lineCounter) });
+      return;
+    }
+    if (!isMap(value)) {
+      this.problem(value ?? node, `${where} must be a service name or a {service, file} mapping`);
+      return;
+    }
+    const base = this.resolve(this.get(value, 'service'));
+    if (!isScalar(base) || typeof base.value !== 'string' || base.value === '') {
+      this.problem(base ?? value, `${where} needs a "service"`);
+      return;
+    }
+    const file = this.resolve(this.get(value, 'file'));
+    if (file !== undefined && !(isScalar(file) && typeof file.value === 'string' && file.value !== '')) {
+      this.problem(file, `${where}.file must be a path`);
+      return;
+    }
+    this.extends.push({ composeService: service, service: base.value, file: isScalar(file) ? (file.value as string) : null, line: lineOfNode(value, this.lineCounter) });
   }
 
   private readShortEntry(service: string, node: { value: unknown }): void {

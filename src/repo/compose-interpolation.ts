@@ -13,6 +13,10 @@ const OPERATORS = [':-', ':?', ':+', '-', '?', '+'] as const;
 
 class InterpolationFailure extends Error {}
 
+/** Bounds: an env_file path is a path (PATH_MAX is 4096), and nesting deeper than this is an attack, not a path. */
+export const MAX_INTERPOLATED_PATH = 4096;
+export const MAX_INTERPOLATION_NESTING = 32;
+
 /** Interpolates `text` the way docker compose interpolates a compose file value. */
 export function interpolateComposeString(text: string, lookup: VariableLookup): InterpolationResult {
   try {
@@ -23,10 +27,12 @@ export function interpolateComposeString(text: string, lookup: VariableLookup): 
   }
 }
 
-function substitute(text: string, lookup: VariableLookup): string {
+function substitute(text: string, lookup: VariableLookup, depth = 0): string {
+  if (depth > MAX_INTERPOLATION_NESTING) throw new InterpolationFailure(`\${…} nested more than ${MAX_INTERPOLATION_NESTING} deep`);
   let out = '';
   let i = 0;
   while (i < text.length) {
+    if (out.length > MAX_INTERPOLATED_PATH) throw new InterpolationFailure(`expands to more than ${MAX_INTERPOLATED_PATH} characters`);
     const dollar = text.indexOf('$', i);
     if (dollar === -1) {
       out += text.slice(i);
@@ -40,7 +46,7 @@ function substitute(text: string, lookup: VariableLookup): string {
     } else if (next === '{') {
       const close = findClosingBrace(text, dollar + 2);
       if (close === -1) throw new InterpolationFailure(`unclosed "\${" in "${text}"`);
-      out += substituteBraced(text.slice(dollar + 2, close), lookup, text);
+      out += substituteBraced(text.slice(dollar + 2, close), lookup, text, depth);
       i = close + 1;
     } else {
       const name = NAME.exec(text.slice(dollar + 1))?.[0];
@@ -49,6 +55,7 @@ function substitute(text: string, lookup: VariableLookup): string {
       i = dollar + 1 + name.length;
     }
   }
+  if (out.length > MAX_INTERPOLATED_PATH) throw new InterpolationFailure(`expands to more than ${MAX_INTERPOLATED_PATH} characters`);
   return out;
 }
 
@@ -66,7 +73,7 @@ function findClosingBrace(text: string, start: number): number {
   return -1;
 }
 
-function substituteBraced(body: string, lookup: VariableLookup, whole: string): string {
+function substituteBraced(body: string, lookup: VariableLookup, whole: string, depth: number): string {
   const name = NAME.exec(body)?.[0];
   if (name === undefined) throw new InterpolationFailure(`invalid "\${${body}}" in "${whole}"`);
   const rest = body.slice(name.length);
@@ -74,7 +81,7 @@ function substituteBraced(body: string, lookup: VariableLookup, whole: string): 
   const operator = OPERATORS.find((op) => rest.startsWith(op));
   if (operator === undefined) throw new InterpolationFailure(`invalid "\${${body}}" in "${whole}"`);
   // The argument is itself interpolated, but only when it is used (compose-go ≥ 2.x behaviour).
-  const argument = (): string => substitute(rest.slice(operator.length), lookup);
+  const argument = (): string => substitute(rest.slice(operator.length), lookup, depth + 1);
   const value = lookup(name);
   const set = value !== undefined;
   const nonEmpty = set && value !== '';

@@ -1,13 +1,13 @@
 // The coffre.yaml schema (zod) and its loading: every field optional with a default, unknown keys refused,
 // errors named `file:line: field.path: problem`. Parses and validates only; it resolves no path and reads
 // no environment variable (use-cases combine the config with the environment).
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
 import * as z from 'zod';
 import { CoffreError } from '../errors.js';
 import type { SopsStoreFormat } from '../sources/secret-source.js';
 import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
+import { describeReadError, MAX_CONFIG_BYTES, readBoundedText } from './bounded-read.js';
 import { lineOfPath, parseConfigYaml, type LocatedDocument } from './yaml-position.js';
 
 /** File names looked up, in order, by {@link loadConfig}. */
@@ -143,7 +143,7 @@ const sourceOverrideSchema = z
   });
 
 const fileOverrideSchema = z.strictObject({
-  /** The source; `null` means "no source" (the file is listed but neither checked against nor rendered from a store). */
+  /** The source; `null` means "no source": check reports the file source-missing and render refuses its service. */
   source: sourceOverrideSchema.nullable().optional(),
   /** The example, relative to the service folder, when it is not `<target><example suffix>`. */
   example: z.string().min(1).optional(),
@@ -214,10 +214,10 @@ export async function loadConfig(root: string): Promise<{ config: CoffreConfig; 
   for (const name of CONFIG_FILE_NAMES) {
     const file = path.join(root, name);
     try {
-      found.push({ file, text: await readFile(file, 'utf8') });
+      found.push({ file, text: await readBoundedText(file, MAX_CONFIG_BYTES) });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: error });
+        throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file}: ${describeReadError(error)}`, { file }, { cause: error });
       }
     }
   }

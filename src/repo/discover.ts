@@ -2,14 +2,14 @@
 // sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
 // never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
 import type { Dirent } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SourceRef } from '../sources/secret-source.js';
-import { readComposeEnvFiles } from './compose-file.js';
+import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES, readBoundedText } from './bounded-read.js';
+import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
 import { renderSettingsFor, type CoffreConfig, type FileOverride, type RenderSettings } from './config.js';
 import { secretFileName, sopsFormatOf, vaultPathFor } from './secret-naming.js';
@@ -103,6 +103,29 @@ export interface RepoProblem {
 /** How deep below a service folder example files are looked for (for EXAMPLE_UNREFERENCED). */
 const EXAMPLE_SCAN_DEPTH = 4;
 
+/** The compose file names docker compose finds without -f; only those get an override file merged. */
+const COMPOSE_DEFAULT_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
+
+/** The override files compose merges over a default compose file, in the order it looks for them. */
+export const COMPOSE_OVERRIDE_FILE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+
+/** How many `extends:` hops are followed before the chain is refused (compose refuses cycles). */
+const MAX_EXTENDS_DEPTH = 10;
+
+/** One parsed compose file of a service: the compose file, its override, or a file an `extends:` names. */
+interface ComposeLayer {
+  file: string;
+  fileRel: string;
+  parsed: ComposeEnvFiles;
+}
+
+/** An env_file entry with the compose file declaring it and the folder its relative path resolves from. */
+interface LocatedEntry {
+  entry: ComposeEnvFileEntry;
+  fileRel: string;
+  baseDir: string;
+}
+
 interface FoundService {
   name: string;
   dir: string;
@@ -151,6 +174,8 @@ class Discovery {
   private readonly overriddenTargets = new Set<string>();
   private readonly config: CoffreConfig;
   private readonly isExcluded: (relPath: string, name: string) => boolean;
+  /** Files named by `extends: {file}`, per service (`service\0file`). */
+  private readonly extendedFiles = new Map<string, Promise<ComposeLayer | null>>();
 
   constructor(
     private readonly root: string,
@@ -242,34 +267,47 @@ class Discovery {
       render: renderSettingsFor(this.config, found.name),
       secretFiles: [],
     };
-    let text: string;
-    try {
-      this.inputs.add(found.composeFile);
-      text = readFileSync(found.composeFile, 'utf8');
-    } catch (error) {
-      this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, null, `cannot read ${composeFileRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-      return model;
+    const main = await this.readComposeFile(found, found.composeFile);
+    if (main === null) return model;
+    // compose reads the first override file beside the default compose file as if given with a second -f.
+    const layers = [main];
+    const overrideFile = await this.findOverrideFile(found);
+    if (overrideFile !== null) {
+      const override = await this.readComposeFile(found, overrideFile);
+      if (override !== null) layers.push(override);
     }
-    const compose = readComposeEnvFiles(text);
-    for (const p of compose.problems) this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, p.line, p.message);
+    const lookup = this.lazyLookup(found);
+    const located: LocatedEntry[] = [];
+    for (const layer of layers) {
+      for (const include of layer.parsed.includes) {
+        this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, layer.fileRel, include.line, `"include:" is not supported: the env_file targets of included compose files would be neither checked nor rendered (make their folders services of their own)`);
+      }
+      // Relative paths of the compose file and its override resolve from the project folder.
+      for (const entry of layer.parsed.entries) located.push({ entry, fileRel: layer.fileRel, baseDir: found.dir });
+    }
+    for (const layer of layers) {
+      for (const base of layer.parsed.extends) located.push(...(await this.extendedEntries(found, layer, found.dir, base, lookup, 1)));
+    }
 
-    const lookup = compose.entries.some((e) => e.path.includes('$')) ? await this.projectLookup(found) : () => undefined;
     const targets = new Map<string, TargetAccumulator>();
-    for (const entry of compose.entries) {
-      const resolved = interpolateComposeString(entry.path, lookup);
+    for (const { entry, fileRel, baseDir } of located) {
+      const resolved = entry.path.includes('$') ? interpolateComposeString(entry.path, await lookup()) : ({ ok: true, value: entry.path } as const);
       if (!resolved.ok) {
-        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, entry.line, `env_file "${entry.path}" of services.${entry.composeService}: ${resolved.reason}`);
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, entry.line, `env_file "${entry.path}" of services.${entry.composeService}: ${resolved.reason}`);
         continue;
       }
-      const target = path.resolve(found.dir, resolved.value);
+      const target = path.resolve(baseDir, resolved.value);
       const previous = targets.get(target);
       if (!previous) {
-        targets.set(target, { target, declaredPath: resolved.value, format: entry.format, required: entry.required, line: entry.line });
+        // A path written in another folder's compose file is given relative to this service's folder, so
+        // render's rule "targets inside the service folder" holds whichever file named it.
+        const declaredPath = baseDir === found.dir ? resolved.value : path.relative(found.dir, target).split(path.sep).join('/');
+        targets.set(target, { target, declaredPath, format: entry.format, required: entry.required, line: entry.line });
         continue;
       }
       previous.required ||= entry.required;
       if (previous.format !== entry.format) {
-        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, composeFileRel, entry.line, `${resolved.value} is read as format ${entry.format} here but as ${previous.format} at line ${previous.line ?? '?'}: one file cannot be rendered both ways`);
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, entry.line, `${resolved.value} is read as format ${entry.format} here but as ${previous.format} at line ${previous.line ?? '?'}: one file cannot be rendered both ways`);
       }
     }
     for (const accumulator of targets.values()) {
@@ -277,6 +315,97 @@ class Discovery {
       if (file) model.secretFiles.push(file);
     }
     return model;
+  }
+
+  /** Reads and parses one compose file (size-capped), reporting its problems; null when it cannot be read. */
+  private async readComposeFile(found: FoundService, file: string): Promise<ComposeLayer | null> {
+    const fileRel = this.rel(file);
+    let text: string;
+    try {
+      this.inputs.add(file);
+      text = await readBoundedText(file, MAX_COMPOSE_BYTES);
+    } catch (error) {
+      this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, null, `cannot read ${fileRel}: ${describeReadError(error)}`);
+      return null;
+    }
+    const parsed = readComposeEnvFiles(text);
+    for (const p of parsed.problems) this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, p.line, p.message);
+    return { file, fileRel, parsed };
+  }
+
+  /**
+   * The override file compose merges: the first of compose's names present beside the compose file. compose
+   * does so only for a compose file it found by its default names (a custom name is given with -f, alone).
+   */
+  private async findOverrideFile(found: FoundService): Promise<string | null> {
+    if (!COMPOSE_DEFAULT_FILE_NAMES.includes(path.basename(found.composeFile))) return null;
+    const present: string[] = [];
+    for (const name of COMPOSE_OVERRIDE_FILE_NAMES) {
+      if (await this.isFile(path.join(found.dir, name))) present.push(name);
+    }
+    const [first, ...ignored] = present;
+    if (first === undefined) return null;
+    if (ignored.length > 0) {
+      this.problem('warning', 'COFFRE_COMPOSE_INVALID', found.name, this.rel(path.join(found.dir, ignored[0]!)), null, `${found.name} has several compose override files; compose and coffre read ${first} only (ignored: ${ignored.join(', ')})`);
+    }
+    return path.join(found.dir, first);
+  }
+
+  /**
+   * The env_file entries a service inherits through `extends:` (compose merges the base service's env_file
+   * list with its own), recursively. A base in another file resolves its relative paths from that file's folder.
+   */
+  private async extendedEntries(found: FoundService, layer: ComposeLayer, baseDir: string, ext: ComposeServiceExtends, lookup: () => Promise<VariableLookup>, depth: number): Promise<LocatedEntry[]> {
+    const where = `services.${ext.composeService}.extends`;
+    if (depth > MAX_EXTENDS_DEPTH) {
+      this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}: extends chain deeper than ${MAX_EXTENDS_DEPTH} (a cycle?)`);
+      return [];
+    }
+    let target = layer;
+    let targetDir = baseDir;
+    if (ext.file !== null) {
+      const resolved = ext.file.includes('$') ? interpolateComposeString(ext.file, await lookup()) : ({ ok: true, value: ext.file } as const);
+      if (!resolved.ok) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}.file "${ext.file}": ${resolved.reason}`);
+        return [];
+      }
+      const file = path.resolve(path.dirname(layer.file), resolved.value);
+      if (!isInside(this.root, file)) {
+        this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, layer.fileRel, ext.line, `${where}.file ${resolved.value} is outside the repo: coffre does not follow it`);
+        return [];
+      }
+      if (!(await this.isFile(file))) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}.file ${resolved.value} does not exist`);
+        return [];
+      }
+      // Read once per service: its problems are the service's (each service extending a broken file is refused).
+      const key = `${found.name}\0${file}`;
+      let read = this.extendedFiles.get(key);
+      if (read === undefined) {
+        read = this.readComposeFile(found, file);
+        this.extendedFiles.set(key, read);
+      }
+      const other = await read;
+      if (other === null) return [];
+      target = other;
+      targetDir = path.dirname(file);
+    }
+    if (!target.parsed.services.includes(ext.service)) {
+      // An unparsable file already has its own problem.
+      if (target.parsed.problems.length === 0) this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}: ${target.fileRel} has no service "${ext.service}"`);
+      return [];
+    }
+    const out: LocatedEntry[] = target.parsed.entries.filter((e) => e.composeService === ext.service).map((entry) => ({ entry, fileRel: target.fileRel, baseDir: targetDir }));
+    for (const next of target.parsed.extends.filter((e) => e.composeService === ext.service)) {
+      out.push(...(await this.extendedEntries(found, target, targetDir, next, lookup, depth + 1)));
+    }
+    return out;
+  }
+
+  /** The project lookup, read at most once per service and only when a `${VAR}` needs it. */
+  private lazyLookup(found: FoundService): () => Promise<VariableLookup> {
+    let lookup: Promise<VariableLookup> | undefined;
+    return () => (lookup ??= this.projectLookup(found));
   }
 
   private async buildSecretFile(service: FoundService, composeFileRel: string, acc: TargetAccumulator): Promise<SecretFileModel | null> {
@@ -369,10 +498,10 @@ class Discovery {
     let text: string | null = null;
     try {
       this.inputs.add(dotenvFile);
-      text = await readFile(dotenvFile, 'utf8');
+      text = await readBoundedText(dotenvFile, MAX_DOTENV_BYTES);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.problem('warning', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), null, `cannot read the project .env: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+        this.problem('warning', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), null, `cannot read the project .env: ${describeReadError(error)}`);
       }
     }
     if (text !== null) {

@@ -19,6 +19,9 @@ export function parseLocatedYaml(text: string): LocatedDocument {
   return { doc, lineCounter };
 }
 
+/** Alias expansions allowed in a coffre-owned YAML file (yaml's default): more is a billion-laughs attempt. */
+const MAX_CONFIG_ALIAS_COUNT = 100;
+
 /**
  * Parses a coffre-owned YAML file (coffre.yaml, a tokens file) for zod validation: a syntax error throws
  * COFFRE_CONFIG_INVALID at `file:line`; an empty document (or only comments) gives `{}`.
@@ -30,7 +33,15 @@ export function parseConfigYaml(text: string, file: string): { located: LocatedD
     const line = lineOfError(syntaxError, located.lineCounter);
     throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}:${line}: ${describeYamlError(syntaxError)}`, { file, line });
   }
-  return { located, data: located.doc.contents === null ? {} : located.doc.toJS({ maxAliasCount: 100 }) };
+  if (located.doc.contents === null) return { located, data: {} };
+  try {
+    return { located, data: located.doc.toJS({ maxAliasCount: MAX_CONFIG_ALIAS_COUNT }) };
+  } catch (error) {
+    // yaml throws ReferenceError for an alias bomb or an unresolved alias, RangeError when nested too deep.
+    if (!(error instanceof ReferenceError || error instanceof RangeError)) throw error;
+    const reason = /excessive alias/i.test(error.message) ? `YAML aliases expand to too many nodes (more than ${MAX_CONFIG_ALIAS_COUNT}): refused as an alias bomb` : `cannot be read: ${error.message}`;
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `${file}: ${reason}`, { file });
+  }
 }
 
 /** The 1-based line where `node` starts, or `null` when the node carries no position. */

@@ -3,7 +3,7 @@
 // (key names only with keysOnly) and never puts a value into the report.
 import pLimit from 'p-limit';
 import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
-import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceResult } from '../core/report.js';
+import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceError, type ServiceResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
 import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
@@ -43,10 +43,11 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   const limit = pLimit(options.concurrency ?? 64);
   const keysOnly = options.keysOnly ?? false;
   const services: ServiceResult[] = await Promise.all(
-    selected.map(async (service) => ({
-      name: service.name,
-      files: await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly)))),
-    })),
+    selected.map(async (service) => {
+      const files = await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly))));
+      const errors = serviceErrors(context.repo, service.name);
+      return { name: service.name, files, ...(errors.length > 0 ? { errors } : {}) };
+    }),
   );
   const selectedNames = new Set(selected.map((s) => s.name));
   const problems: RepoFinding[] = context.repo.problems
@@ -93,6 +94,17 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
   } catch (error) {
     return { ...base, error: describeError(error) };
   }
+}
+
+/**
+ * The errors discovery found in a service's compose files (unreadable, bad env_file, unresolvable `${VAR}`,
+ * a form coffre does not follow): its secrets files cannot all be known, so check counts them as errors and
+ * render refuses the service. A missing example is left out: it is reported on its file.
+ */
+export function serviceErrors(repo: RepoModel, service: string): ServiceError[] {
+  return repo.problems
+    .filter((p) => p.service === service && p.severity === 'error' && p.code !== 'COFFRE_EXAMPLE_MISSING')
+    .map((p) => ({ code: p.code, file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), message: p.message }));
 }
 
 /** A safe code + message for the report: CoffreError messages never hold values; others are masked. */

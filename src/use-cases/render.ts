@@ -7,12 +7,12 @@ import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { parseEnvFile, parseRawEnvFile, serializeEnvFile } from '../core/env-file.js';
 import type { ExampleModel } from '../core/example.js';
 import type { KeyResult } from '../core/report.js';
-import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
+import { CoffreError, ERROR_CODES, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
 import { gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
-import { describeError, selectServices, type CheckContext } from './check.js';
+import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
 
 export interface RenderOptions {
@@ -87,7 +87,9 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     const owner = await resolvePrincipal('owner', service.render.owner);
     const group = await resolvePrincipal('group', service.render.group);
     // Names, write access and git safety are checked before any secret is read.
+    refuseServiceErrors(context, service);
     for (const file of service.secretFiles) refuseParentSegments(file);
+    for (const file of service.secretFiles) refuseMissingSource(file);
     const checked = await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
 
@@ -210,5 +212,27 @@ function diffKeyNames(previous: string | null, next: Map<string, string>): Rende
 function refuseParentSegments(file: SecretFileModel): void {
   if (file.declaredPath.split(/[\\/]/).includes('..')) {
     throw new CoffreError('COFFRE_TARGET_UNSAFE', `env_file ${file.declaredPath} of ${file.service} contains "..": name targets inside the service folder`, { file: file.targetRel });
+  }
+}
+
+/**
+ * A service whose compose files discovery could not read in full (bad YAML, an unresolvable `${VAR}` path, a
+ * form coffre does not follow) has targets coffre does not know: rendering the rest would look like success.
+ */
+function refuseServiceErrors(context: CheckContext, service: ServiceModel): void {
+  const errors = serviceErrors(context.repo, service.name);
+  const [first] = errors;
+  if (first === undefined) return;
+  const where = (e: { file: string; line?: number }) => `${e.file}${e.line !== undefined ? `:${e.line}` : ''}`;
+  const list = errors.map((e) => `${where(e)}: ${e.message}`).join('; ');
+  const code: ErrorCode = first.code in ERROR_CODES ? (first.code as ErrorCode) : 'COFFRE_COMPOSE_INVALID';
+  // No location: the message names every file:line, and a location would be prefixed to it once more.
+  throw new CoffreError(code, `service ${service.name} refused, nothing written: ${list}`);
+}
+
+/** A target with no source would be rendered empty (or from nothing): refused, whatever its example says. */
+function refuseMissingSource(file: SecretFileModel): void {
+  if (file.source === null) {
+    throw new CoffreError('COFFRE_INCOMPLETE', `${file.targetRel} has no source (no sops file beside it, no Vault configured, or source: null in coffre.yaml; a file coffre must leave alone takes skip: true): service ${file.service} refused, nothing written`, { file: file.targetRel });
   }
 }

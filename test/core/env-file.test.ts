@@ -395,3 +395,16 @@ t.test('serializeEnvFile raw refuses what the kvfile cannot carry, naming the ke
   }
   t.equal(serializeEnvFile([{ key: 'A', value: ' $x # "y\' ' }], 'raw'), 'A= $x # "y\' \n', 'keeps blanks, $ and # verbatim');
 });
+
+t.test('interpolation output is bounded per value and per file, with the line named', async (t) => {
+  let doubling = 'A0=xxxxxxxxxxxxxxxx\n';
+  for (let i = 1; i <= 30; i++) doubling += `A${i}=\${A${i - 1}}\${A${i - 1}}\n`;
+  t.throws(() => parseEnvFile(doubling, { file: '.env' }), { code: 'COFFRE_EXAMPLE_SYNTAX', location: { file: '.env', line: 18 }, message: /more than 1048576 characters \(value of "A17"\)/ });
+  const big = 'x'.repeat(600_000);
+  const many = Array.from({ length: 20 }, (_, i) => `K${i}=\${BIG}\n`).join('');
+  t.throws(() => parseEnvFile(many, { file: '.env', lookup: (name) => (name === 'BIG' ? big : undefined) }), {
+    code: 'COFFRE_EXAMPLE_SYNTAX',
+    location: { line: 14 },
+    message: /add up to more than 8388608 characters/,
+  });
+});

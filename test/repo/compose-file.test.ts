@@ -75,6 +75,46 @@ t.test('reports problems with their lines instead of throwing', async (t) => {
 
 t.test('an empty compose file or one without services has no entries and no problems', async (t) => {
   for (const text of ['', '# nothing\n', 'version: "3"\n', 'services:\n', 'services:\n  a:\n  b:\n    image: x\n']) {
-    t.same(readComposeEnvFiles(text), { entries: [], problems: [] }, JSON.stringify(text));
+    const result = readComposeEnvFiles(text);
+    t.same({ entries: result.entries, problems: result.problems, extends: result.extends, includes: result.includes }, { entries: [], problems: [], extends: [], includes: [] }, JSON.stringify(text));
   }
+});
+
+t.test('a YAML alias bomb is a problem, not an exhausted process', async (t) => {
+  // Nine levels of nine aliases: 9^9 nodes once expanded, as docker compose (go-yaml) would refuse too.
+  let text = 'x-a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n';
+  let previous = 'a';
+  for (let level = 0; level < 9; level++) {
+    text += `x-b${level}: &b${level} [${Array(9).fill(`*${previous}`).join(', ')}]\n`;
+    previous = `b${level}`;
+  }
+  text += `services:\n  app:\n    image: x\n    env_file: ./app.secrets\n    labels: *${previous}\n`;
+  const started = Date.now();
+  const result = readComposeEnvFiles(text);
+  t.ok(Date.now() - started < 5000, 'answers quickly');
+  t.same(result.entries, [], 'no entry is trusted from a refused file');
+  t.match(result.problems, [{ message: /alias bomb/ }]);
+});
+
+t.test('reports extends: and include: with their lines, for the caller to follow or refuse', async (t) => {
+  const text = `include:
+  - ../shared/compose.yaml
+services:
+  base:
+    env_file: base.secrets
+  web:
+    extends: base
+  worker:
+    extends:
+      service: common
+      file: ../common/compose.yml
+`;
+  const result = readComposeEnvFiles(text);
+  t.same(result.problems, []);
+  t.same(result.services, ['base', 'web', 'worker']);
+  t.same(result.includes, [{ line: 2 }]);
+  t.same(result.extends, [
+    { composeService: 'web', service: 'base', file: null, line: 7 },
+    { composeService: 'worker', service: 'common', file: '../common/compose.yml', line: 10 },
+  ]);
 });

@@ -203,3 +203,20 @@ t.test('the annotated example parses and shows the defaults', async (t) => {
   t.same(Object.keys(services), ['mattermost']);
   t.same(services.mattermost!.render, { mode: 0o640, group: 'docker' });
 });
+
+t.test('a YAML alias bomb in coffre.yaml is COFFRE_CONFIG_INVALID, not an internal error', async (t) => {
+  let text = 'x-a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n';
+  let previous = 'a';
+  for (let level = 0; level < 9; level++) {
+    text += `x-b${level}: &b${level} [${Array(9).fill(`*${previous}`).join(', ')}]\n`;
+    previous = `b${level}`;
+  }
+  text += `services:\n  app:\n    skip: *${previous}\n`;
+  const root = t.testdir({ 'coffre.yaml': text });
+  await t.rejects(loadConfig(root), { code: 'COFFRE_CONFIG_INVALID', message: /coffre\.yaml: YAML aliases expand to too many nodes/ });
+});
+
+t.test('a coffre.yaml over the size cap is refused by name', async (t) => {
+  const root = t.testdir({ 'coffre.yaml': `version: 1\n# ${'x'.repeat(1024 * 1024)}\n` });
+  await t.rejects(loadConfig(root), { code: 'COFFRE_CONFIG_INVALID', message: /larger than 1048576 bytes/ });
+});

@@ -502,3 +502,153 @@ t.test('scoped discovery reads only the named services, with the same model as a
   const refused = await discoverRepo({ root, config: defaultConfig(), vaultEnabled: true, services: ['docs', '../etc', '.hidden', 'nope', '/abs', 'wiki/../mattermost'] });
   t.same(refused.services, [], 'non-services, hidden, escaping and unknown names find nothing');
 });
+
+t.test('compose override files beside the compose file are merged: their env_file entries are targets', async (t) => {
+  const root = t.testdir({
+    app: {
+      'docker-compose.yml': 'services:\n  web:\n    image: x\n    env_file: secrets/web.secrets\n',
+      'docker-compose.override.yml': 'services:\n  web:\n    env_file:\n      - secrets/extra.secrets\n  debug:\n    env_file: secrets/debug.secrets\n',
+      secrets: { 'web.secrets.example': PLAIN, 'extra.secrets.example': PLAIN, 'debug.secrets.example': PLAIN },
+    },
+    other: {
+      'compose.yaml': 'services:\n  a:\n    env_file: a.secrets\n',
+      'compose.override.yaml': 'services:\n  a:\n    env_file: b.secrets\n',
+      'docker-compose.override.yml': 'services:\n  a:\n    env_file: c.secrets\n',
+      'a.secrets.example': PLAIN,
+      'b.secrets.example': PLAIN,
+      'c.secrets.example': PLAIN,
+    },
+  });
+  const repo = await discover(root);
+  const app = repo.services.find((s) => s.name === 'app')!;
+  t.same(app.secretFiles.map((f) => f.targetRel), ['app/secrets/web.secrets', 'app/secrets/extra.secrets', 'app/secrets/debug.secrets']);
+  t.equal(app.secretFiles[1]!.composeLine, 4, 'line in the override file');
+  const other = repo.services.find((s) => s.name === 'other')!;
+  t.same(other.secretFiles.map((f) => f.targetRel), ['other/a.secrets', 'other/b.secrets'], 'compose reads the first override name only');
+  t.match(repo.problems, [{ severity: 'warning', service: 'other', file: 'other/docker-compose.override.yml', message: /several compose override files.*compose\.override\.yaml only/ }]);
+});
+
+t.test('a compose file with a custom name gets no override merged (compose reads it with -f, alone)', async (t) => {
+  const root = t.testdir({
+    app: { 'stack.yml': 'services:\n  web:\n    env_file: web.secrets\n', 'compose.override.yml': 'services:\n  web:\n    env_file: other.secrets\n', 'web.secrets.example': PLAIN },
+  });
+  const repo = await discover(root, { config: parseConfig('discovery:\n  composeFiles: [stack.yml]\n', 'coffre.yaml') });
+  t.same(repo.services[0]!.secretFiles.map((f) => f.targetRel), ['app/web.secrets']);
+});
+
+t.test('a broken override file is an error problem naming it', async (t) => {
+  const root = t.testdir({
+    app: {
+      'compose.yaml': 'services:\n  web:\n    env_file: web.secrets\n',
+      'compose.override.yml': 'services:\n  web:\n    image: a\n    image: b\n',
+      'web.secrets.example': PLAIN,
+    },
+  });
+  const repo = await discover(root);
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', service: 'app', file: 'app/compose.override.yml', line: 4, message: /unique/ }]);
+});
+
+t.test('extends: is followed in the same file and in another file, paths relative to the file declaring them', async (t) => {
+  const root = t.testdir({
+    common: { 'base.yml': 'services:\n  base:\n    env_file: ./shared.secrets\n  deeper:\n    extends: base\n', 'shared.secrets.example': PLAIN },
+    app: {
+      'compose.yaml': `services:
+  proto:
+    image: x
+    env_file: proto.secrets
+  web:
+    extends: proto
+  worker:
+    extends:
+      service: deeper
+      file: ../common/base.yml
+`,
+      'proto.secrets.example': PLAIN,
+    },
+  });
+  const repo = await discover(root);
+  t.same(repo.problems.filter((p) => p.severity === 'error'), []);
+  const app = repo.services.find((s) => s.name === 'app')!;
+  t.same(app.secretFiles.map((f) => f.targetRel), ['app/proto.secrets', 'common/shared.secrets']);
+  t.equal(app.secretFiles[1]!.declaredPath, '../common/shared.secrets', 'given from the service folder: render refuses it like any "../" target');
+  t.match(repo.problems, [{ severity: 'warning', code: 'COFFRE_TARGET_UNSAFE', message: /\.\.\/common\/shared\.secrets climbs with "\.\."/ }]);
+});
+
+t.test('extends: that coffre cannot follow is an error naming the file and line', async (t) => {
+  const root = t.testdir({
+    app: {
+      'compose.yaml': `services:
+  a:
+    extends:
+      service: base
+      file: missing.yml
+  b:
+    extends:
+      service: base
+      file: /etc/compose.yml
+  c:
+    extends: nowhere
+  d:
+    extends: d
+`,
+    },
+  });
+  const repo = await discover(root);
+  const errors = repo.problems.filter((p) => p.severity === 'error').map((p) => [p.code, p.file, p.line, p.message]);
+  t.match(errors, [
+    ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 4, /missing\.yml does not exist/],
+    ['COFFRE_COMPOSE_UNSUPPORTED', 'app/compose.yaml', 8, /outside the repo/],
+    ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 11, /has no service "nowhere"/],
+    ['COFFRE_COMPOSE_INVALID', 'app/compose.yaml', 13, /extends chain deeper than/],
+  ]);
+});
+
+t.test('include: is refused loudly with its file and line, never silently ignored', async (t) => {
+  const root = t.testdir({
+    app: {
+      'compose.yaml': 'include:\n  - ../shared/compose.yaml\nservices:\n  web:\n    env_file: web.secrets\n',
+      'web.secrets.example': PLAIN,
+    },
+    shared: { 'compose.yaml': 'services:\n  db:\n    env_file: db.secrets\n', 'db.secrets.example': PLAIN },
+  });
+  const repo = await discover(root);
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', service: 'app', file: 'app/compose.yaml', line: 2, message: /include/ }]);
+});
+
+t.test('a YAML alias bomb in a compose file is a COFFRE_COMPOSE_INVALID problem', async (t) => {
+  let text = 'x-a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n';
+  let previous = 'a';
+  for (let level = 0; level < 9; level++) {
+    text += `x-b${level}: &b${level} [${Array(9).fill(`*${previous}`).join(', ')}]\n`;
+    previous = `b${level}`;
+  }
+  text += `services:\n  app:\n    env_file: app.secrets\n    labels: *${previous}\n`;
+  const root = t.testdir({ app: { 'compose.yaml': text, 'app.secrets.example': PLAIN } });
+  const repo = await discover(root);
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', service: 'app', file: 'app/compose.yaml', message: /alias bomb/ }]);
+});
+
+t.test('a compose file over the size cap is refused by name', async (t) => {
+  const root = t.testdir({ app: { 'compose.yaml': `services:\n  app:\n    env_file: app.secrets\n# ${'x'.repeat(4 * 1024 * 1024)}\n` } });
+  const repo = await discover(root);
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', file: 'app/compose.yaml', message: /larger than 4194304 bytes/ }]);
+  t.same(repo.services[0]!.secretFiles, []);
+});
+
+t.test('a doubling ${VAR} chain in the project .env is bounded and named with its line', async (t) => {
+  // 398 bytes that would expand to 2^30 characters: A1=${A0}${A0}, A2=${A1}${A1}...
+  let dotenv = 'A0=xxxxxxxxxxxxxxxx\n';
+  for (let i = 1; i <= 30; i++) dotenv += `A${i}=\${A${i - 1}}\${A${i - 1}}\n`;
+  const root = t.testdir({ app: { '.env': dotenv, 'compose.yaml': 'services:\n  app:\n    env_file: ${A30}/app.secrets\n' } });
+  const started = Date.now();
+  const repo = await discover(root);
+  t.ok(Date.now() - started < 5000, 'discovery answers quickly');
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', file: 'app/.env', line: 18, message: /more than 1048576 characters/ }]);
+});
+
+t.test('a deeply nested ${VAR} in an env_file path is a problem, not a stack overflow', async (t) => {
+  const nested = '${A:-'.repeat(5000) + 'x' + '}'.repeat(5000);
+  const root = t.testdir({ app: { 'compose.yaml': `services:\n  app:\n    env_file: "${nested}/app.secrets"\n` } });
+  const repo = await discover(root);
+  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', line: 3, message: /nested more than 32 deep/ }]);
+});
