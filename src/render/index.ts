@@ -1,6 +1,7 @@
 // Public face of render/: the only code that writes rendered secrets. Use-cases import from here;
 // the modules behind it own target safety, git exposure, the render (and sops write) locks and the atomic swap.
 export {
+  acquireServiceLock,
   planTargets,
   writeTargetsAtomically,
   type PlanAction,
