@@ -1,10 +1,13 @@
 // Concurrent rotations of one sops file: writes are serialised by a per-file lock and checked-and-set against
 // the file read at the start, so two rotations of different keys never both report `written` while one
 // change is lost; the loser gets COFFRE_CONFLICT (exit 5). Pairs run in-process (two CLI runs side by side,
-// as in one `serve`) for every store, and as real child processes of the built CLI (two admins).
+// as in one `serve`) for every store, and as real child processes of the built CLI (two admins), started in
+// step: both get their value on stdin only once both wait for it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { parseAgeIdentities } from '../../src/sops/index.js';
 import { createSopsSource } from '../../src/sources/sops.js';
@@ -35,14 +38,44 @@ async function decodedBySops(c: SopsStoreCase): Promise<Map<string, string>> {
   return values;
 }
 
-/** The built CLI as a child process (its own pid: another admin's invocation). */
-function childCoffre(argv: string[], stdin: string): Promise<Captured> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), ...argv], {
-      cwd: fixture.dir,
-      env: { ...fixture.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+/**
+ * Resolves once process `pid` sits idle in its event loop (Linux /proc: waiting in epoll with no CPU time
+ * spent for 300 ms): a `--value-stdin` run reads stdin before it opens the repo, so it is then waiting for
+ * its value. Gives up after 30 s (the pair then simply starts less in step).
+ */
+async function idle(pid: number): Promise<void> {
+  let last = '';
+  let still = 0;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && still < 6; await sleep(50)) {
+    try {
+      const wchan = readFileSync(`/proc/${pid}/wchan`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = `${fields[11]}:${fields[12]}`;
+      still = wchan.includes('epoll') && cpu === last ? still + 1 : 0;
+      last = cpu;
+    } catch {
+      return;
+    }
+  }
+}
+
+/** Two child processes of the built CLI started in step: both get their stdin once both wait for it. */
+async function childPair(argvs: string[][], stdins: string[]): Promise<Captured[]> {
+  const children = argvs.map((argv) => childCoffre(argv));
+  await Promise.all(children.map((child) => idle(child.pid)));
+  children.forEach((child, i) => child.stdin.end(stdins[i]!));
+  return Promise.all(children.map((child) => child.result));
+}
+
+/** The built CLI as a child process (its own pid: another admin's invocation); stdin stays open until ended. */
+function childCoffre(argv: string[]): { pid: number; stdin: NodeJS.WritableStream; result: Promise<Captured> } {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), ...argv], {
+    cwd: fixture.dir,
+    env: { ...fixture.env, PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const result = new Promise<Captured>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -52,8 +85,8 @@ function childCoffre(argv: string[], stdin: string): Promise<Captured> {
       childOutputs.push(stdout, stderr);
       resolve({ code: code ?? -1, stdout, stderr });
     });
-    child.stdin.end(stdin);
   });
+  return { pid: child.pid ?? 0, stdin: child.stdin, result };
 }
 
 interface PairOutcome {
@@ -72,11 +105,14 @@ async function rotatePair(
   t: Test,
   c: SopsStoreCase,
   model: Map<string, string>,
-  runner: (argv: string[], stdin: string) => Promise<Captured>,
+  runner: (argvs: string[][], stdins: string[]) => Promise<Captured[]>,
   bySops: boolean,
 ): Promise<PairOutcome> {
   const values = KEYS.map((key) => canary(key.replace('_', '').toLowerCase()));
-  const results = await Promise.all(KEYS.map((key, i) => runner(['rotate', fixture.dir, `s-${c.store}`, 'app', key, '--value-stdin'], `${values[i]}\n`)));
+  const results = await runner(
+    KEYS.map((key) => ['rotate', fixture.dir, `s-${c.store}`, 'app', key, '--value-stdin']),
+    values.map((value) => `${value}\n`),
+  );
   const outcome: PairOutcome = { written: 0, conflicts: 0, lost: 0 };
   results.forEach((result, i) => {
     const key = KEYS[i]!;
@@ -114,7 +150,8 @@ t.test('100 in-process pairs of concurrent rotations (20 per store): no lost upd
   for (const c of SOPS_STORES) {
     const model = await initialModel(c);
     for (let pair = 0; pair < 20; pair++) {
-      const outcome = await rotatePair(t, c, model, (argv, stdin) => fixture.coffre(argv, { stdin }), pair % 5 === 0);
+      const inProcess = (argvs: string[][], stdins: string[]): Promise<Captured[]> => Promise.all(argvs.map((argv, i) => fixture.coffre(argv, { stdin: stdins[i]! })));
+      const outcome = await rotatePair(t, c, model, inProcess, pair % 5 === 0);
       totals.written += outcome.written;
       totals.conflicts += outcome.conflicts;
       totals.lost += outcome.lost;
@@ -128,13 +165,19 @@ t.test('100 in-process pairs of concurrent rotations (20 per store): no lost upd
 });
 
 t.test('4 pairs of concurrent rotations as child processes of the CLI: no lost update', async (t) => {
-  let lost = 0;
+  const totals: PairOutcome = { written: 0, conflicts: 0, lost: 0 };
   for (const c of SOPS_STORES.filter((s) => s.store === 'yaml' || s.store === 'dotenv')) {
     const model = await initialModel(c);
-    for (let pair = 0; pair < 2; pair++) lost += (await rotatePair(t, c, model, childCoffre, true)).lost;
+    for (let pair = 0; pair < 2; pair++) {
+      const outcome = await rotatePair(t, c, model, childPair, true);
+      totals.written += outcome.written;
+      totals.conflicts += outcome.conflicts;
+      totals.lost += outcome.lost;
+    }
     t.same(await decodedBySops(c), model, `${c.store}: sops decrypt reads the last written values`);
   }
-  t.equal(lost, 0, 'no rotation reported as written is missing from the file');
+  t.equal(totals.lost, 0, 'no rotation reported as written is missing from the file');
+  t.equal(totals.written + totals.conflicts, 8, `every rotation either wrote or lost with COFFRE_CONFLICT (${totals.written} written, ${totals.conflicts} conflicts)`);
   const locks = await readdir(path.join(fixture.dir, '.coffre', 'locks')).catch(() => [] as string[]);
   t.same(locks.filter((n) => n !== '.gitignore'), [], 'no lock file left behind');
 });
