@@ -130,10 +130,10 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       try {
         return await writeSopsFileAtomically(ref, changes, options.identities, writeOptions.now ?? new Date(), writeOptions.expectedRevision);
       } finally {
-        await lock.release();
         // Later reads of this run must see the new file.
         parsed.delete(cacheKey(ref));
         decrypted.delete(cacheKey(ref));
+        await lock.release();
       }
     },
   };
