@@ -35,8 +35,8 @@ export const ERROR_CODES = {
   COFFRE_TARGET_TRACKED: { exit: 4, http: 422, summary: 'git tracks the target file' },
   COFFRE_TARGET_NOT_IGNORED: { exit: 4, http: 422, summary: 'the repo ignore rules do not ignore the target' },
   COFFRE_TARGET_WRITE: { exit: 4, http: 500, summary: 'writing a target failed (previous targets restored)' },
-  COFFRE_LOCKED: { exit: 4, http: 409, summary: 'another render of the service holds the lock' },
-  COFFRE_CONFLICT: { exit: 5, http: 409, summary: 'a check-and-set write lost: the secret changed since it was read' },
+  COFFRE_LOCKED: { exit: 4, http: 409, summary: 'another render of the service (or write of the sops file) holds the lock' },
+  COFFRE_CONFLICT: { exit: 5, http: 409, summary: 'a check-and-set write lost: the secret (or sops file) changed since it was read' },
   COFFRE_INTERNAL: { exit: 70, http: 500, summary: 'an unexpected internal error' },
 } as const satisfies Record<string, { exit: number; http: number; summary: string }>;
 

@@ -8,7 +8,7 @@ import type { Stats } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS } from './render-lock.js';
+import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
 import { cleanStaleTemps, tempNameFor } from './stale-temps.js';
 import { preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 
@@ -63,6 +63,11 @@ export interface WriteTargetsOptions {
   /** How long to wait for another render of the same service (default 10 000 ms), then COFFRE_LOCKED. */
   lockTimeoutMs?: number;
   hooks?: WriteHooks;
+  /**
+   * The service's render lock, already taken by the caller ({@link acquireServiceLock}) so that it could read
+   * the sources under it; used as is and left for the caller to release. Without it, the lock is taken here.
+   */
+  heldLock?: RenderLock;
   /**
    * Skip the git questions under the lock because the caller asked them for these targets moments ago
    * (render asks once per run for all services). git itself takes no coffre lock, so asking again here
@@ -125,15 +130,28 @@ export async function writeTargetsAtomically(
 ): Promise<TargetWriteResult[]> {
   if (writes.length === 0) return [];
   const realRoot = await resolveRoot(root);
-  const lock = await acquireRenderLock(realRoot, service, { timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
+  const held = options.heldLock;
+  if (held !== undefined && held.path !== lockPathOf(realRoot, service)) {
+    throw new CoffreError('COFFRE_INTERNAL', `the lock given for service "${service}" is not its render lock`);
+  }
+  const lock = held ?? (await acquireRenderLock(realRoot, service, { timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS }));
   try {
     // Checked again under the lock even though callers ran preflightTargets before reading the sources:
     // this module must never write an unsafe target, whoever calls it.
     const { targets } = await preflightTargets(root, writes, { skipGit: options.skipGit ?? false });
     return await swapTargets(service, targets, writes, options.hooks ?? {});
   } finally {
-    await lock.release();
+    if (held === undefined) await lock.release();
   }
+}
+
+/**
+ * Takes the render lock of `service` in the repo at `root` for a caller that reads the sources under it and
+ * then passes it to {@link writeTargetsAtomically} as `heldLock` (the caller releases it). Waits up to
+ * `timeoutMs` (default 10 000 ms), then COFFRE_LOCKED.
+ */
+export async function acquireServiceLock(root: string, service: string, options: { timeoutMs?: number } = {}): Promise<RenderLock> {
+  return acquireRenderLock(await resolveRoot(root), service, { timeoutMs: options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
 }
 
 interface PendingSwap {

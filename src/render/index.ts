@@ -1,6 +1,7 @@
 // Public face of render/: the only code that writes rendered secrets. Use-cases import from here;
-// the modules behind it own target safety, git exposure, the render lock and the atomic swap.
+// the modules behind it own target safety, git exposure, the render (and sops write) locks and the atomic swap.
 export {
+  acquireServiceLock,
   planTargets,
   writeTargetsAtomically,
   type PlanAction,
@@ -12,7 +13,7 @@ export {
   type WriteTargetsOptions,
 } from './atomic-write.js';
 export { gitClearsTargets, gitignoreLineFor, type GitExposure } from './git-exposure.js';
-export { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
+export { acquireRenderLock, acquireSopsWriteLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, sopsLockPathOf, type RenderLock } from './render-lock.js';
 export { cleanStaleTemps } from './stale-temps.js';
 export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 export { resolvePrincipal, type Principal } from './ownership.js';

@@ -1,6 +1,6 @@
-// The per-service render lock: one O_EXCL lock file per service under `<root>/.coffre/locks/`, holding the
-// owner's pid, host, process start time and a random token; stale locks of dead processes are broken.
-// It serialises writers of a service; it never touches targets.
+// The per-service render lock and the per-file sops write lock: one O_EXCL lock file each under
+// `<root>/.coffre/locks/`, holding the owner's pid, host, process start time and a random token; stale locks
+// of dead processes are broken. They serialise writers of a service / of a sops file; they never touch either.
 //
 // Why inside the repo and not in $XDG_RUNTIME_DIR or /tmp: the lock must be shared by every process that
 // writes this repo, whoever runs it (cron as root, a deploy user, the HTTP service); XDG_RUNTIME_DIR is per
@@ -8,7 +8,7 @@
 // carries its own `.gitignore` (`*`), so it is invisible to git without editing the repo's rules.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { chmod, link, lstat, mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readFile, readdir, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoffreError } from '../errors.js';
@@ -71,9 +71,36 @@ export async function acquireRenderLock(
   if (service === '' || service.includes('\0')) {
     throw new CoffreError('COFFRE_USAGE', 'a render lock needs a service name');
   }
+  return acquireLockFile(root, lockPathOf(root, service), `another render of service "${service}"`, options);
+}
+
+/**
+ * The lock file of the sops file `realFile` (a real path): `sops~<path slug>-<hash>.lock`. `~` never occurs in
+ * a service lock name, and the hash of the real path tells apart files whose slugs collide.
+ */
+export function sopsLockPathOf(realRoot: string, realFile: string): string {
+  const relative = path.relative(realRoot, realFile);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? path.basename(realFile) : relative;
+  const slug = shown.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+  return path.join(lockDirectoryOf(realRoot), `sops~${slug}-${createHash('sha256').update(realFile).digest('hex').slice(0, 16)}.lock`);
+}
+
+/**
+ * Takes the write lock of the sops file `file` (repo at `root`), shared by every coffre process writing
+ * this repo and by concurrent writes inside one process: the same waiting, stale-lock breaking and
+ * COFFRE_LOCKED as {@link acquireRenderLock}. Symlinked paths of one file share its lock (real paths).
+ */
+export async function acquireSopsWriteLock(root: string, file: string, options: AcquireRenderLockOptions = {}): Promise<RenderLock> {
+  const realRoot = await realpath(root);
+  const realFile = await realpath(file).catch(() => path.resolve(file));
+  const shown = path.relative(realRoot, realFile);
+  return acquireLockFile(realRoot, sopsLockPathOf(realRoot, realFile), `another write of sops file ${shown}`, options);
+}
+
+/** Takes `lockPath` (inside the lock directory of `root`), waiting and breaking stale locks; `who` names the holder in errors. */
+async function acquireLockFile(root: string, lockPath: string, who: string, options: AcquireRenderLockOptions): Promise<RenderLock> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   await ensureLockDirectory(root);
-  const lockPath = lockPathOf(root, service);
   const mine: LockContent = {
     pid: process.pid,
     host: hostname(),
@@ -99,10 +126,10 @@ export async function acquireRenderLock(
     await sleep(Math.min(remaining, pause + Math.floor(Math.random() * pause)));
     pause = Math.min(pause * 2, 200);
   }
-  const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another process';
+  const owner = holder ? `pid ${holder.pid} on ${holder.host}` : 'another process';
   throw new CoffreError(
     'COFFRE_LOCKED',
-    `another render of service "${service}" holds ${lockPath} (${who}); gave up after ${timeoutMs} ms. ` +
+    `${who} holds ${lockPath} (${owner}); gave up after ${timeoutMs} ms. ` +
       `If no coffre process is running there, remove that file`,
   );
 }

@@ -38,6 +38,8 @@ export interface KeyListing {
 export interface ValueSnapshot {
   values: Map<string, string>;
   version?: number;
+  /** sops: sha256 (hex) of the file text the values were decrypted from, for a check-and-set write. */
+  revision?: string;
 }
 
 /**

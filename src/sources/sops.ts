@@ -1,7 +1,7 @@
 // The SecretSource for sops files: reads the encrypted file from disk, lists key names without a key,
 // decrypts with the age identities it was given (MAC verified). The only file I/O of the sops codec;
-// it never looks for keys on its own. `writeValues` is the atomic file writer used by rotate.
-import { randomBytes } from 'node:crypto';
+// it never looks for keys on its own. `writeValues` is the atomic, locked, check-and-set writer used by rotate.
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,11 +26,13 @@ export interface SopsWriteResult {
 /** The sops source plus the writer used by rotate and the file's metadata for `versions`. */
 export type SopsSource = SecretSource<SopsRef> & {
   /**
-   * Sets values (existing keys replaced, new ones added) with the file's own data key, atomically: a temp
-   * file beside it (O_EXCL, same mode, fsync), parsed back and decrypted with MAC verification, then
-   * renamed over the file. COFFRE_CONFLICT when the file changed on disk while it was being rewritten.
+   * Sets values (existing keys replaced, new ones added) with the file's own data key, under the file's
+   * write lock ({@link SopsSourceOptions.lockForWrite}) and atomically: a temp file beside it (O_EXCL, same
+   * mode, fsync), parsed back and decrypted with MAC verification, then renamed over the file.
+   * Check-and-set: COFFRE_CONFLICT, nothing written, when the file on disk (read under the lock) is no longer
+   * the text of `expectedRevision` (the `revision` of the snapshot the caller decided on).
    */
-  writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, options?: { now?: Date }): Promise<SopsWriteResult>;
+  writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, options: { now?: Date; expectedRevision: string }): Promise<SopsWriteResult>;
   /** The file's `lastmodified` as written, or null when the file does not exist. */
   readMetadata(ref: SopsRef): Promise<{ lastModified: string } | null>;
 };
@@ -38,6 +40,21 @@ export type SopsSource = SecretSource<SopsRef> & {
 export interface SopsSourceOptions {
   /** The age identities to decrypt with, passed explicitly (coffre never searches ~/.ssh or runs commands). */
   identities: AgeIdentity[];
+  /**
+   * Takes the write lock of a sops file (shared by every process writing the repo, and by concurrent writes
+   * in this one), held while `writeValues` checks and replaces the file. Without it, `writeValues` refuses.
+   */
+  lockForWrite?: (file: string) => Promise<{ release(): Promise<void> }>;
+}
+
+interface LoadedSops {
+  sops: SopsFile;
+  /** sha256 (hex) of the text parsed. */
+  revision: string;
+}
+
+function revisionOf(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 function isMissingFile(error: unknown): boolean {
@@ -52,16 +69,16 @@ function isMissingFile(error: unknown): boolean {
  * source instance (one instance per run).
  */
 export function createSopsSource(options: SopsSourceOptions): SopsSource {
-  const parsed = new Map<string, Promise<SopsFile | null>>();
+  const parsed = new Map<string, Promise<LoadedSops | null>>();
   const decrypted = new Map<string, Promise<ValueSnapshot | null>>();
   const cacheKey = (ref: SopsRef): string => `${ref.format}\0${ref.file}`;
 
-  const load = (ref: SopsRef): Promise<SopsFile | null> => {
+  const loaded = (ref: SopsRef): Promise<LoadedSops | null> => {
     let promise = parsed.get(cacheKey(ref));
     if (promise === undefined) {
       // A sops file is a few KiB: a direct read costs less than a round trip through the thread pool.
       promise = new Promise<string>((resolve) => resolve(readFileSync(ref.file, 'utf8'))).then(
-        (text) => parseSopsFile(text, ref.format, ref.file),
+        (text) => ({ sops: parseSopsFile(text, ref.format, ref.file), revision: revisionOf(text) }),
         (error: unknown) => {
           if (isMissingFile(error)) return null;
           throw error;
@@ -71,17 +88,19 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
     }
     return promise;
   };
+  const load = async (ref: SopsRef): Promise<SopsFile | null> => (await loaded(ref))?.sops ?? null;
 
   const readValues = (ref: SopsRef): Promise<ValueSnapshot | null> => {
     let promise = decrypted.get(cacheKey(ref));
     if (promise === undefined) {
-      promise = load(ref).then(async (sops) => {
-        if (sops === null) return null;
+      promise = loaded(ref).then(async (file) => {
+        if (file === null) return null;
+        const { sops, revision } = file;
         const plain = await decryptSopsFile(sops, options.identities);
-        if (sops.format !== 'binary') return { values: sopsEnvValues(plain) };
+        if (sops.format !== 'binary') return { values: sopsEnvValues(plain), revision };
         const values = new Map<string, string>();
         for (const entry of parseEnvFile(sopsBinaryText(plain), { file: ref.file }).entries) values.set(entry.key, entry.value);
-        return { values };
+        return { values, revision };
       });
       decrypted.set(cacheKey(ref), promise);
     }
@@ -105,20 +124,28 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       const sops = await load(ref);
       return sops === null ? null : { lastModified: sops.metadata.lastModified };
     },
-    async writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, writeOptions: { now?: Date } = {}): Promise<SopsWriteResult> {
+    async writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, writeOptions: { now?: Date; expectedRevision: string }): Promise<SopsWriteResult> {
+      if (options.lockForWrite === undefined) throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: this sops source has no write lock; refusing an unserialised write`, { file: ref.file });
+      const lock = await options.lockForWrite(ref.file);
       try {
-        return await writeSopsFileAtomically(ref, changes, options.identities, writeOptions.now ?? new Date());
+        return await writeSopsFileAtomically(ref, changes, options.identities, writeOptions.now ?? new Date(), writeOptions.expectedRevision);
       } finally {
         // Later reads of this run must see the new file.
         parsed.delete(cacheKey(ref));
         decrypted.delete(cacheKey(ref));
+        await lock.release();
       }
     },
   };
 }
 
-async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string, string>, identities: AgeIdentity[], now: Date): Promise<SopsWriteResult> {
-  const before = await readFile(ref.file, 'utf8');
+/** Called with the file's write lock held: everything from the check-and-set read to the rename is serialised. */
+async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string, string>, identities: AgeIdentity[], now: Date, expectedRevision: string): Promise<SopsWriteResult> {
+  const before = await readFile(ref.file, 'utf8').catch((error: unknown) => {
+    if (isMissingFile(error)) throw conflict(ref, 'the file was removed since it was read');
+    throw error;
+  });
+  if (revisionOf(before) !== expectedRevision) throw conflict(ref, 'the file changed since it was read (another write, e.g. a concurrent rotation)');
   const { mode } = await stat(ref.file);
   const sops = parseSopsFile(before, ref.format, ref.file);
   const plain = await decryptSopsFile(sops, identities);
@@ -141,9 +168,8 @@ async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string
     }
     const written = parseSopsFile(await readFile(temp, 'utf8'), ref.format, ref.file);
     verifyRewritten(await decryptSopsFile(written, identities), ref, changes);
-    if ((await readFile(ref.file, 'utf8')) !== before) {
-      throw new CoffreError('COFFRE_CONFLICT', `${ref.file}: the file changed while it was being rewritten; nothing written, read it again`, { file: ref.file });
-    }
+    // Writers outside coffre (sops, an editor) take no lock: a last look narrows their window.
+    if ((await readFile(ref.file, 'utf8')) !== before) throw conflict(ref, 'the file changed while it was being rewritten');
     await rename(temp, ref.file);
     renamed = true;
     await syncDirectory(dir);
@@ -151,6 +177,10 @@ async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string
   } finally {
     if (!renamed) await unlink(temp).catch(() => undefined);
   }
+}
+
+function conflict(ref: SopsRef, why: string): CoffreError {
+  return new CoffreError('COFFRE_CONFLICT', `${ref.file}: ${why}; nothing written, read it again`, { file: ref.file });
 }
 
 /** The temp file, decrypted with the identities (MAC verified), must hold exactly the intended values. */

@@ -10,7 +10,7 @@ import type { KeyResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
-import { gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type TargetWrite } from '../render/index.js';
+import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type RenderLock, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
@@ -81,6 +81,7 @@ interface PreparedFile {
 
 async function renderService(context: CheckContext, service: ServiceModel, options: RenderOptions, gitCleared: boolean): Promise<ServiceRenderResult> {
   const result: ServiceRenderResult = { service: service.name, status: 'error', files: [], problems: [], forced: false };
+  let lock: RenderLock | null = null;
   try {
     const root = context.repo.root;
     const mode = service.render.mode;
@@ -91,6 +92,9 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     for (const file of service.secretFiles) refuseParentSegments(file);
     for (const file of service.secretFiles) refuseMissingSource(file);
     const checked = await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
+    // Sources are read under the service lock: the last render to take it writes the newest values, and a
+    // slow render can never overwrite a newer one with what it read before (a dry run writes nothing: no lock).
+    if (!options.dryRun) lock = await acquireServiceLock(root, service.name);
     const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
 
     for (const { file, example, snapshot } of prepared) {
@@ -145,12 +149,12 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
       result.status = 'planned';
       return result;
     }
-    // Nothing to change (content and permissions): no lock, no write, no file touched.
+    // Nothing to change (content and permissions): no write, no file touched.
     if (plan.every((step) => step.action === 'unchanged' && !step.permissionsDrift)) {
       result.status = 'unchanged';
       return result;
     }
-    const outcomes = await writeTargetsAtomically(root, service.name, writes, { skipGit: gitCleared });
+    const outcomes = await writeTargetsAtomically(root, service.name, writes, { skipGit: gitCleared, ...(lock ? { heldLock: lock } : {}) });
     result.status = outcomes.every((o) => o.outcome === 'unchanged') ? 'unchanged' : 'written';
     return result;
   } catch (error) {
@@ -158,6 +162,8 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     result.error = describeError(error);
     if (!isCoffreError(error)) throw error;
     return result;
+  } finally {
+    await lock?.release();
   }
 }
 

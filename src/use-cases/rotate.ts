@@ -270,7 +270,9 @@ async function writeSops(context: RotateContext, ref: SopsRef, label: string, op
   const exists = snapshot.values.has(options.key);
   if (options.mode === 'rotate' && !exists) throw new CoffreError('COFFRE_USAGE', `${label} has no ${options.key} yet: give it its first value with \`coffre set\``);
   if (options.mode === 'set' && exists) throw new CoffreError('COFFRE_USAGE', `${label} already has ${options.key}: use \`coffre rotate\` to replace it`);
-  const written = await sops.writeValues(ref, new Map([[options.key, value]]), options.now ? { now: options.now } : {});
+  // Check-and-set, as with Vault: written only if the file is still the one just read (checked under its lock).
+  if (snapshot.revision === undefined) throw new CoffreError('COFFRE_INTERNAL', `${label}: no revision in the sops snapshot; refusing a write without check-and-set`);
+  const written = await sops.writeValues(ref, new Map([[options.key, value]]), { expectedRevision: snapshot.revision, ...(options.now ? { now: options.now } : {}) });
   return { created: !exists, changed: written.changed.length + written.added.length > 0, oldVersion: null, newVersion: null, oldLastModified: written.previousLastModified, newLastModified: written.lastModified, rollback: { kind: 'sops', file: label } };
 }
 

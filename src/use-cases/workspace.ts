@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
+import { acquireSopsWriteLock } from '../render/index.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
@@ -65,7 +66,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
     config,
     configFile,
     repo,
-    sources: { vault, sops: createSopsSource({ identities }) },
+    sources: { vault, sops: createSopsSource({ identities, lockForWrite: (file) => acquireSopsWriteLock(root, file) }) },
     identityCount: identities.length,
     vault,
     vaultSession,

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { planTargets, writeTargetsAtomically, type TargetWrite } from '../../src/render/atomic-write.js';
+import { acquireServiceLock, planTargets, writeTargetsAtomically, type TargetWrite } from '../../src/render/atomic-write.js';
 import { acquireRenderLock, lockPathOf } from '../../src/render/render-lock.js';
 import { cleanStaleTemps } from '../../src/render/stale-temps.js';
 import { git, initGitRepo, listTemps, octal, refusal } from './render-fixture.js';
@@ -243,6 +243,19 @@ t.test('waits for the service lock, then fails with COFFRE_LOCKED naming the hol
   await lock.release();
   const results = await writeTargetsAtomically(root, 'svc', writesOf(OLD), { lockTimeoutMs: 300 });
   t.same(results.map((result) => result.outcome), ['updated', 'updated', 'updated']);
+});
+
+t.test('writes under a lock the caller already holds, leaves it held, and refuses another service\'s lock', async (t) => {
+  const root = repoWithTargets(t);
+  const lock = await acquireServiceLock(root, 'svc');
+  const results = await writeTargetsAtomically(root, 'svc', writesOf(NEW), { heldLock: lock, lockTimeoutMs: 0 });
+  t.same(results.map((result) => result.outcome), ['updated', 'updated', 'updated'], 'no second acquire (the lock is not re-entrant)');
+  t.ok(existsSync(lock.path), 'still held: the caller releases it');
+  const error = await refusal(writeTargetsAtomically(root, 'other', writesOf(OLD), { heldLock: lock }));
+  t.equal(error.code, 'COFFRE_INTERNAL');
+  t.equal(read(root, 'a/secrets/one.env'), NEW.one, 'nothing written with the wrong lock');
+  await lock.release();
+  t.notOk(existsSync(lock.path));
 });
 
 t.test('breaks a lock left by a dead process on this host', async (t) => {

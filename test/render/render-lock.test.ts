@@ -1,11 +1,11 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isCoffreError } from '../../src/errors.js';
-import { acquireRenderLock, lockPathOf } from '../../src/render/render-lock.js';
+import { acquireRenderLock, acquireSopsWriteLock, lockPathOf, sopsLockPathOf } from '../../src/render/render-lock.js';
 import { processStartTime } from '../../src/render/process-liveness.js';
 import type { RenderChildJob, RenderChildReport } from './render-child.js';
 import { initGitRepo } from './render-fixture.js';
@@ -100,4 +100,35 @@ t.test('service names map to distinct, file-safe lock names', async (t) => {
   const names = ['chat', 'chat/../x', 'chat_..x', '.hidden'].map((service) => path.basename(lockPathOf('/r', service)));
   t.equal(new Set(names).size, names.length);
   for (const name of names) t.match(name, /^[A-Za-z0-9_][A-Za-z0-9._-]*\.lock$/);
+});
+
+t.test('a sops file has its own write lock: one holder at a time, shared through symlinks, named in COFFRE_LOCKED', async (t) => {
+  const root = t.testdir({ svc: { 'app.sops.yaml': 'x: 1\n', 'other.sops.yaml': 'y: 1\n' } });
+  symlinkSync(path.join(root, 'svc', 'app.sops.yaml'), path.join(root, 'link.sops.yaml'));
+  const lock = await acquireSopsWriteLock(root, path.join(root, 'svc', 'app.sops.yaml'));
+  t.match(path.basename(lock.path), /^sops~svc_app\.sops\.yaml-[0-9a-f]{16}\.lock$/);
+  t.not(path.basename(lock.path), path.basename(lockPathOf(root, 'svc')), 'never the lock of a service');
+  const message = await lockedError(acquireSopsWriteLock(root, path.join(root, 'link.sops.yaml'), { timeoutMs: 100 }));
+  t.match(message, 'another write of sops file svc/app.sops.yaml holds');
+  t.match(message, `pid ${process.pid} on ${hostname()}`);
+  const other = await acquireSopsWriteLock(root, path.join(root, 'svc', 'other.sops.yaml'), { timeoutMs: 0 });
+  await other.release();
+  const service = await acquireRenderLock(root, 'svc', { timeoutMs: 0 });
+  await service.release();
+  await lock.release();
+  const again = await acquireSopsWriteLock(root, path.join(root, 'link.sops.yaml'), { timeoutMs: 0 });
+  await again.release();
+  t.same(readdirSync(path.join(root, '.coffre/locks')), ['.gitignore'], 'no lock file left');
+});
+
+t.test('a sops write lock left by a dead process is broken', async (t) => {
+  const root = t.testdir({ 'app.sops.yaml': 'x: 1\n' });
+  const file = path.join(root, 'app.sops.yaml');
+  await (await acquireSopsWriteLock(root, file)).release();
+  const lockPath = sopsLockPathOf(root, file);
+  writeFileSync(lockPath, JSON.stringify({ pid: process.ppid, host: hostname(), start: '1', token: 'x' }));
+  const lock = await acquireSopsWriteLock(root, file, { timeoutMs: 0 });
+  t.equal(lock.path, lockPath);
+  t.match(JSON.parse(readFileSync(lock.path, 'utf8')), { pid: process.pid });
+  await lock.release();
 });
