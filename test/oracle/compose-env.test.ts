@@ -73,7 +73,9 @@ t.test('keys: every key the serialiser accepts is read back by compose; the ones
       refused.push({ key: k, file });
     }
   });
-  t.ok(accepted.length > 100 && refused.length > 10, `${accepted.length} keys accepted, ${refused.length} refused`);
+  // Refusals exist only where this Node's Unicode is newer than Go's 15.0 (Node 20.19+ ships Unicode 17).
+  const newerUnicode = Number.parseFloat(process.versions.unicode ?? '0') > 15;
+  t.ok(accepted.length > 100 && (!newerUnicode || refused.length > 10), `${accepted.length} keys accepted, ${refused.length} refused`);
   const readings = await composeReads([...accepted, ...refused].map((k) => k.file));
   const wrongAccepted = accepted.filter((k, i) => JSON.stringify(readings[i]) !== JSON.stringify({ env: { [k.key]: 'v' } }));
   const wrongRefused = refused.filter((_k, i) => !('error' in readings[accepted.length + i]!));
