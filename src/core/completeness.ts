@@ -1,6 +1,6 @@
 // The completeness diff: which keys an example declares are missing, empty or placeholders in a source,
 // and which stored keys the example does not know. A pure function of the example and what the store told.
-import type { KeyListing, ValueSnapshot } from '../sources/secret-source.js';
+import type { KeyListing, ValueSnapshot } from './source-ref.js';
 import type { ExampleModel } from './example.js';
 import { looksLikePlaceholder } from './placeholder.js';
 

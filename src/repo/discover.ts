@@ -8,7 +8,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
-import type { SourceRef } from '../sources/secret-source.js';
+import type { SourceRef } from '../core/source-ref.js';
 import { readComposeEnvFiles } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
 import { renderSettingsFor, type CoffreConfig, type FileOverride, type RenderSettings } from './config.js';

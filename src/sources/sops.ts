@@ -7,12 +7,15 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError } from '../errors.js';
-import type { AgeIdentity } from '../sops/age-identity.js';
+import { parseAgeIdentities, type AgeIdentity } from '../sops/age-identity.js';
 import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
 import { setSopsValues } from '../sops/set-values.js';
 import { parseSopsFile, type SopsFile } from '../sops/sops-file.js';
 import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
+
+/** Age identities are parsed by the codec; use-cases reach it through this source module only. */
+export { parseAgeIdentities, type AgeIdentity };
 
 /** What {@link SopsSource.writeValues} did: key names and the `lastmodified` before and after (never values). */
 export interface SopsWriteResult {
