@@ -31,6 +31,11 @@ export type KeyPresence = 'set' | 'empty' | 'unknown';
 /** Key names of one secret, in store order, with what is known about their emptiness. */
 export interface KeyListing {
   keys: Map<string, KeyPresence>;
+  /**
+   * The names were read out of decrypted content (a sops binary store, whose names are encrypted): only
+   * names an example declares may be shown; any other "name" could be a piece of a value.
+   */
+  opaqueNames?: boolean;
   /** Version of the secret when the store has one (Vault KV v2 version; absent for sops). */
   version?: number;
 }
@@ -38,5 +43,7 @@ export interface KeyListing {
 /** Key → value of one secret, in store order. Values must never be logged or put in an error message. */
 export interface ValueSnapshot {
   values: Map<string, string>;
+  /** As {@link KeyListing.opaqueNames}. */
+  opaqueNames?: boolean;
   version?: number;
 }
