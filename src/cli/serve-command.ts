@@ -108,7 +108,7 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new CoffreError('COFFRE_USAGE', `cannot listen on ${address.host}:${address.port}: ${code}`);
     throw error;
   }
-  const closed = closeOnSignals(app);
+  const closed = closeOnSignals(app, process);
   logger.info({ url, ...summary, tokens: tokens?.size ?? 0 }, `coffre serving ${root} on ${url}`);
   if (tokens === null) logger.warn('authentication is OFF (--insecure-no-auth): anyone on this machine can render');
   await closed;

@@ -1,6 +1,6 @@
 // The completeness diff: which keys an example declares are missing, empty or placeholders in a source,
 // and which stored keys the example does not know. A pure function of the example and what the store told.
-import type { KeyListing, ValueSnapshot } from '../sources/secret-source.js';
+import type { KeyListing, ValueSnapshot } from './source-ref.js';
 import type { ExampleModel } from './example.js';
 import { looksLikePlaceholder } from './placeholder.js';
 
@@ -21,7 +21,7 @@ function isSnapshot(stored: KeyListing | ValueSnapshot): stored is ValueSnapshot
 
 /**
  * One report per example key, in example order, then one `extra` per stored key the example does not
- * declare (in store order). With values: "" is `empty` (`ok` under `@allow-empty`); a value that looks
+ * declare (in store order; none when the store's names are opaque). With values: "" is `empty` (`ok` under `@allow-empty`); a value that looks
  * like a placeholder, or equals a placeholder-looking example value, is `placeholder`. With a key listing:
  * presence `empty` is `empty`, `set` and `unknown` are `ok` (values are not seen).
  */
@@ -32,7 +32,8 @@ export function diffCompleteness(example: ExampleModel, stored: KeyListing | Val
     declared.add(key.name);
     reports.push({ name: key.name, status: statusOf(key, stored), line: key.line, optional: key.optional });
   }
-  const storedNames = isSnapshot(stored) ? stored.values.keys() : stored.keys.keys();
+  // Names read out of decrypted content (sops binary) are shown only when the example declares them.
+  const storedNames = stored.opaqueNames ? [] : isSnapshot(stored) ? stored.values.keys() : stored.keys.keys();
   for (const name of storedNames) {
     if (!declared.has(name)) reports.push({ name, status: 'extra', line: null, optional: false });
   }

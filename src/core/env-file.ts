@@ -642,6 +642,12 @@ function utf8Length(s: string): number {
 }
 
 const COMPOSE_KEY = /^[\p{L}\p{N}_.\-[\]]+$/u;
+/**
+ * Letters and digits assigned after Unicode 15.0, the tables of every Go release since 1.21: compose-go's
+ * `unicode.IsLetter`/`IsNumber` refuse them in a key ("unexpected character"), so a file using one would not
+ * load. Listed from Go 1.26 vs this Node's Unicode by test/oracle (compose-go reads the file).
+ */
+const NEWER_THAN_COMPOSE_UNICODE = /[\u{88f}\u{c5c}\u{cdc}\u{1c89}-\u{1c8a}\u{a7cb}-\u{a7cf}\u{a7d2}\u{a7d4}\u{a7da}-\u{a7dc}\u{a7f1}\u{105c0}-\u{105f3}\u{10940}-\u{10959}\u{10d40}-\u{10d65}\u{10d6f}-\u{10d85}\u{10ec2}-\u{10ec7}\u{11380}-\u{11389}\u{1138b}\u{1138e}\u{11390}-\u{113b5}\u{113b7}\u{113d1}\u{113d3}\u{116d0}-\u{116e3}\u{11bc0}-\u{11be0}\u{11bf0}-\u{11bf9}\u{11db0}-\u{11ddb}\u{11de0}-\u{11de9}\u{13460}-\u{143fa}\u{16100}-\u{1611d}\u{16130}-\u{16139}\u{16d40}-\u{16d6c}\u{16d70}-\u{16d79}\u{16ea0}-\u{16eb8}\u{16ebb}-\u{16ed3}\u{16ff2}-\u{16ff6}\u{187f8}-\u{187ff}\u{18cff}\u{18d09}-\u{18d1e}\u{18d80}-\u{18df2}\u{1ccf0}-\u{1ccf9}\u{1e5d0}-\u{1e5ed}\u{1e5f0}-\u{1e5fa}\u{1e6c0}-\u{1e6de}\u{1e6e0}-\u{1e6e2}\u{1e6e4}-\u{1e6e5}\u{1e6e7}-\u{1e6ed}\u{1e6f0}-\u{1e6f4}\u{1e6fe}-\u{1e6ff}\u{2b73a}-\u{2b73f}\u{2cea2}-\u{2cead}\u{2ebf0}-\u{2ee5d}\u{323b0}-\u{33479}]/u;
 
 /**
  * Serialises entries, LF endings, final newline, no BOM, keys unchanged.
@@ -659,10 +665,10 @@ export function serializeEnvFile(entries: Array<{ key: string; value: string }>,
 }
 
 function composeLine(key: string, value: string): string {
-  if (!COMPOSE_KEY.test(key)) {
+  if (!COMPOSE_KEY.test(key) || NEWER_THAN_COMPOSE_UNICODE.test(key)) {
     throw new CoffreError(
       'COFFRE_RENDER_MISMATCH',
-      `key ${JSON.stringify(key)} cannot be written to a compose env_file (allowed: letters, digits, _ . - [ ])`,
+      `key ${JSON.stringify(key)} cannot be written to a compose env_file (allowed: letters and digits of Unicode 15.0, _ . - [ ])`,
     );
   }
   if (hasLoneSurrogate(value)) {

@@ -1,5 +1,5 @@
 // Runs a built app: listens on an address and closes it (waiting for in-flight requests) on SIGTERM/SIGINT.
-// The only http/ module that touches the process (signal handlers); it builds nothing itself.
+// The signals come from the caller (the CLI passes `process`): no http/ module touches the process itself.
 import type { FastifyInstance } from 'fastify';
 import { CoffreError } from '../errors.js';
 
@@ -34,11 +34,18 @@ export async function listen(app: FastifyInstance, address: ListenAddress, secur
   return `${scheme}://${host}:${port}`;
 }
 
+/** Where signals arrive: the CLI passes `process`; this module never touches it itself. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  removeListener(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
 /**
- * Resolves with the signal once one of `signals` arrived and `app.close()` finished: new connections are
- * refused, in-flight requests complete, then the server stops. A second signal does not kill the wait.
+ * Resolves with the signal once one of `signals` arrived at `source` and `app.close()` finished: new
+ * connections are refused, in-flight requests complete, then the server stops. A second signal does not
+ * kill the wait.
  */
-export function closeOnSignals(app: FastifyInstance, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<NodeJS.Signals> {
+export function closeOnSignals(app: FastifyInstance, source: SignalSource, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Promise<NodeJS.Signals> {
   return new Promise((resolve, reject) => {
     let closing = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -47,15 +54,15 @@ export function closeOnSignals(app: FastifyInstance, signals: NodeJS.Signals[] =
       app.log.info({ signal }, 'closing: waiting for in-flight requests');
       app.close().then(
         () => {
-          for (const s of signals) process.removeListener(s, onSignal);
+          for (const s of signals) source.removeListener(s, onSignal);
           resolve(signal);
         },
         (error: unknown) => {
-          for (const s of signals) process.removeListener(s, onSignal);
+          for (const s of signals) source.removeListener(s, onSignal);
           reject(error);
         },
       );
     };
-    for (const signal of signals) process.on(signal, onSignal);
+    for (const signal of signals) source.on(signal, onSignal);
   });
 }

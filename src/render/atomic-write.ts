@@ -181,13 +181,11 @@ async function swapTargets(
     for (const [index, target] of targets.entries()) {
       step = target.targetRel;
       await createMissingDirs(target);
-      const current = await readCurrent(target);
       const bytes = Buffer.from(writes[index]!.content, 'utf8');
+      const current = await readCurrent(target, bytes);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (current !== null && current.bytes.equals(bytes)) {
-        const permissionsFixed = hasPermissionDrift(current.stats, target);
-        if (permissionsFixed) await fixPermissions(target);
-        results.push({ targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed });
+        results.push({ targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed: current.permissionsFixed });
         continue;
       }
       const swap: PendingSwap = { target, temp: null, backup: null, previous: current, swapped: false };
@@ -302,8 +300,12 @@ async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks
   return temp;
 }
 
-/** Reads the current target through O_NOFOLLOW (a symlink swapped in since the checks is refused). */
-async function readCurrent(target: CheckedTarget): Promise<CurrentFile | null> {
+/**
+ * Reads the current target through O_NOFOLLOW (a symlink swapped in since the checks is refused). When its
+ * bytes equal `unchangedIf` and its mode/owner/group drifted, the drift is fixed through the same descriptor,
+ * so no file swapped in between the read and the fix can be chmod-ed or chown-ed.
+ */
+async function readCurrent(target: CheckedTarget, unchangedIf?: Buffer): Promise<(CurrentFile & { permissionsFixed: boolean }) | null> {
   let handle;
   try {
     handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -320,7 +322,13 @@ async function readCurrent(target: CheckedTarget): Promise<CurrentFile | null> {
     if (!stats.isFile()) {
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} exists and is not a regular file`, { file: target.targetRel });
     }
-    return { bytes: await handle.readFile(), stats };
+    const bytes = await handle.readFile();
+    const permissionsFixed = unchangedIf !== undefined && bytes.equals(unchangedIf) && hasPermissionDrift(stats, target);
+    if (permissionsFixed) {
+      if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
+      await handle.chmod(target.mode);
+    }
+    return { bytes, stats, permissionsFixed };
   } finally {
     await handle.close();
   }
@@ -332,16 +340,6 @@ function hasPermissionDrift(stats: Stats, target: CheckedTarget): boolean {
     (target.owner !== null && stats.uid !== target.owner) ||
     (target.group !== null && stats.gid !== target.group)
   );
-}
-
-async function fixPermissions(target: CheckedTarget): Promise<void> {
-  const handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
-    await handle.chmod(target.mode);
-  } finally {
-    await handle.close();
-  }
 }
 
 async function createMissingDirs(target: CheckedTarget): Promise<void> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
 import * as z from 'zod';
 import { CoffreError } from '../errors.js';
-import type { SopsStoreFormat } from '../sources/secret-source.js';
+import type { SopsStoreFormat } from '../core/source-ref.js';
 import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
 import { describeReadError, MAX_CONFIG_BYTES, readBoundedText } from './bounded-read.js';
 import { lineOfPath, parseConfigYaml, type LocatedDocument } from './yaml-position.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
-import type { SourceRef } from '../sources/secret-source.js';
+import type { SourceRef } from '../core/source-ref.js';
 import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES, readBoundedText } from './bounded-read.js';
 import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';

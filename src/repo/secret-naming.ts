@@ -1,7 +1,7 @@
 // Pure naming rules of discovery: a secrets file's logical name, its Vault path from the configured template,
 // and the sops store format implied by a file name. No I/O; no knowledge of the config schema.
 import path from 'node:path';
-import type { SopsStoreFormat } from '../sources/secret-source.js';
+import type { SopsStoreFormat } from '../core/source-ref.js';
 
 /** The placeholders a Vault path template may use. */
 export const VAULT_PATH_PLACEHOLDERS = ['prefix', 'service', 'name'] as const;

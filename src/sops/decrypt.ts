@@ -2,7 +2,7 @@
 // recomputed with Go-exact ToBytes and compared with the decrypted `mac` (fail closed), and the flat env
 // view of the result. Errors name the file, line and key path, never a value.
 import { CoffreError } from '../errors.js';
-import type { SopsStoreFormat } from '../sources/secret-source.js';
+import type { SopsStoreFormat } from '../core/source-ref.js';
 import type { AgeIdentity } from './age-identity.js';
 import { unwrapDataKey } from './data-key.js';
 import { encryptionDecider, type EncryptionDecider } from './encryption-rule.js';

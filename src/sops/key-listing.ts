@@ -1,7 +1,7 @@
 // Key names of a sops file without any key: names are clear text in every store but binary, and sops
 // never encrypts "", so emptiness is known too. Reads the parsed tree only; never decrypts.
 import { CoffreError } from '../errors.js';
-import type { KeyListing, KeyPresence, SopsStoreFormat } from '../sources/secret-source.js';
+import type { KeyListing, KeyPresence, SopsStoreFormat } from '../core/source-ref.js';
 import type { SopsFile } from './sops-file.js';
 import { entriesOf, isSopsList, isSopsMap, type SopsMap, type SopsMapEntry } from './tree.js';
 

@@ -1,7 +1,7 @@
 // A parsed (still encrypted) sops file: the store chosen by format, its ordered branches and validated
 // metadata. Parsing needs no key and does no I/O; reading files is the caller's job (src/sources/sops.ts).
 import { CoffreError } from '../errors.js';
-import type { SopsStoreFormat } from '../sources/secret-source.js';
+import type { SopsStoreFormat } from '../core/source-ref.js';
 import { readDotenvStore } from './dotenv-store.js';
 import { readIniStore } from './ini-store.js';
 import { readBinaryStore, readJsonStore } from './json-store.js';

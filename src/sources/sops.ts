@@ -7,12 +7,15 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError } from '../errors.js';
-import type { AgeIdentity } from '../sops/age-identity.js';
+import { parseAgeIdentities, type AgeIdentity } from '../sops/age-identity.js';
 import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
 import { setSopsValues } from '../sops/set-values.js';
 import { parseSopsFile, type SopsFile } from '../sops/sops-file.js';
 import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
+
+/** Age identities are parsed by the codec; use-cases reach it through this source module only. */
+export { parseAgeIdentities, type AgeIdentity };
 
 /** What {@link SopsSource.writeValues} did: key names and the `lastmodified` before and after (never values). */
 export interface SopsWriteResult {
@@ -65,7 +68,8 @@ function isMissingFile(error: unknown): boolean {
 /**
  * A sops SecretSource. `listKeys` needs no identity (names and emptiness are clear text), except for the
  * binary store whose names are encrypted: there it decrypts. The binary store's plaintext is read as a
- * docker compose env file (last value per key). Each file is read, and decrypted, at most once per
+ * docker compose env file (last value per key), its names marked `opaqueNames` (shown only where an example
+ * declares them). Each file is read, and decrypted, at most once per
  * source instance (one instance per run).
  */
 export function createSopsSource(options: SopsSourceOptions): SopsSource {
@@ -98,9 +102,7 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
         const { sops, revision } = file;
         const plain = await decryptSopsFile(sops, options.identities);
         if (sops.format !== 'binary') return { values: sopsEnvValues(plain), revision };
-        const values = new Map<string, string>();
-        for (const entry of parseEnvFile(sopsBinaryText(plain), { file: ref.file }).entries) values.set(entry.key, entry.value);
-        return { values, revision };
+        return { values: binaryEnvValues(plain, ref.file), opaqueNames: true, revision };
       });
       decrypted.set(cacheKey(ref), promise);
     }
@@ -117,7 +119,7 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       if (snapshot === null) return null;
       const keys = new Map<string, KeyPresence>();
       for (const [key, value] of snapshot.values) keys.set(key, value === '' ? 'empty' : 'set');
-      return { keys };
+      return { keys, opaqueNames: true };
     },
     readValues,
     async readMetadata(ref: SopsRef) {
@@ -187,7 +189,7 @@ function conflict(ref: SopsRef, why: string): CoffreError {
 function verifyRewritten(plain: DecryptedSops, ref: SopsRef, changes: ReadonlyMap<string, string>): void {
   let values: Map<string, string>;
   if (ref.format === 'binary') {
-    values = new Map(parseEnvFile(sopsBinaryText(plain), { file: ref.file }).entries.map((e) => [e.key, e.value] as const));
+    values = binaryEnvValues(plain, ref.file);
   } else {
     values = sopsEnvValues(plain);
   }
@@ -195,6 +197,27 @@ function verifyRewritten(plain: DecryptedSops, ref: SopsRef, changes: ReadonlyMa
   if (wrong.length > 0) {
     throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: the rewritten file does not read back (keys: ${wrong.join(', ')}); nothing written`, { file: ref.file });
   }
+}
+
+/**
+ * A binary store's decrypted text read as a docker compose env file (last value per key). Its names are
+ * encrypted, so they are as secret as its values: a syntax error names the line only, never the text.
+ */
+function binaryEnvValues(plain: DecryptedSops, file: string): Map<string, string> {
+  let entries;
+  try {
+    entries = parseEnvFile(sopsBinaryText(plain), { file }).entries;
+  } catch (error) {
+    if (!(error instanceof CoffreError) || error.code !== 'COFFRE_EXAMPLE_SYNTAX') throw error;
+    // No cause attached: the parser's message quotes the text (a character, a key name).
+    const line = error.location.line;
+    throw new CoffreError(
+      'COFFRE_SOPS_SYNTAX',
+      `${file}: the decrypted content of this sops binary file is not a docker compose env file${line === undefined ? '' : ` (line ${line})`}; its text is not shown`,
+      { file, ...(line === undefined ? {} : { line }) },
+    );
+  }
+  return new Map(entries.map((entry) => [entry.key, entry.value] as const));
 }
 
 async function syncDirectory(dir: string): Promise<void> {

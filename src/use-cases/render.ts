@@ -133,7 +133,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
         example: file.exampleRel,
         source: sourceLabel(root, file.source),
         sha256: createHash('sha256').update(content).digest('hex'),
-        extraKeys: [...values.keys()].filter((k) => !exampleNames.has(k)),
+        extraKeys: snapshot?.opaqueNames ? [] : [...values.keys()].filter((k) => !exampleNames.has(k)),
         mode: `0${mode.toString(8)}`,
         entries,
       });

@@ -43,7 +43,7 @@ async function repoWith(t: { testdir(fixture?: unknown): string }, files: Record
 t.test('render refuses a service whose compose file has a duplicate key: exit 2, file:line named, nothing written', async (t) => {
   const key = await newAgeKey();
   const dir = await repoWith(t, { 'compose.yaml': 'services:\n  web:\n    image: a\n    env_file: web.secrets\n    image: b\n' }, ['web'], key);
-  const result = await coffre(['render', dir, 'app', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  const result = await coffre(['-C', dir, 'render', 'app', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
   t.equal(result.code, 2);
   const service = JSON.parse(result.stdout).services[0];
   t.equal(service.error.code, 'COFFRE_COMPOSE_INVALID');
@@ -61,7 +61,7 @@ t.test('render refuses a service when one env_file path has an unresolvable ${VA
   const key = await newAgeKey();
   const compose = 'services:\n  web:\n    env_file:\n      - web.secrets\n      - ${SECRETS_DIR:?set SECRETS_DIR}/db.secrets\n';
   const dir = await repoWith(t, { 'compose.yaml': compose }, ['web'], key);
-  const result = await coffre(['render', dir, 'app'], { SOPS_AGE_KEY: key.identity });
+  const result = await coffre(['-C', dir, 'render', 'app'], { SOPS_AGE_KEY: key.identity });
   t.equal(result.code, 2);
   t.match(result.stdout, /COFFRE_COMPOSE_INVALID/);
   t.match(result.stdout, /app\/compose\.yaml:5: .*SECRETS_DIR/);
@@ -79,31 +79,31 @@ t.test('render refuses a target with no source even when its example requires no
     app: { 'compose.yaml': 'services:\n  web:\n    env_file: web.secrets\n', 'web.secrets.example': '# OPTIONAL_FLAG=\n' },
   });
   await exec('git', ['init', '-q', dir]);
-  const result = await coffre(['render', dir, 'app', '--format', 'json']);
+  const result = await coffre(['-C', dir, 'render', 'app', '--format', 'json']);
   t.equal(result.code, 1);
   const service = JSON.parse(result.stdout).services[0];
   t.equal(service.error.code, 'COFFRE_INCOMPLETE');
   t.match(service.error.message, /app\/web\.secrets has no source/);
   t.notOk(await exists(path.join(dir, 'app', 'web.secrets')), 'no empty env file written');
-  const dry = await coffre(['render', dir, 'app', '--dry-run']);
+  const dry = await coffre(['-C', dir, 'render', 'app', '--dry-run']);
   t.equal(dry.code, 1, 'a dry run says so too');
 });
 
 t.test('check counts a service whose compose file cannot be read as an error in text, JSON and JUnit', async (t) => {
   const key = await newAgeKey();
   const dir = await repoWith(t, { 'compose.yaml': 'services:\n  - web\n' }, [], key);
-  const json = await coffre(['check', dir, '--format', 'json']);
+  const json = await coffre(['-C', dir, 'check', '--format', 'json']);
   t.equal(json.code, 2);
   const report = JSON.parse(json.stdout);
   t.equal(report.complete, false);
   t.equal(report.summary.errors, 1, 'the summary counts it');
   t.match(report.services[0].errors, [{ code: 'COFFRE_COMPOSE_INVALID', file: 'app/compose.yaml', line: 2, message: /"services" is not a mapping/ }]);
   t.same(checkReport.parse(report).services[0]!.errors, report.services[0].errors, 'the HTTP response allow-list lets the service errors through');
-  const junit = await coffre(['check', dir, '--format', 'junit']);
+  const junit = await coffre(['-C', dir, 'check', '--format', 'junit']);
   t.equal(junit.code, 2);
   t.match(junit.stdout, /<testsuites name="coffre check" tests="1" failures="0" errors="1">/);
   t.match(junit.stdout, /<testcase classname="app" name="app\/compose\.yaml:2">\n\s+<error type="COFFRE_COMPOSE_INVALID" message="&quot;services&quot; is not a mapping"\/>/);
-  const text = await coffre(['check', dir]);
+  const text = await coffre(['-C', dir, 'check']);
   t.equal(text.code, 2);
   t.notMatch(text.stdout, /no env_file secrets/);
   t.match(text.stdout, /app\/compose\.yaml:2  error/);
@@ -118,11 +118,11 @@ t.test('an override file is followed: render writes the targets it adds', async 
     ['web', 'extra'],
     key,
   );
-  const result = await coffre(['render', dir, 'app'], { SOPS_AGE_KEY: key.identity });
+  const result = await coffre(['-C', dir, 'render', 'app'], { SOPS_AGE_KEY: key.identity });
   t.equal(result.code, 0, result.stdout);
   t.ok(await exists(path.join(dir, 'app', 'web.secrets')));
   t.ok(await exists(path.join(dir, 'app', 'extra.secrets')), 'the override target is rendered');
-  const check = await coffre(['check', dir, '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  const check = await coffre(['-C', dir, 'check', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
   t.equal(JSON.parse(check.stdout).summary.files, 2);
 });
 
@@ -134,13 +134,13 @@ t.test('an override file with an include: refuses the service, naming the file a
     ['web'],
     key,
   );
-  const result = await coffre(['render', dir, 'app', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  const result = await coffre(['-C', dir, 'render', 'app', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
   t.equal(result.code, 2);
   const service = JSON.parse(result.stdout).services[0];
   t.equal(service.error.code, 'COFFRE_COMPOSE_UNSUPPORTED');
   t.match(service.error.message, /app\/docker-compose\.override\.yml:3: "include:" is not supported/);
   t.notOk(await exists(path.join(dir, 'app', 'web.secrets')));
-  const check = await coffre(['check', dir, '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  const check = await coffre(['-C', dir, 'check', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
   t.equal(check.code, 2);
   t.equal(JSON.parse(check.stdout).summary.errors, 1);
 });
@@ -148,7 +148,7 @@ t.test('an override file with an include: refuses the service, naming the file a
 t.test('extends: is followed: the base service env_file is rendered', async (t) => {
   const key = await newAgeKey();
   const dir = await repoWith(t, { 'compose.yaml': 'services:\n  web:\n    extends:\n      service: base\n      file: base.yml\n', 'base.yml': 'services:\n  base:\n    env_file: web.secrets\n' }, ['web'], key);
-  const result = await coffre(['render', dir, 'app'], { SOPS_AGE_KEY: key.identity });
+  const result = await coffre(['-C', dir, 'render', 'app'], { SOPS_AGE_KEY: key.identity });
   t.equal(result.code, 0, result.stdout);
   t.ok(await exists(path.join(dir, 'app', 'web.secrets')));
 });

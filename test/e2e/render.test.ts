@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
 import { parseEnvFile } from '../../src/core/env-file.js';
+import { composeRead, composeReads } from '../support/compose-oracle.js';
 import { sharedOpenBao, startOpenBao, vaultHttp } from '../support/openbao.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
 import { projectRoot } from '../support/tools.js';
@@ -25,10 +26,18 @@ async function gitInit(dir: string): Promise<void> {
   await exec('git', ['init', '-q', dir]);
 }
 
-/** What docker compose would read from a rendered file (coffre's compose-exact parser, no interpolation source). */
-async function readRendered(file: string): Promise<Record<string, string>> {
+/**
+ * What docker compose reads from a rendered file: compose-go's own env_file loading (test/oracle), which
+ * coffre's compose-exact parser must agree with.
+ */
+async function readRendered(file: string): Promise<Record<string, string | null>> {
   const text = await readFile(file, 'utf8');
-  return Object.fromEntries(parseEnvFile(text, { lookup: () => undefined }).entries.map((e) => [e.key, e.value]));
+  const coffre = Object.fromEntries(parseEnvFile(text, { lookup: () => undefined }).entries.map((e) => [e.key, e.value]));
+  const compose = await composeRead(file);
+  if (JSON.stringify(coffre) !== JSON.stringify(Object.fromEntries(Object.keys(coffre).map((k) => [k, compose[k]]))) || Object.keys(compose).length !== Object.keys(coffre).length) {
+    throw new Error(`${file}: coffre's parser and docker compose read it differently`);
+  }
+  return compose;
 }
 
 t.test('renders the demo repo: complete services written 0600 and byte-exact, the incomplete one refused', async (t) => {
@@ -41,6 +50,14 @@ t.test('renders the demo repo: complete services written 0600 and byte-exact, th
   const db = path.join(dir, 'mattermost', 'secrets', 'db.secrets');
   t.equal((await stat(db)).mode & 0o777, 0o600);
   t.same(await readRendered(db), { POSTGRES_USER: 'mattermost', POSTGRES_PASSWORD: 'demo-Only$pa"ss #1', POSTGRES_DB: 'mattermost' });
+  const rendered = ['mattermost/secrets/db.secrets', 'mattermost/secrets/app.secrets', 'website/secrets/deploy.secrets'];
+  const readings = await composeReads(rendered.map((rel) => path.join(dir, rel)));
+  for (const [i, rel] of rendered.entries()) {
+    const text = await readFile(path.join(dir, rel), 'utf8');
+    const intended = Object.fromEntries(parseEnvFile(text, { lookup: () => undefined }).entries.map((e) => [e.key, e.value]));
+    t.ok(Object.keys(intended).length > 0, `${rel} rendered`);
+    t.same(readings[i], { env: intended }, `docker compose reads ${rel} as coffre does`);
+  }
   await t.rejects(stat(path.join(dir, 'etherpad', 'secrets', 'etherpad.secrets')), { code: 'ENOENT' }, 'nothing written for etherpad');
   const before = (await stat(db)).mtimeMs;
   const again = await coffre(['-C', dir, 'render', 'mattermost', 'website']);

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { acquireServiceLock, planTargets, writeTargetsAtomically, type TargetWrite } from '../../src/render/atomic-write.js';
 import { acquireRenderLock, lockPathOf } from '../../src/render/render-lock.js';
@@ -276,4 +276,38 @@ t.test('a write re-checks safety itself: a tracked target is refused and nothing
   const error = await refusal(writeTargetsAtomically(root, 'svc', writesOf(NEW)));
   t.equal(error.code, 'COFFRE_TARGET_TRACKED');
   t.equal(read(root, 'a/secrets/one.env'), OLD.one);
+});
+
+t.test('a symlink swapped in at a target after the checks is refused: nothing read, written or chmod-ed through it', async (t) => {
+  // Two targets swapped for symlinks while the first target's temp is being prepared (after every check):
+  // "two" points at a file holding exactly the content to render (so a read through the link would see
+  // "unchanged" and fix the mode of the file behind it), "three" at one holding something else.
+  const root = repoWithTargets(t);
+  const outside = path.join(root, 'elsewhere');
+  mkdirSync(outside);
+  writeFileSync(path.join(outside, 'same.txt'), NEW.two);
+  writeFileSync(path.join(outside, 'other.txt'), 'OUTSIDE=1\n');
+  for (const name of ['same.txt', 'other.txt']) chmodSync(path.join(outside, name), 0o644);
+  const swapIn = (rel: string, to: string) => {
+    unlinkSync(path.join(root, rel));
+    symlinkSync(path.join(outside, to), path.join(root, rel));
+  };
+  for (const [rel, to] of [['a/secrets/two.env', 'same.txt'], ['b/secrets/three.env', 'other.txt']] as const) {
+    const error = await refusal(
+      writeTargetsAtomically(root, 'svc', writesOf(NEW), {
+        hooks: { tempCreated: (_temp, targetRel) => { if (targetRel === 'a/secrets/one.env') swapIn(rel, to); } },
+      }),
+    );
+    t.equal(error.code, 'COFFRE_TARGET_UNSAFE', `${rel} → ${to}`);
+    t.match(error.message, `target ${rel} is a symlink`);
+    t.equal(readFileSync(path.join(outside, 'same.txt'), 'utf8'), NEW.two, 'the file behind the link is untouched');
+    t.equal(readFileSync(path.join(outside, 'other.txt'), 'utf8'), 'OUTSIDE=1\n');
+    for (const name of ['same.txt', 'other.txt']) t.equal(octal(statSync(path.join(outside, name)).mode), '644', `${name} keeps its mode`);
+    t.ok(lstatSync(path.join(root, rel)).isSymbolicLink(), 'the link itself is left as found');
+    t.equal(read(root, 'a/secrets/one.env'), OLD.one, 'the first target is not replaced');
+    t.same(listTemps(path.join(root, 'a/secrets'), path.join(root, 'b/secrets')), []);
+    // put the regular file back for the next case
+    unlinkSync(path.join(root, rel));
+    writeFileSync(path.join(root, rel), rel === 'a/secrets/two.env' ? OLD.two : OLD.three, { mode: 0o600 });
+  }
 });
