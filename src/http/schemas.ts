@@ -116,7 +116,8 @@ export const serviceList = z.object({
 
 export const serviceParams = z.object({ service: z.string().min(1).max(512) });
 export const checkQuery = z.object({ keysOnly: z.boolean().default(false) });
-export const renderBody = z.object({ dryRun: z.boolean().optional() }).nullable();
+/** `{}`, `{ "dryRun": bool }`, `null` or no body; an unknown field (say `dryrun`) is refused, not ignored. */
+export const renderBody = z.strictObject({ dryRun: z.boolean().optional() }).nullable();
 
 /** GET /readyz */
 export const readiness = z.object({
