@@ -166,6 +166,15 @@ t.test('the built binary: no answer names the repo\'s absolute path (unknown ser
   const tokensFile = path.join(t.testdir(), 'tokens.yaml');
   await writeFile(tokensFile, `tokens:\n  - { id: ops, sha256: ${tokenDigest(fixture.tokens.admin)}, role: admin, services: ["**"] }\n`);
   const serve = await startServeProcess(t, [fixture.dir, '--tokens', tokensFile, '--listen', '127.0.0.1:0'], fixture.env);
+  // First request after the start: coffre.yaml broke meanwhile, so the error names the file.
+  const config = path.join(fixture.dir, 'coffre.yaml');
+  const goodConfig = await readFile(config, 'utf8');
+  await writeFile(config, 'version: 1\nvault: [broken\n');
+  const broken = await get(`${serve.url}/v1/check`, { token: fixture.tokens.admin });
+  await writeFile(config, goodConfig);
+  t.equal(broken.status, 500);
+  t.match(JSON.parse(broken.body).error, { code: 'COFFRE_CONFIG_INVALID', message: /^coffre\.yaml:\d+: / });
+  t.notOk(broken.body.includes(fixture.dir), 'a broken coffre.yaml is named relative to the repo');
   const answers = await Promise.all([
     get(`${serve.url}/v1/services/nope/check`, { token: fixture.tokens.admin }),
     get(`${serve.url}/v1/services/nope/render`, { token: fixture.tokens.admin, method: 'POST', body: { dryRun: true } }),
