@@ -107,6 +107,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = (deps.tls ? fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : fastify(options)) as unknown as FastifyInstance;
   const metrics = deps.metrics ?? createServerMetrics();
   const routes = collectRoutes(app);
+  // Absolute paths no answer may show; each opened workspace's root joins them.
+  const roots = new Set<string>(deps.repoRoots ?? []);
   const context: RouteContext = {
     async withWorkspace(task, scope) {
       const workspace = await deps.openWorkspace(scope);
@@ -149,7 +151,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       if (property.type === 'boolean' && (query[name] === 'true' || query[name] === 'false')) query[name] = query[name] === 'true';
     }
   });
-  const roots = new Set<string>(deps.repoRoots ?? []);
   app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? withoutRoots(payload, roots) : payload));
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: bounded label values, no path a client made up.
