@@ -20,6 +20,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { renderRoutes } from './routes/render.js';
 import { secretRoutes } from './routes/secrets.js';
 import { serviceRoutes } from './routes/services.js';
+import { MAX_PARAM_CHARS } from './schemas.js';
 import { createServiceQueue } from './service-queue.js';
 import type { TokenRegistry } from './token-registry.js';
 
@@ -82,9 +83,6 @@ export interface RouteContext {
 export interface WorkspaceScope {
   services?: string[];
 }
-
-/** The longest path parameter of any route schema (service and file names), in characters. */
-export const MAX_PARAM_CHARS = 512;
 
 /** Builds (does not start) the HTTP API. Call `ready()`/`inject()`/`listen()` on the result. */
 export function buildApp(deps: AppDeps): FastifyInstance {

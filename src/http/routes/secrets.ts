@@ -9,9 +9,9 @@ import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteResu
 import { listVersions, type VersionsReport } from '../../use-cases/versions.js';
 import type { RouteContext } from '../app.js';
 import { requireService } from '../authentication.js';
-import { errorBody, errorDetail, renderAnswer, requestSchema, responseSchema, serviceParams } from '../schemas.js';
+import { errorBody, errorDetail, MAX_PARAM_CHARS, renderAnswer, requestSchema, responseSchema, serviceParams } from '../schemas.js';
 
-const fileParams = serviceParams.extend({ file: z.string().min(1).max(512) });
+const fileParams = serviceParams.extend({ file: z.string().min(1).max(MAX_PARAM_CHARS) });
 const keyParams = fileParams.extend({ key: z.string().min(1).max(256) });
 
 const charsets = Object.keys(GENERATE_ALPHABETS) as [GenerateCharset, ...GenerateCharset[]];
