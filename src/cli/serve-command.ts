@@ -1,29 +1,36 @@
-// `coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert F --tls-key F] [--insecure-no-auth]`
+// `coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert F --tls-key F] [--allowed-host H]...
+//   [--trust-proxy ADDR,...] [--insecure-no-auth]`
 // The edge of the HTTP service: parses options and files once, creates the one logger, opens the workspace,
 // builds the app, listens, and returns 0 once a SIGTERM/SIGINT closed it.
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { DestinationStream } from 'pino';
 import { CoffreError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
+import { parseAllowedHost, parseTrustedProxy } from '../http/request-origin.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
-import { flagOf, stringOf, type CliCommand, type Invocation } from './command.js';
+import { flagOf, listOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
 import { locateRepo } from './repo-root.js';
 
 export const serveUsage = `usage: coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
-                             [--insecure-no-auth] [--log-level LEVEL]
+                             [--allowed-host HOST]... [--trust-proxy ADDR[,ADDR]] [--insecure-no-auth] [--log-level LEVEL]
 
 Serves the check and render API (JSON under /v1, /healthz, /readyz, /metrics, /openapi.json, /docs).
   -C, --repo DIR       the infra repo: found upwards from DIR (env COFFRE_REPO; default: the working directory)
   --listen HOST:PORT   address to bind (default 127.0.0.1:8080; env COFFRE_LISTEN)
   --tokens FILE        API tokens file (YAML; env COFFRE_TOKENS_FILE); add entries with \`coffre token new\`
   --tls-cert, --tls-key  serve HTTPS with this PEM certificate and key
-  --insecure-no-auth   no authentication at all; refused unless the address is loopback
+  --allowed-host HOST  answer only requests whose Host header names HOST (repeatable, or comma-separated;
+                       env COFFRE_ALLOWED_HOSTS); others get 421. Default: any Host
+  --trust-proxy ADDRS  believe X-Forwarded-For (client address for the auth-failure limit) only from these
+                       proxies: IPs, CIDRs, loopback|linklocal|uniquelocal (env COFFRE_TRUST_PROXY); default none
+  --insecure-no-auth   no authentication, read-only (check role; render and secret writes are 403); refused
+                       unless the address is loopback; answers only Host localhost, 127.0.0.1 or [::1]
   --log-level LEVEL    pino level (default info; env COFFRE_LOG_LEVEL)
 Vault/OpenBao and age identities come from coffre.yaml and the environment, as for \`coffre check\`.
 Stops gracefully on SIGTERM/SIGINT: in-flight requests complete first.`;
@@ -37,6 +44,8 @@ export const serveCommand: CliCommand = {
     { name: 'tls-cert', type: 'string' },
     { name: 'tls-key', type: 'string' },
     { name: 'insecure-no-auth', type: 'boolean' },
+    { name: 'allowed-host', type: 'string', multiple: true, list: true },
+    { name: 'trust-proxy', type: 'string' },
     { name: 'log-level', type: 'string' },
   ],
   run: serve,
@@ -50,6 +59,8 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
     'tls-cert': opt('tls-cert'),
     'tls-key': opt('tls-key'),
     'insecure-no-auth': flagOf(invocation.values, 'insecure-no-auth'),
+    'allowed-host': listOf(invocation.values, 'allowed-host'),
+    'trust-proxy': opt('trust-proxy'),
     'log-level': opt('log-level'),
   };
   const repoGiven = invocation.repo.length > 0 || (io.env.COFFRE_REPO ?? '') !== '';
@@ -72,6 +83,10 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   if (insecure && !isLoopbackHost(address.host)) {
     throw new CoffreError('COFFRE_USAGE', `--insecure-no-auth is refused on ${address.host}: without a tokens file coffre only listens on a loopback address (127.0.0.1 or ::1)`);
   }
+  const allowedHosts = listOption(values['allowed-host'].length > 0 ? values['allowed-host'].join(',') : io.env.COFFRE_ALLOWED_HOSTS).map(parseAllowedHost);
+  const trustProxy = listOption(values['trust-proxy'] ?? io.env.COFFRE_TRUST_PROXY).map(parseTrustedProxy);
+  if (insecure && allowedHosts.length > 0) throw new CoffreError('COFFRE_USAGE', '--allowed-host needs a tokens file: with --insecure-no-auth only localhost, 127.0.0.1 and [::1] are answered');
+  if (insecure && trustProxy.length > 0) throw new CoffreError('COFFRE_USAGE', '--trust-proxy needs a tokens file: --insecure-no-auth is for local use, not behind a proxy');
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CoffreError('COFFRE_USAGE', '--tls-cert and --tls-key go together');
   const tls = values['tls-cert'] && values['tls-key'] ? { cert: await readPem(io, values['tls-cert'], 'certificate'), key: await readPem(io, values['tls-key'], 'key') } : undefined;
   const tokens = tokensFile === undefined ? null : await loadTokensFile(path.resolve(io.cwd, tokensFile));
@@ -97,7 +112,16 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   vaultSession?.start().catch(() => undefined);
 
   const discoveryCache = createDiscoveryCache();
-  const app = buildApp({ openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}) }), logger, tokens, ...(tls ? { tls } : {}) });
+  const app = buildApp({
+    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}) }),
+    logger,
+    tokens,
+    ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
+    trustProxy,
+    // No answer names a path of this host: the root as given and resolved is replaced in every body.
+    repoRoots: [root, await realpath(root).catch(() => root)],
+    ...(tls ? { tls } : {}),
+  });
   app.addHook('onClose', async () => vaultSession?.close());
   let url: string;
   try {
@@ -110,10 +134,15 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   }
   const closed = closeOnSignals(app, process);
   logger.info({ url, ...summary, tokens: tokens?.size ?? 0 }, `coffre serving ${root} on ${url}`);
-  if (tokens === null) logger.warn('authentication is OFF (--insecure-no-auth): anyone on this machine can render');
+  if (tokens === null) logger.warn('authentication is OFF (--insecure-no-auth): read-only, but anyone on this machine can read check reports');
   await closed;
   logger.info('closed');
   return 0;
+}
+
+/** A comma-separated option value as trimmed, non-empty entries. */
+function listOption(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
 }
 
 async function readPem(io: CliIo, file: string, what: string): Promise<string> {

@@ -9,9 +9,10 @@ import { runRender as defaultRunRender } from '../use-cases/render.js';
 import type { Workspace } from '../use-cases/workspace.js';
 import { createAuthFailureLimiter } from './auth-failure-limiter.js';
 import { installAuthentication } from './authentication.js';
-import { installErrorHandling } from './error-handler.js';
+import { answerFrameworkError, HttpRefusal, installErrorHandling } from './error-handler.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { collectRoutes } from './openapi.js';
+import { hostAllowed, type AllowedHosts } from './request-origin.js';
 import { checkRoutes } from './routes/check.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
@@ -19,6 +20,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { renderRoutes } from './routes/render.js';
 import { secretRoutes } from './routes/secrets.js';
 import { serviceRoutes } from './routes/services.js';
+import { MAX_PARAM_CHARS } from './schemas.js';
 import { createServiceQueue } from './service-queue.js';
 import type { TokenRegistry } from './token-registry.js';
 
@@ -40,14 +42,27 @@ export interface AppDeps {
   /** The one logger of the process; the app makes child loggers from it. */
   logger: Logger;
   /**
-   * Known API tokens. `null` turns authentication off (every request acts as an anonymous admin): only
-   * `coffre serve --insecure-no-auth` on a loopback address passes null.
+   * Known API tokens. `null` turns authentication off: every request acts as an anonymous principal with the
+   * check role (read-only), and only loopback Host headers are answered. Only `coffre serve
+   * --insecure-no-auth` on a loopback address passes null.
    */
   tokens: TokenRegistry | null;
+  /**
+   * Host header names answered when authentication is on (421 COFFRE_HOST_REFUSED otherwise); default: any.
+   * Without authentication this is always `loopback`.
+   */
+  allowedHosts?: AllowedHosts;
+  /** Proxies (IPs, CIDRs, loopback|linklocal|uniquelocal) whose X-Forwarded-For is believed; default none. */
+  trustProxy?: readonly string[];
+  /**
+   * Absolute paths no answer may show (the repo root, as given and resolved): replaced by repo-relative
+   * paths or "the repo". Roots of the workspaces opened are added as they are seen.
+   */
+  repoRoots?: readonly string[];
   useCases?: Partial<UseCases>;
   /** Milliseconds clock for the auth-failure window (default Date.now). */
   now?: () => number;
-  /** Failed authentications allowed per client address and window (default 10 per 60 s). */
+  /** Failed authentications allowed per client address, and per presented credential, and window (default 10 per 60 s). */
   authFailures?: { maxFailures?: number; windowMs?: number };
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -71,21 +86,31 @@ export interface WorkspaceScope {
 
 /** Builds (does not start) the HTTP API. Call `ready()`/`inject()`/`listen()` on the result. */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const trustProxy = deps.trustProxy && deps.trustProxy.length > 0 ? [...deps.trustProxy] : false;
   const options = {
     loggerInstance: deps.logger.child({ component: 'http' }),
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024,
-    trustProxy: false,
+    trustProxy,
     return503OnClosing: true,
     forceCloseConnections: 'idle' as const,
-    routerOptions: { ignoreTrailingSlash: true },
+    // The router measures a decoded parameter in UTF-16 units; a schema's maxLength counts code points, so a
+    // schema-valid parameter may be twice as long. Longer ones reach answerFrameworkError (414, no URL echo).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2 * MAX_PARAM_CHARS },
+    frameworkErrors: answerFrameworkError,
+    // Bodies are validated as their schemas say: no "true" -> true coercion, unknown fields refused rather
+    // than silently dropped. (Boolean query parameters are converted by the preValidation hook below.)
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   };
   const app = (deps.tls ? fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : fastify(options)) as unknown as FastifyInstance;
   const metrics = deps.metrics ?? createServerMetrics();
   const routes = collectRoutes(app);
+  // Absolute paths no answer may show; each opened workspace's root joins them.
+  const roots = new Set<string>(deps.repoRoots ?? []);
   const context: RouteContext = {
     async withWorkspace(task, scope) {
       const workspace = await deps.openWorkspace(scope);
+      roots.add(workspace.root);
       try {
         return await task(workspace);
       } finally {
@@ -98,12 +123,33 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     queue: createServiceQueue(),
   };
 
-  installErrorHandling(app);
+  installErrorHandling(app, routes);
+  const allowedHosts: AllowedHosts | null = deps.tokens === null ? 'loopback' : (deps.allowedHosts ?? null);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', 'no-store');
     void reply.header('x-content-type-options', 'nosniff');
+    // Before authentication, on every route: a page on another origin whose DNS name was rebound to this
+    // address sends its own name as Host.
+    if (allowedHosts !== null && !hostAllowed(request.host, allowedHosts)) {
+      throw new HttpRefusal(
+        'COFFRE_HOST_REFUSED',
+        allowedHosts === 'loopback'
+          ? 'without authentication this server answers only Host localhost, 127.0.0.1 or [::1] (DNS-rebinding protection)'
+          : 'the Host header names a host this server does not answer for (--allowed-host)',
+      );
+    }
   });
+  // Query strings are text: a boolean query parameter accepts exactly "true" or "false" (ajv coercion is off).
+  app.addHook('preValidation', async (request) => {
+    const properties = (request.routeOptions.schema?.querystring as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+    const query = request.query as Record<string, unknown> | null;
+    if (!properties || !query) return;
+    for (const [name, property] of Object.entries(properties)) {
+      if (property.type === 'boolean' && (query[name] === 'true' || query[name] === 'false')) query[name] = query[name] === 'true';
+    }
+  });
+  app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? withoutRoots(payload, roots) : payload));
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: bounded label values, no path a client made up.
     const route = request.routeOptions.url ?? 'unmatched';
@@ -111,13 +157,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  const limiter = createAuthFailureLimiter({ now: deps.now ?? Date.now, ...deps.authFailures });
+  const limiterOptions = { now: deps.now ?? Date.now, ...deps.authFailures };
+  const limiters = { perClient: createAuthFailureLimiter(limiterOptions), perCredential: createAuthFailureLimiter(limiterOptions) };
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
   void app.register(docsRoutes, { routes });
   void app.register(
     async (v1) => {
-      installAuthentication(v1, { tokens: deps.tokens, limiter, metrics });
+      installAuthentication(v1, { tokens: deps.tokens, limiters, metrics });
       await v1.register(serviceRoutes, { context });
       await v1.register(checkRoutes, { context });
       await v1.register(renderRoutes, { context });
@@ -126,4 +173,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     { prefix: '/v1' },
   );
   return app;
+}
+
+/**
+ * `payload` with every absolute repo root removed: `<root>/x` becomes `x`, a bare `<root>` "the repo". Roots are
+ * matched as they appear inside a JSON string (JSON escaping applied), longest first.
+ */
+export function withoutRoots(payload: string, roots: Iterable<string>): string {
+  let text = payload;
+  for (const root of [...roots].filter((r) => r.length > 1).sort((a, b) => b.length - a.length)) {
+    const escaped = JSON.stringify(root.replace(/[\\/]+$/, '')).slice(1, -1);
+    if (!text.includes(escaped)) continue;
+    text = text.split(`${escaped}/`).join('').split(escaped).join('the repo');
+  }
+  return text;
 }

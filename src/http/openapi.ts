@@ -50,8 +50,10 @@ const STATUS_TEXT: Record<string, string> = {
   '401': 'missing or unknown token',
   '403': 'the token\'s role or service scope does not allow this',
   '404': 'no such service',
+  '405': 'the path exists, not with this method (see Allow)',
+  '421': 'the Host header names a host this server does not answer for',
   '409': 'refused: incomplete, or another render holds the lock',
-  '429': 'too many failed authentications from this address',
+  '429': 'too many failed authentications from this client or with this credential',
   '4XX': 'client error',
   '5XX': 'server or source error',
   '503': 'not ready',
@@ -76,7 +78,7 @@ export function buildOpenApiDocument(routes: readonly CollectedRoute[], info: { 
       ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
       ...(Array.isArray(schema.tags) ? { tags: schema.tags } : {}),
       ...(parameters.length > 0 ? { parameters } : {}),
-      ...(schema.body ? { requestBody: { required: false, content: { 'application/json': { schema: schema.body } } } } : {}),
+      ...(schema.body ? { requestBody: { required: !acceptsNull(schema.body), content: { 'application/json': { schema: schema.body } } } } : {}),
       responses,
       ...(route.authenticated ? { security: [{ bearer: [] }] } : { security: [] }),
     };
@@ -88,6 +90,14 @@ export function buildOpenApiDocument(routes: readonly CollectedRoute[], info: { 
     paths,
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from the tokens file (coffre token new)' } } },
   };
+}
+
+/** Whether a body schema admits `null` (the route then also takes no body at all: the body is optional). */
+function acceptsNull(schema: unknown): boolean {
+  const s = schema as { type?: unknown; anyOf?: unknown[]; oneOf?: unknown[] } | undefined;
+  if (!s) return true;
+  if (s.type === 'null' || (Array.isArray(s.type) && s.type.includes('null'))) return true;
+  return [...(s.anyOf ?? []), ...(s.oneOf ?? [])].some(acceptsNull);
 }
 
 function parametersOf(schema: unknown, where: 'path' | 'query'): Array<Record<string, unknown>> {

@@ -120,9 +120,13 @@ export const serviceList = z.object({
   ),
 });
 
-export const serviceParams = z.object({ service: z.string().min(1).max(512) });
+/** The longest path parameter (service and file names), in characters; the router is sized from it (app.ts). */
+export const MAX_PARAM_CHARS = 512;
+
+export const serviceParams = z.object({ service: z.string().min(1).max(MAX_PARAM_CHARS) });
 export const checkQuery = z.object({ keysOnly: z.boolean().default(false) });
-export const renderBody = z.object({ dryRun: z.boolean().optional() }).nullable();
+/** `{}`, `{ "dryRun": bool }`, `null` or no body; an unknown field (say `dryrun`) is refused, not ignored. */
+export const renderBody = z.strictObject({ dryRun: z.boolean().optional() }).nullable();
 
 /** GET /readyz */
 export const readiness = z.object({

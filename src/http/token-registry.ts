@@ -16,11 +16,36 @@ export type Permission = 'check' | 'render' | 'admin';
 
 export const ROLES = ['check', 'render', 'admin'] as const satisfies readonly Role[];
 
+/**
+ * Why a service glob is refused, or null when it is allowed. A glob is `.` (the service at the repo root) or
+ * `/`-separated segments (none empty, `.` or `..`) whose only wildcards are `*`, `**` and `?`. Refused: `!`
+ * (a negated glob grants every OTHER service), braces, brackets, extglobs `(…)`, `|` and backslashes: each
+ * can make a scope wider than it reads. Several globs are written as several entries.
+ */
+export function scopeGlobProblem(glob: string): string | null {
+  if (glob === '.') return null;
+  if (/[\x00-\x1f\x7f]/.test(glob)) return 'has a control character';
+  const special = /[!(){}[\]\\|]/.exec(glob)?.[0];
+  if (special !== undefined) {
+    return `"${glob}" uses "${special}": negation, braces, brackets, extglobs and backslashes are refused (they can widen a scope); ` +
+      'list each glob instead, with * ** ? as the only wildcards';
+  }
+  if (glob.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    return `"${glob}" has an empty, "." or ".." segment (the repo-root service is the glob ".")`;
+  }
+  return null;
+}
+
+const scopeGlob = z.string().min(1).superRefine((glob, ctx) => {
+  const problem = scopeGlobProblem(glob);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const tokenEntrySchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'an id is 1-64 letters, digits, ".", "_" or "-"'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected the 64 lowercase hex digits of the token\'s sha256'),
   role: z.enum(ROLES),
-  services: z.array(z.string().min(1)).min(1).default(['**']),
+  services: z.array(scopeGlob).min(1).default(['**']),
 });
 
 const tokensFileSchema = z.strictObject({
@@ -65,8 +90,12 @@ export function roleAllows(role: Role, permission: Permission): boolean {
 
 const scopeMatchers = new WeakMap<TokenEntry, (name: string) => boolean>();
 
-/** Whether the principal's service globs cover `service`. */
+/**
+ * Whether the principal's service globs cover `service`: the whole name must match a glob (never a prefix).
+ * The repo-root service `.` is reached by `**` and `.` only (picomatch never lets a wildcard match a `.` name).
+ */
 export function scopeAllows(principal: TokenEntry, service: string): boolean {
+  if (service === '.') return principal.services.includes('**') || principal.services.includes('.');
   let matcher = scopeMatchers.get(principal);
   if (!matcher) {
     matcher = picomatch(principal.services, { dot: true });
@@ -100,15 +129,24 @@ export function createTokenRegistry(entries: Array<TokenEntry & { sha256: string
   };
 }
 
-/** The principal every request acts as under `--insecure-no-auth`. */
-export const ANONYMOUS_ADMIN: Principal = Object.freeze({ id: 'anonymous', role: 'admin', services: ['**'], anonymous: true }) as Principal;
+/** The principal every request acts as under `--insecure-no-auth`: read-only (check role), every service. */
+export const ANONYMOUS_READER: Principal = Object.freeze({ id: 'anonymous', role: 'check', services: Object.freeze(['**']), anonymous: true }) as Principal;
 
 /**
  * Parses a tokens file. Throws COFFRE_CONFIG_INVALID naming `file:line` and the field of every problem;
  * a message never quotes a digest.
  */
 export function parseTokensFile(text: string, file: string): TokenRegistry {
-  const { located, data } = parseConfigYaml(text, file);
+  let parsed: ReturnType<typeof parseConfigYaml>;
+  try {
+    parsed = parseConfigYaml(text, file);
+  } catch (error) {
+    if (error instanceof CoffreError) throw error;
+    // yaml refuses alias expansion past its maxAliasCount (a "billion laughs" file) with a ReferenceError.
+    const aliasBomb = error instanceof ReferenceError && /alias/i.test(error.message);
+    throw new CoffreError('COFFRE_CONFIG_INVALID', aliasBomb ? 'too many YAML alias expansions (refused as a resource exhaustion attempt)' : 'the tokens file cannot be parsed', { file }, { cause: error });
+  }
+  const { located, data } = parsed;
   const result = tokensFileSchema.safeParse(data);
   if (!result.success) {
     const findings = result.error.issues.map((issue) => {

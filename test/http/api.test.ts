@@ -203,20 +203,51 @@ t.test('GET /metrics exposes request counts per route and renders by outcome in 
   t.notMatch(response.body, /nope|nothing-here/, 'labels are route patterns, never raw URLs');
 });
 
-t.test('failed authentications from one address are refused with 429 and Retry-After, other addresses are not', async (t) => {
+t.test('failed authentications are limited per client and per credential (429 + Retry-After); a valid token is never refused', async (t) => {
   let now = 1_000_000;
   const limited = fixture.app({ now: () => now, authFailures: { maxFailures: 3, windowMs: 60_000 } });
   t.teardown(() => limited.close());
-  const attempt = (remoteAddress: string, token = 'coffre_wrong') => limited.inject({ url: '/v1/services', headers: bearer(token), remoteAddress });
-  for (let i = 0; i < 3; i++) t.equal((await attempt('192.0.2.1')).statusCode, 401);
-  const refused = await attempt('192.0.2.1');
-  t.equal(refused.statusCode, 429);
+  const attempt = (remoteAddress: string, token = 'coffre_wrong', headers: Record<string, string> = {}) =>
+    limited.inject({ url: '/v1/services', headers: { ...bearer(token), ...headers }, remoteAddress });
+  for (let i = 0; i < 3; i++) t.equal((await attempt('192.0.2.1', `coffre_wrong_${i}`)).statusCode, 401);
+  const refused = await attempt('192.0.2.1', 'coffre_wrong_3');
+  t.equal(refused.statusCode, 429, 'a fourth bad token from the same client');
   t.equal(refused.json().error.code, 'COFFRE_RATE_LIMITED');
   t.equal(refused.headers['retry-after'], '60');
-  t.equal((await attempt('192.0.2.1', fixture.tokens.admin)).statusCode, 429, 'even a valid token waits out the window');
-  t.equal((await attempt('192.0.2.2')).statusCode, 401, 'another address is unaffected');
+  t.equal((await attempt('192.0.2.1', fixture.tokens.admin)).statusCode, 200, 'a valid token from the limited client is served');
+  t.equal((await attempt('192.0.2.2', 'coffre_wrong_4')).statusCode, 401, 'another client with another bad token is unaffected');
+
+  for (let i = 0; i < 3; i++) t.equal((await attempt(`198.51.100.${i + 1}`, 'coffre_stolen')).statusCode, 401);
+  t.equal((await attempt('198.51.100.9', 'coffre_stolen')).statusCode, 429, 'the same bad credential is limited from every client');
+  t.equal((await attempt('198.51.100.9', fixture.tokens.check)).statusCode, 200, 'that client\'s valid token still works');
+
+  t.equal((await attempt('192.0.2.1', 'coffre_wrong', { 'x-forwarded-for': '203.0.113.7' })).statusCode, 429, 'X-Forwarded-For is ignored without trustProxy');
   now += 60_000;
-  t.equal((await attempt('192.0.2.1', fixture.tokens.admin)).statusCode, 200, 'the window passed');
+  t.equal((await attempt('192.0.2.1', 'coffre_wrong_5')).statusCode, 401, 'the window passed');
+});
+
+t.test('ten failures from 127.0.0.1 do not lock other local clients with valid tokens out (the default budget)', async (t) => {
+  const local = fixture.app();
+  t.teardown(() => local.close());
+  for (let i = 0; i < 12; i++) await local.inject({ url: '/v1/services', headers: bearer(`coffre_guess_${i}`), remoteAddress: '127.0.0.1' });
+  t.equal((await local.inject({ url: '/v1/services', headers: bearer('coffre_guess_x'), remoteAddress: '127.0.0.1' })).statusCode, 429, 'the guesser is limited');
+  for (const token of [fixture.tokens.check, fixture.tokens.render, fixture.tokens.admin]) {
+    t.equal((await local.inject({ url: '/v1/services', headers: bearer(token), remoteAddress: '127.0.0.1' })).statusCode, 200);
+  }
+});
+
+t.test('with trustProxy, the client is the X-Forwarded-For address the trusted proxy reports', async (t) => {
+  const proxied = fixture.app({ authFailures: { maxFailures: 2, windowMs: 60_000 }, trustProxy: ['127.0.0.1'] });
+  t.teardown(() => proxied.close());
+  const via = (client: string, token: string, remoteAddress = '127.0.0.1') =>
+    proxied.inject({ url: '/v1/services', headers: { ...bearer(token), 'x-forwarded-for': client }, remoteAddress });
+  t.equal((await via('203.0.113.1', 'coffre_a')).statusCode, 401);
+  t.equal((await via('203.0.113.1', 'coffre_b')).statusCode, 401);
+  t.equal((await via('203.0.113.1', 'coffre_c')).statusCode, 429, 'the client behind the proxy is limited');
+  t.equal((await via('203.0.113.2', 'coffre_d')).statusCode, 401, 'another client behind the same proxy is not');
+  t.equal((await via('203.0.113.3', 'coffre_e', '192.0.2.50')).statusCode, 401);
+  t.equal((await via('203.0.113.4', 'coffre_f', '192.0.2.50')).statusCode, 401);
+  t.equal((await via('203.0.113.5', 'coffre_g', '192.0.2.50')).statusCode, 429, 'an untrusted peer is its own client, whatever X-Forwarded-For says');
 });
 
 t.test('renders of one service are serialised, renders of different services run in parallel', async (t) => {

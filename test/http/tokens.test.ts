@@ -6,6 +6,7 @@ import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
 import { createAuthFailureLimiter } from '../../src/http/auth-failure-limiter.js';
 import { createMetricsRegistry } from '../../src/http/metrics.js';
+import { hostAllowed, parseAllowedHost, parseTrustedProxy } from '../../src/http/request-origin.js';
 import { isLoopbackHost, parseListenAddress } from '../../src/http/server.js';
 import { createServiceQueue } from '../../src/http/service-queue.js';
 import { loadTokensFile, parseTokensFile, roleAllows, scopeAllows, tokenDigest } from '../../src/http/token-registry.js';
@@ -69,6 +70,48 @@ t.test('a registry finds a token by digest and answers role and scope questions'
   );
 });
 
+t.test('scopes match whole names: "pad" never reaches padx, pad/x or xpad; only ** and "." reach the root service', async (t) => {
+  const scoped = (services: string[]) => ({ id: 't', role: 'check' as const, services });
+  const cases: Array<[string[], string, boolean]> = [
+    [['pad'], 'pad', true],
+    [['pad'], 'padx', false],
+    [['pad'], 'pad/x', false],
+    [['pad'], 'xpad', false],
+    [['pad'], 'Pad', false],
+    [['pad*'], 'padx', true],
+    [['apps/*'], 'apps/wiki', true],
+    [['apps/*'], 'apps', false],
+    [['apps/**'], 'apps/a/b', true],
+    [['**'], '.', true],
+    [['.'], '.', true],
+    [['.'], 'pad', false],
+    [['*'], '.', false],
+    [['?'], '.', false],
+    [['pad'], '.', false],
+  ];
+  for (const [globs, service, allowed] of cases) t.equal(scopeAllows(scoped(globs), service), allowed, `${JSON.stringify(globs)} ${allowed ? 'covers' : 'does not cover'} ${service}`);
+});
+
+t.test('globs that could widen a scope are refused when the tokens file loads, naming file:line', async (t) => {
+  for (const glob of ['!padx', '!(pad)', '{pad,chat}', 'pa[dx]', '+(pad)', '@(pad|chat)', 'pad\\x', 'pad/', './pad', 'a/../b', 'a//b']) {
+    const text = `tokens:\n  - id: ci\n    sha256: ${digest}\n    role: check\n    services:\n      - ${JSON.stringify(glob)}\n`;
+    t.throws(() => parseTokensFile(text, 'tokens.yaml'), { code: 'COFFRE_CONFIG_INVALID', message: /^tokens\.yaml:6: tokens\[0\]\.services\[0\]: / }, glob);
+  }
+  const minted = await coffre(['token', 'new', '--role', 'check', '--services', '!chat']);
+  t.equal(minted.code, 2, '`coffre token new` refuses them too');
+  t.match(minted.stderr, /negation/);
+});
+
+t.test('a YAML alias bomb in the tokens file is COFFRE_CONFIG_INVALID, not an internal error', async (t) => {
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]', 'tokens: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]', ''].join('\n');
+  t.throws(() => parseTokensFile(bomb, 'tokens.yaml'), { code: 'COFFRE_CONFIG_INVALID', message: /alias/ });
+  const file = path.join(t.testdir(), 'tokens.yaml');
+  await writeFile(file, bomb);
+  const serve = await coffre(['serve', 'examples/infra', '--tokens', file]);
+  t.equal(serve.code, 2);
+  t.match(serve.stderr, /COFFRE_CONFIG_INVALID: \S*tokens\.yaml: too many YAML alias/);
+});
+
 t.test('`coffre token new` prints a fresh token once and the tokens-file line that admits it', async (t) => {
   const first = await coffre(['token', 'new', '--role', 'render', '--services', 'pad, chat/*', '--id', 'deploy-host']);
   t.equal(first.code, 0);
@@ -102,6 +145,44 @@ t.test('serve refuses to start without a tokens file, and refuses --insecure-no-
   const missing = await coffre(['serve', '-C', 'examples/infra', '--tokens', path.join(t.testdir(), 'nope.yaml')]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /COFFRE_CONFIG_INVALID: \S*nope\.yaml: cannot read the tokens file: ENOENT/);
+});
+
+t.test('serve refuses --allowed-host and --trust-proxy without a tokens file, and malformed values', async (t) => {
+  const host = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--allowed-host', 'coffre.example']);
+  t.equal(host.code, 2);
+  t.match(host.stderr, /--allowed-host needs a tokens file/);
+  const proxy = await coffre(['serve', 'examples/infra', '--insecure-no-auth', '--trust-proxy', '127.0.0.1']);
+  t.equal(proxy.code, 2);
+  t.match(proxy.stderr, /--trust-proxy needs a tokens file/);
+  const envProxy = await coffre(['serve', 'examples/infra', '--insecure-no-auth'], { COFFRE_TRUST_PROXY: 'loopback' });
+  t.match(envProxy.stderr, /--trust-proxy needs a tokens file/, 'COFFRE_TRUST_PROXY counts too');
+  t.same(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'].map(parseTrustedProxy), ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+  for (const bad of ['true', '*', '10.0.0.0/33', 'proxy.example', '1.2.3.4/8/9']) t.throws(() => parseTrustedProxy(bad), { code: 'COFFRE_USAGE' }, bad);
+  t.same(['Coffre.Example', '[::1]', '10.1.2.3'].map(parseAllowedHost), ['coffre.example', '::1', '10.1.2.3']);
+  for (const bad of ['http://x', 'x:8080', 'a b', '']) t.throws(() => parseAllowedHost(bad), { code: 'COFFRE_USAGE' }, bad);
+});
+
+t.test('Host headers: loopback means localhost, 127/8 and [::1], with or without a port', async (t) => {
+  const cases: Array<[string | undefined, boolean]> = [
+    ['localhost', true],
+    ['localhost:8080', true],
+    ['LOCALHOST:8080', true],
+    ['127.0.0.1:8080', true],
+    ['127.0.0.2', true],
+    ['[::1]:8080', true],
+    ['[::1]', true],
+    ['evil.example:8080', false],
+    ['localhost.evil.example', false],
+    ['127.0.0.1.nip.io', false],
+    ['0.0.0.0:8080', false],
+    ['10.0.0.1', false],
+    ['localhost:8080@evil', false],
+    ['', false],
+    [undefined, false],
+  ];
+  for (const [header, allowed] of cases) t.equal(hostAllowed(header, 'loopback'), allowed, String(header));
+  t.ok(hostAllowed('Coffre.Example:443', ['coffre.example']));
+  t.notOk(hostAllowed('other.example', ['coffre.example']));
 });
 
 t.test('listen addresses and loopback detection', async (t) => {

@@ -9,20 +9,33 @@ import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteResu
 import { listVersions, type VersionsReport } from '../../use-cases/versions.js';
 import type { RouteContext } from '../app.js';
 import { requireService } from '../authentication.js';
-import { errorBody, errorDetail, renderAnswer, requestSchema, responseSchema, serviceParams } from '../schemas.js';
+import { errorBody, errorDetail, MAX_PARAM_CHARS, renderAnswer, requestSchema, responseSchema, serviceParams } from '../schemas.js';
 
-const fileParams = serviceParams.extend({ file: z.string().min(1).max(512) });
+const fileParams = serviceParams.extend({ file: z.string().min(1).max(MAX_PARAM_CHARS) });
 const keyParams = fileParams.extend({ key: z.string().min(1).max(256) });
 
 const charsets = Object.keys(GENERATE_ALPHABETS) as [GenerateCharset, ...GenerateCharset[]];
 
-/** `{ generate: {charset?, length?} }` or `{ value }` (exactly one), optionally `render`. */
-const putKeyBody = z.strictObject({
-  generate: z.strictObject({ charset: z.enum(charsets).optional(), length: z.number().int().min(GENERATE_MIN_LENGTH).max(GENERATE_MAX_LENGTH).optional() }).optional(),
-  value: z.string().max(8192).optional(),
-  render: z.boolean().optional(),
-  allowExtra: z.boolean().optional(),
-});
+/** The longest value a PUT accepts, in characters (code points, as JSON Schema's maxLength counts them). */
+const MAX_VALUE_CHARS = 8192;
+
+/**
+ * The PUT body limit, so that every schema-valid body fits: each code point of a maximal value written as a
+ * JSON surrogate-pair escape `\uD83D\uDE00` (12 bytes, the worst case), plus 1 KiB for the rest of the object
+ * (its field names escaped too, booleans, whitespace).
+ */
+export const PUT_BODY_LIMIT = MAX_VALUE_CHARS * 12 + 1024;
+
+const writeOptions = { render: z.boolean().optional(), allowExtra: z.boolean().optional() };
+
+/** `{ generate: {charset?, length?} }` or `{ value }` (exactly one: a JSON Schema oneOf), optionally `render`. */
+const putKeyBody = z.xor([
+  z.strictObject({
+    generate: z.strictObject({ charset: z.enum(charsets).optional(), length: z.number().int().min(GENERATE_MIN_LENGTH).max(GENERATE_MAX_LENGTH).optional() }),
+    ...writeOptions,
+  }),
+  z.strictObject({ value: z.string().max(MAX_VALUE_CHARS), ...writeOptions }),
+]);
 
 const rollbackBody = z.strictObject({ to: z.number().int().min(1), render: z.boolean().optional() });
 
@@ -64,7 +77,7 @@ const versionsAnswer = z.object({
 
 type FileParams = z.output<typeof fileParams>;
 type KeyParams = z.output<typeof keyParams>;
-type PutKeyBody = z.output<typeof putKeyBody>;
+type PutKeyBody = { generate?: z.output<typeof putKeyBody.options[0]>['generate']; value?: string; render?: boolean; allowExtra?: boolean };
 type RollbackBody = z.output<typeof rollbackBody>;
 
 const writeResponses = { 200: responseSchema(writeAnswer), '4xx': responseSchema(writeAnswer.partial().extend({ error: errorDetail })), '5xx': responseSchema(writeAnswer.partial().extend({ error: errorDetail })) };
@@ -74,6 +87,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     '/services/:service/secrets/:file/keys/:key',
     {
       config: { permission: 'admin' },
+      bodyLimit: PUT_BODY_LIMIT,
       schema: {
         summary: 'Write a new value for one key (generated or given)',
         description:
