@@ -107,9 +107,10 @@ t.test('a YAML alias bomb in the tokens file is COFFRE_CONFIG_INVALID, not an in
   t.throws(() => parseTokensFile(bomb, 'tokens.yaml'), { code: 'COFFRE_CONFIG_INVALID', message: /alias/ });
   const file = path.join(t.testdir(), 'tokens.yaml');
   await writeFile(file, bomb);
-  const serve = await coffre(['serve', 'examples/infra', '--tokens', file]);
+  const serve = await coffre(['-C', 'examples/infra', 'serve', '--tokens', file]);
   t.equal(serve.code, 2);
-  t.match(serve.stderr, /COFFRE_CONFIG_INVALID: \S*tokens\.yaml: too many YAML alias/);
+  t.match(serve.stderr, /COFFRE_CONFIG_INVALID: \S*tokens\.yaml: .*alias/);
+  t.notMatch(serve.stderr, /COFFRE_INTERNAL/);
 });
 
 t.test('`coffre token new` prints a fresh token once and the tokens-file line that admits it', async (t) => {
