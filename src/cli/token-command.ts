@@ -23,8 +23,9 @@ to FILE with --tokens. The file keeps only the token's sha256.
 export const tokenCommand: CliCommand = {
   summary: 'mint an API token for serve (`coffre token new --role R`)',
   usage: tokenUsage,
+  subcommands: ['new'],
   options: [
-    { name: 'role', type: 'string' },
+    { name: 'role', type: 'string', values: ROLES },
     { name: 'services', type: 'string' },
     { name: 'id', type: 'string' },
     { name: 'tokens', type: 'string' },
