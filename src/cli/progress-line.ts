@@ -19,15 +19,23 @@ export function progressLine(io: CliIo, label: string, enabled: boolean): Progre
   const delay = io.progressDelayMs ?? PROGRESS_DELAY_MS;
   const width = Math.max(20, (io.stderr.columns ?? 80) - 1);
   let drawn = false;
+  let last: RunProgress | null = null;
+  const draw = ({ done, total, running }: RunProgress): void => {
+    let text = `coffre ${label}: ${done}/${total} services${running !== null && done < total ? `, waiting on ${running}` : ''}`;
+    if (text.length > width) text = `${text.slice(0, width - 1)}…`;
+    io.stderr.write(`\r${text}\u001b[K`);
+    drawn = true;
+  };
+  // A run stuck on one slow service still shows its line once the delay is over.
+  const timer = delay > 0 ? setTimeout(() => last !== null && draw(last), delay) : undefined;
+  timer?.unref();
   return {
-    update({ done, total, running }) {
-      if (Date.now() - started < delay) return;
-      let text = `coffre ${label}: ${done}/${total} services${running !== null && done < total ? `, waiting on ${running}` : ''}`;
-      if (text.length > width) text = `${text.slice(0, width - 1)}…`;
-      io.stderr.write(`\r${text}\u001b[K`);
-      drawn = true;
+    update(progress) {
+      last = progress;
+      if (Date.now() - started >= delay) draw(progress);
     },
     end() {
+      if (timer !== undefined) clearTimeout(timer);
       if (drawn) io.stderr.write('\r\u001b[K');
       drawn = false;
     },

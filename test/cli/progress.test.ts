@@ -86,3 +86,15 @@ t.test('render --all: progress on a TTY, refusals repeated at the end, a summary
   t.notOk(json.stderr.includes('\r'), 'no progress with --format json');
   t.doesNotThrow(() => JSON.parse(json.stdout));
 });
+
+t.test('a run stuck on one service still shows its line once the delay is over', async (t) => {
+  const { progressLine } = await import('../../src/cli/progress-line.js');
+  let stderr = '';
+  const line = progressLine({ stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s), isTTY: true }, env: {}, cwd: '/', progressDelayMs: 50 }, 'check', true);
+  line.update({ done: 0, total: 2, running: 'slow' });
+  t.equal(stderr, '', 'nothing before the delay');
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  t.equal(stderr, '\rcoffre check: 0/2 services, waiting on slow\u001b[K', 'drawn by the timer, no update needed');
+  line.end();
+  t.ok(stderr.endsWith('\r\u001b[K'));
+});
