@@ -9,6 +9,8 @@ export interface OptionSpec {
   type: 'boolean' | 'string';
   multiple?: boolean;
   list?: boolean;
+  /** The values a string option takes, when fixed (for shell completion). */
+  values?: readonly string[];
 }
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;

@@ -1,13 +1,14 @@
-// `coffre [-C DIR] check [SERVICE]... [--service NAME[,NAME]]... [--all] [--format text|json|junit] [--keys-only]`
+// `coffre [-C DIR] check [SERVICE]... [--service NAME[,NAME]]... [--all] [--format text|json|junit] [--keys-only] [--quiet]`
 import { formatJson, formatJunit, formatText } from '../core/report.js';
 import { CoffreError } from '../errors.js';
 import { exitCodeOfReport, runCheck } from '../use-cases/check.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand } from './command.js';
 import { useColor } from './io.js';
+import { progressLine } from './progress-line.js';
 import { locateRepo, normalizeServiceName, serviceOfCwd } from './repo-root.js';
 
-export const checkUsage = `usage: coffre [-C DIR] check [SERVICE]... [--service NAME[,NAME]]... [--all] [--format text|json|junit] [--keys-only]
+export const checkUsage = `usage: coffre [-C DIR] check [SERVICE]... [--service NAME[,NAME]]... [--all] [--format text|json|junit] [--keys-only] [--quiet]
        coffre check                      (inside a service folder: that service; at the repo root: every service)
 
 Checks that every key of every secrets example is present (non-empty, not a placeholder) in its
@@ -17,6 +18,8 @@ source (sops file or Vault/OpenBao KV v2). Prints key names and statuses, never 
   --all                every service, even inside a service folder
   --format, -f FMT     text (default), json (schema version 1) or junit
   --keys-only          read key names only (Vault subkeys; sops clear-text names): no value leaves the store
+  --quiet, -q          text: only files needing attention and the summary line
+On a terminal, a run lasting over a second shows its progress on stderr (not with --format json|junit).
 exit codes: 0 complete, 1 incomplete, 2 usage/config/example error, 3 a source could not be read`;
 
 export const checkCommand: CliCommand = {
@@ -28,6 +31,7 @@ export const checkCommand: CliCommand = {
     { name: 'all', type: 'boolean' },
     { name: 'format', short: 'f', type: 'string' },
     { name: 'keys-only', type: 'boolean' },
+    { name: 'quiet', short: 'q', type: 'boolean' },
   ],
   async run({ values, positionals, repo }, io) {
     const where = await locateRepo(io, repo, positionals, { positionals: 'any' });
@@ -41,9 +45,16 @@ export const checkCommand: CliCommand = {
         const here = serviceOfCwd(workspace.root, where.cwd, workspace.repo.services.map((s) => s.name));
         if (here !== null) services = [here];
       }
-      const report = await runCheck(workspace, { services, keysOnly: flagOf(values, 'keys-only') });
       const format = stringOf(values, 'format') ?? 'text';
-      const text = format === 'json' ? formatJson(report) : format === 'junit' ? formatJunit(report) : formatText(report, { color: useColor(io, io.stdout) });
+      const progress = progressLine(io, 'check', format === 'text');
+      let report;
+      try {
+        report = await runCheck(workspace, { services, keysOnly: flagOf(values, 'keys-only'), onProgress: progress.update });
+      } finally {
+        progress.end();
+      }
+      const text =
+        format === 'json' ? formatJson(report) : format === 'junit' ? formatJunit(report) : formatText(report, { color: useColor(io, io.stdout), quiet: flagOf(values, 'quiet') });
       io.stdout.write(text);
       return exitCodeOfReport(report);
     } finally {

@@ -18,6 +18,8 @@ export interface CliCommand {
   options: readonly OptionSpec[];
   /** The --format values accepted (first = default); absent: no --format. */
   formats?: readonly string[];
+  /** Words the first positional takes, when fixed (`token new`): for shell completion. */
+  subcommands?: readonly string[];
   run(invocation: Invocation, io: CliIo): Promise<number>;
 }
 

@@ -2,6 +2,8 @@
 export interface CliStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  /** Terminal width, when a TTY. */
+  columns?: number;
 }
 
 export interface CliIo {
@@ -11,6 +13,8 @@ export interface CliIo {
   cwd: string;
   /** What `--value-stdin` reads (process.stdin in bin/coffre.js); absent: no stdin. */
   stdin?: AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
+  /** How long a run goes before its progress line appears on a TTY stderr (default 1000 ms; tests use 0). */
+  progressDelayMs?: number;
 }
 
 /** Colour only on a TTY, and never when NO_COLOR is set (https://no-color.org). */

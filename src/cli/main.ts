@@ -3,6 +3,7 @@
 import { CoffreError, exitCodeFor, formatErrorMessage, isCoffreError } from '../errors.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 import { checkCommand } from './check-command.js';
+import { completionCommand } from './completion-command.js';
 import type { CliCommand } from './command.js';
 import { formatErrorDocument } from './error-document.js';
 import { renderCommand } from './render-command.js';
@@ -24,6 +25,7 @@ export const commands: Record<string, CliCommand> = {
   rollback: rollbackCommand,
   serve: serveCommand,
   token: tokenCommand,
+  completion: completionCommand(() => commands),
 };
 
 function usage(): string {

@@ -6,9 +6,10 @@ import { CoffreError, ERROR_CODES } from '../errors.js';
 import { runRender, type RenderReport } from '../use-cases/render.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand } from './command.js';
+import { progressLine } from './progress-line.js';
 import { locateRepo, normalizeServiceName, serviceOfCwd } from './repo-root.js';
 
-export const renderUsage = `usage: coffre [-C DIR] render <service>... | --all  [--dry-run] [--format text|json] [--force-incomplete]
+export const renderUsage = `usage: coffre [-C DIR] render <service>... | --all  [--dry-run] [--format text|json] [--force-incomplete] [--quiet]
        coffre render                     (inside a service folder: that service)
 
 Writes the env files compose reads (env_file targets) from their sources: a whole service at a time,
@@ -19,6 +20,9 @@ atomically, mode 0600 by default, only into git-ignored paths, only when complet
   --dry-run            print the plan (create/update/unchanged, key names added/changed/removed); write nothing
   --format, -f FMT     text (default) or json
   --force-incomplete   render even when required keys are missing/empty/placeholders (loud)
+  --quiet, -q          text: only refused/failed services and the summary line
+Several services: refusals and failures are listed again at the end, then a summary line. On a terminal, a
+run lasting over a second shows its progress on stderr (not with --format json).
 exit codes: 0 rendered/unchanged, 1 incomplete (refused), 2 usage/config, 3 source error, 4 target refused/write failed`;
 
 export const renderCommand: CliCommand = {
@@ -31,6 +35,7 @@ export const renderCommand: CliCommand = {
     { name: 'dry-run', type: 'boolean' },
     { name: 'format', short: 'f', type: 'string' },
     { name: 'force-incomplete', type: 'boolean' },
+    { name: 'quiet', short: 'q', type: 'boolean' },
   ],
   async run({ values, positionals, repo }, io) {
     const all = flagOf(values, 'all');
@@ -50,8 +55,15 @@ export const renderCommand: CliCommand = {
       if (names.length === 1 && lone !== undefined && !workspace.repo.services.some((s) => s.name === lone) && existsSync(path.resolve(where.cwd, lone))) {
         throw new CoffreError('COFFRE_USAGE', `"${lone}" is not a service of ${workspace.root}; to render the repo in that folder, use -C: coffre -C ${lone} render --all`);
       }
-      const report = await runRender(workspace, { services: names, all, dryRun: flagOf(values, 'dry-run'), forceIncomplete: flagOf(values, 'force-incomplete') });
-      io.stdout.write(stringOf(values, 'format') === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatRenderText(report));
+      const json = stringOf(values, 'format') === 'json';
+      const progress = progressLine(io, 'render', !json);
+      let report;
+      try {
+        report = await runRender(workspace, { services: names, all, dryRun: flagOf(values, 'dry-run'), forceIncomplete: flagOf(values, 'force-incomplete'), onProgress: progress.update });
+      } finally {
+        progress.end();
+      }
+      io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatRenderText(report, { quiet: flagOf(values, 'quiet') }));
       return exitCodeOfRender(report);
     } finally {
       workspace.close();

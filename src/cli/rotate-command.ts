@@ -7,6 +7,7 @@ import { listVersions, type VersionsReport } from '../use-cases/versions.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import type { OptionSpec } from './args.js';
 import { flagOf, stringOf, type CliCommand, type Invocation } from './command.js';
+import { isTerminalInput, readHiddenLines } from './hidden-prompt.js';
 import type { CliIo } from './io.js';
 import { locateRepo, normalizeServiceName, repoFlagFor } from './repo-root.js';
 
@@ -25,7 +26,8 @@ ${NOT_SOPS_ROTATE}
   --generate           a random value: the example's \`@generate=<charset>:<length>\`, else alnum:32
   --charset C          alnum, hex, base64url or ascii-safe (overrides the example)
   --length N           characters to generate (overrides the example)
-  --value-stdin        read the value from stdin (one trailing newline removed; empty only if @allow-empty)
+  --value-stdin        read the value from stdin (one trailing newline removed; empty only if @allow-empty);
+                       on a terminal: prompted on stderr, not echoed, typed twice (a mismatch writes nothing)
   --render             re-render the service's targets afterwards (on failure: exit non-zero + how to roll back)
   --show               print the new value on stdout, only when stdout is a terminal
   --allow-extra        allow a KEY the example does not declare
@@ -95,7 +97,7 @@ async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, invocation: Invo
   const [service, file, key] = namesOf(where.positionals, 3, `coffre ${mode}`, usage);
   if (values.generate === values['value-stdin']) throw new CoffreError('COFFRE_USAGE', `give exactly one of --generate or --value-stdin\n${usage}`);
   if (!values.generate && (values.length !== undefined || values.charset !== undefined)) throw new CoffreError('COFFRE_USAGE', '--length and --charset go with --generate');
-  const value: NewValue = values.generate ? { kind: 'generate', ...generateOptions(values.charset, values.length) } : { kind: 'value', value: await readValueFromStdin(io) };
+  const value: NewValue = values.generate ? { kind: 'generate', ...generateOptions(values.charset, values.length) } : { kind: 'value', value: await readValue(io, key) };
   const show = values.show && io.stdout.isTTY === true;
   if (values.show && !show) io.stderr.write('coffre: --show ignored: stdout is not a terminal, the value is not printed\n');
 
@@ -204,6 +206,14 @@ function generateOptions(charset: string | undefined, length: string | undefined
 }
 
 const MAX_STDIN_BYTES = 1024 * 1024;
+
+/** The value for --value-stdin: typed twice with echo off on a terminal, else read whole from the pipe. */
+async function readValue(io: CliIo, key: string): Promise<string> {
+  if (!isTerminalInput(io.stdin)) return readValueFromStdin(io);
+  const [first, second] = await readHiddenLines(io.stdin, io.stderr, [`New value for ${key} (not echoed): `, `Type it again: `], MAX_STDIN_BYTES);
+  if (first !== second) throw new CoffreError('COFFRE_USAGE', `--value-stdin: the two values typed for ${key} differ; nothing written`);
+  return first as string;
+}
 
 /** One value from stdin: UTF-8, at most 1 MiB, ONE trailing LF removed (a CR before it is kept). */
 async function readValueFromStdin(io: CliIo): Promise<string> {

@@ -14,9 +14,21 @@ export interface RenderReportView {
   }>;
 }
 
-export function formatRenderText(report: RenderReportView): string {
+/** Options of {@link formatRenderText}. */
+export interface RenderTextOptions {
+  /** Only refused and failed services, then the summary line. */
+  quiet?: boolean;
+}
+
+/**
+ * Every service's outcome; when several services ran (or `quiet`), refusals and failures repeated at the end
+ * (so a long run does not bury them) and a summary line.
+ */
+export function formatRenderText(report: RenderReportView, options: RenderTextOptions = {}): string {
   const lines: string[] = [];
+  const failed = (s: RenderReportView['services'][number]): boolean => s.status === 'refused' || s.status === 'error';
   for (const service of report.services) {
+    if (options.quiet && !failed(service) && !service.forced) continue;
     lines.push(`${service.service}: ${describeStatus(service.status, report.dryRun)}${service.forced ? ' (FORCED: incomplete values rendered)' : ''}`);
     if (service.error) lines.push(`  ${service.error.code} ${service.error.message}`);
     for (const problem of service.problems) {
@@ -31,7 +43,24 @@ export function formatRenderText(report: RenderReportView): string {
       if (file.extraKeys.length > 0) lines.push(`      warning: store keys not in the example, not rendered: ${file.extraKeys.join(', ')}`);
     }
   }
+  if (report.services.length > 1 || options.quiet) {
+    const failures = report.services.filter(failed);
+    if (failures.length > 0 && !options.quiet && report.services.length > failures.length) {
+      lines.push('', `not rendered (${failures.length}):`);
+      for (const s of failures) lines.push(`  ${s.service}: ${s.status === 'refused' ? 'refused' : 'failed'}${s.error ? ` (${s.error.code})` : ''}`);
+    }
+    if (lines.length > 0) lines.push('');
+    lines.push(renderSummary(report));
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** `12 services: 9 rendered, 1 unchanged, 1 refused, 1 failed` (a dry run: `planned` instead of rendered). */
+export function renderSummary(report: RenderReportView): string {
+  const count = (status: RenderReportView['services'][number]['status']): number => report.services.filter((s) => s.status === status).length;
+  const n = report.services.length;
+  const done = report.dryRun ? `${count('planned')} planned` : `${count('written')} rendered`;
+  return `${n} service${n === 1 ? '' : 's'}: ${done}, ${count('unchanged')} unchanged, ${count('refused')} refused, ${count('error')} failed${report.dryRun ? ' (dry run)' : ''}`;
 }
 
 function pastTense(action: 'create' | 'update' | 'unchanged'): string {

@@ -105,6 +105,8 @@ const ANSI = { red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m', dim
 export interface TextFormatOptions {
   /** Use ANSI colours (the CLI enables it only on a TTY without NO_COLOR). */
   color: boolean;
+  /** Only what needs attention (files not complete, warnings) and the summary line. */
+  quiet?: boolean;
 }
 
 /** Human report grouped by service, problems first, then a summary line. */
@@ -121,13 +123,15 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
   }
   if (report.problems.length > 0) lines.push('');
   for (const service of report.services) {
+    const files = options.quiet ? service.files.filter((f) => f.status !== 'complete' || f.warnings.length > 0) : service.files;
+    if (options.quiet && files.length === 0 && (service.errors ?? []).length === 0) continue;
     lines.push(paint('bold', service.name));
     for (const error of service.errors ?? []) {
       lines.push(`  ${paint('red', '✗')} ${whereOf(error)}  ${paint('red', 'error')}`);
       lines.push(`      ${paint('red', error.code)} ${error.message}`);
     }
     if (service.files.length === 0 && (service.errors ?? []).length === 0) lines.push(paint('dim', '  (no env_file secrets)'));
-    for (const file of service.files) {
+    for (const file of files) {
       const mark = file.status === 'complete' ? paint('green', '✓') : paint('red', '✗');
       const source = file.source.kind ? `${file.source.kind}: ${file.source.ref}` : 'no source';
       lines.push(`  ${mark} ${file.target}  ${statusWord(file.status, paint)}  ${paint('dim', `(${source})`)}`);
@@ -145,7 +149,7 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
     }
   }
   const s = report.summary;
-  lines.push('');
+  if (lines.length > 0) lines.push('');
   lines.push(
     `${s.services} service${s.services === 1 ? '' : 's'}, ${s.files} secrets file${s.files === 1 ? '' : 's'}: ` +
       `${s.complete} complete, ${s.incomplete} incomplete, ${s.sourceMissing} source-missing, ${s.errors} error${s.errors === 1 ? '' : 's'}` +

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import { httpError, type VaultTokenProvider } from './vault.js';
+import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
 import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
 
 /** AppRole credentials as read now (the files are read again for every login). */
@@ -47,6 +48,8 @@ export interface VaultSessionOptions {
   now?: () => number;
   /** Fraction of the lease after which the token is renewed, default 2/3. */
   renewFraction?: number;
+  /** After a request got no answer, how long other requests fail at once before one probes again (default 5000 ms). */
+  circuitCooldownMs?: number;
 }
 
 /** What the session shows of itself (/readyz): never the token, its accessor or the secret_id. */
@@ -99,7 +102,11 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
     throw new CoffreError('COFFRE_CONFIG_INVALID', `Vault AppRole mount ${JSON.stringify(mount)} is not allowed: use segments of A-Z a-z 0-9 . _ - separated by "/"`);
   }
   const logger = options.logger;
-  const transport = createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}) });
+  // Behind a circuit: when the server stops answering, reads fail at once; one probes again after the cool-down.
+  const transport = guardTransport(
+    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}) }),
+    createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
+  );
   // The transport's own token slot stays empty: every call names its token, so a login or renewal running
   // beside reads can never change what those reads send.
 
@@ -142,8 +149,8 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
       return await call();
     } catch (error) {
       if (error instanceof VaultTransportFailure) {
-        if (error.kind === 'timeout') throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms`);
-        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: cannot connect (${error.reason})`);
+        if (error.kind === 'timeout') throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms${circuitNote(error)}`);
+        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: cannot connect (${error.reason})${circuitNote(error)}`);
       }
       throw error;
     }

@@ -4,6 +4,7 @@
 import pLimit from 'p-limit';
 import { CoffreError, type ErrorCode } from '../errors.js';
 import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
+import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
 import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
 
 /** How the source authenticates: a token as is, an AppRole login on first use, or a shared session's token. */
@@ -39,6 +40,8 @@ export interface VaultSourceOptions {
   concurrency?: number;
   /** A transport owned by someone else (a VaultSession), reused and not closed by `close()`. */
   transport?: VaultTransport;
+  /** After a request got no answer, how long other requests fail at once before one probes again (default 5000 ms). */
+  circuitCooldownMs?: number;
 }
 
 /** What `health()` reports. `tokenTtlSeconds` is absent when the token cannot look itself up; 0 = no expiry. */
@@ -114,11 +117,14 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   const ownsTransport = options.transport === undefined;
   const transport: VaultTransport =
     options.transport ??
-    createVaultTransport({
-      address,
-      timeoutMs,
-      ...(options.namespace ? { namespace: options.namespace } : {}),
-    });
+    guardTransport(
+      createVaultTransport({
+        address,
+        timeoutMs,
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+      }),
+      createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
+    );
   const limit = pLimit(concurrency);
   const reads = new Map<string, Promise<unknown>>();
   const mountChecks = new Map<string, Promise<string | null>>();
@@ -158,9 +164,9 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     } catch (error) {
       if (error instanceof VaultTransportFailure) {
         if (error.kind === 'timeout') {
-          throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms`);
+          throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms${circuitNote(error)}`);
         }
-        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: cannot connect (${error.reason})`);
+        throw new CoffreError('COFFRE_SOURCE_UNREACHABLE', `${address}: ${where}: cannot connect (${error.reason})${circuitNote(error)}`);
       }
       throw error;
     }

@@ -7,6 +7,7 @@ import { summarize, type CheckReport, type FileResult, type RepoFinding, type Se
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
 import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
+import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
 
 export interface CheckOptions {
@@ -16,6 +17,8 @@ export interface CheckOptions {
   keysOnly?: boolean;
   /** How many secrets files are checked at once (sources bound their own concurrency too). */
   concurrency?: number;
+  /** Told as services start and finish (the CLI's progress line). */
+  onProgress?: ProgressListener;
 }
 
 export interface CheckContext {
@@ -42,9 +45,12 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   // Vault must not hold a slot a sops file could use to decrypt meanwhile.
   const limit = pLimit(options.concurrency ?? 64);
   const keysOnly = options.keysOnly ?? false;
+  const progress = trackProgress(selected.length, options.onProgress);
   const services: ServiceResult[] = await Promise.all(
     selected.map(async (service) => {
+      progress.started(service.name);
       const files = await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly))));
+      progress.finished(service.name);
       const errors = serviceErrors(context.repo, service.name);
       return { name: service.name, files, ...(errors.length > 0 ? { errors } : {}) };
     }),

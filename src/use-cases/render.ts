@@ -13,6 +13,7 @@ import { readExample } from '../repo/read-example.js';
 import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type RenderLock, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
+import { trackProgress, type ProgressListener } from './progress.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
 
 export interface RenderOptions {
@@ -25,6 +26,8 @@ export interface RenderOptions {
   forceIncomplete?: boolean;
   /** How many services render at once (default 16). */
   concurrency?: number;
+  /** Told as services start and finish (the CLI's progress line). */
+  onProgress?: ProgressListener;
 }
 
 /** What happens (or would happen) to one target. */
@@ -69,7 +72,19 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
   const gitCleared = await gitClearsTargets(context.repo.root, allTargets);
   // Each service is its own atomic unit with its own lock and targets, so services render side by side.
   const limit = pLimit(options.concurrency ?? 16);
-  const results = await Promise.all(services.map((service) => limit(() => renderService(context, service, options, gitCleared))));
+  const progress = trackProgress(services.length, options.onProgress);
+  const results = await Promise.all(
+    services.map((service) =>
+      limit(async () => {
+        progress.started(service.name);
+        try {
+          return await renderService(context, service, options, gitCleared);
+        } finally {
+          progress.finished(service.name);
+        }
+      }),
+    ),
+  );
   return { version: 1, dryRun: options.dryRun ?? false, services: results };
 }
 

@@ -1,6 +1,6 @@
 // Tokens file parsing (file:line errors), token lookup, roles and scopes, `coffre token new`, the serve
 // command's refusals (no tokens, insecure off loopback), listen addresses, and the metrics exposition.
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
@@ -113,22 +113,47 @@ t.test('a YAML alias bomb in the tokens file is COFFRE_CONFIG_INVALID, not an in
   t.notMatch(serve.stderr, /COFFRE_INTERNAL/);
 });
 
-t.test('`coffre token new` prints a fresh token once and the tokens-file line that admits it', async (t) => {
+const tokenOf = (stderr: string): string => /^(coffre_[A-Za-z0-9_-]{43})$/m.exec(stderr)?.[1] ?? '';
+
+t.test('`coffre token new` shows a fresh token once on stderr and puts only the tokens-file line on stdout', async (t) => {
   const first = await coffre(['token', 'new', '--role', 'render', '--services', 'pad, chat/*', '--id', 'deploy-host']);
   t.equal(first.code, 0);
-  const [token, line] = first.stdout.trim().split('\n');
-  t.match(token, /^coffre_[A-Za-z0-9_-]{43}$/);
+  const token = tokenOf(first.stderr);
+  t.match(token, /^coffre_[A-Za-z0-9_-]{43}$/, 'the clear token is on stderr');
   t.match(first.stderr, /shown once/);
+  t.notOk(first.stdout.includes('coffre_'), 'stdout never holds the clear token (`>> tokens.yaml` is safe)');
+  t.equal(first.stdout.split('\n').length, 2, 'stdout is exactly one line');
   const file = path.join(t.testdir(), 'tokens.yaml');
-  await writeFile(file, `tokens:\n${line}\n`);
+  await writeFile(file, `tokens:\n${first.stdout}`);
   const registry = await loadTokensFile(file);
-  t.match(registry.authenticate(token as string), { id: 'deploy-host', role: 'render', services: ['pad', 'chat/*'] });
-  t.notOk((line as string).includes(token as string), 'the file line holds the digest, not the token');
+  t.match(registry.authenticate(token), { id: 'deploy-host', role: 'render', services: ['pad', 'chat/*'] });
   const second = await coffre(['token', 'new', '--role', 'check']);
-  t.not(second.stdout.split('\n')[0], token, 'each token is fresh');
+  t.not(tokenOf(second.stderr), token, 'each token is fresh');
   t.match(second.stdout, /services: \["\*\*"\]/);
   t.equal((await coffre(['token', 'new', '--role', 'root'])).code, 2);
   t.equal((await coffre(['token', 'new', '--role', 'check', '--id', 'bad id'])).code, 2);
+});
+
+t.test('`coffre token new --tokens FILE` appends the line to FILE (created 0600 with `tokens:`), refusing a duplicate id', async (t) => {
+  const dir = t.testdir();
+  const file = path.join(dir, 'tokens.yaml');
+  const first = await coffre(['token', 'new', '--role', 'check', '--id', 'ci', '--tokens', 'tokens.yaml'], {}, dir);
+  t.equal(first.code, 0);
+  t.equal(first.stdout, '', 'nothing on stdout');
+  t.equal((await stat(file)).mode & 0o777, 0o600, 'created 0600');
+  const second = await coffre(['token', 'new', '--role', 'admin', '--id', 'ops', '--tokens', file], {}, dir);
+  t.equal(second.code, 0);
+  const text = await readFile(file, 'utf8');
+  t.match(text, /^tokens:\n {2}- \{ id: "ci".*\n {2}- \{ id: "ops".*\n$/);
+  t.notOk(text.includes('coffre_'), 'the file holds no clear token');
+  const registry = await loadTokensFile(file);
+  t.match(registry.authenticate(tokenOf(first.stderr)), { id: 'ci', role: 'check' });
+  t.match(registry.authenticate(tokenOf(second.stderr)), { id: 'ops', role: 'admin' });
+  const duplicate = await coffre(['token', 'new', '--role', 'check', '--id', 'ci', '--tokens', file], {}, dir);
+  t.equal(duplicate.code, 2);
+  t.match(duplicate.stderr, /duplicate id "ci"/);
+  t.equal(await readFile(file, 'utf8'), text, 'nothing written on refusal');
+  t.notOk(duplicate.stderr.includes('coffre_'), 'no token shown for a refused mint');
 });
 
 t.test('serve refuses to start without a tokens file, and refuses --insecure-no-auth off loopback', async (t) => {
