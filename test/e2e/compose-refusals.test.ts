@@ -6,19 +6,13 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { runCli } from '../../src/cli/main.js';
 import { checkReport } from '../../src/http/schemas.js';
 import { newAgeKey, writeSopsFile, type TestAgeKey } from '../support/sops.js';
-import { projectRoot } from '../support/tools.js';
+import { runCoffre } from '../support/run-cli.js';
 
 const exec = promisify(execFile);
 
-async function coffre(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env, cwd: projectRoot });
-  return { code, stdout, stderr };
-}
+const coffre = runCoffre;
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(

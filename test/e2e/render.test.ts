@@ -6,21 +6,16 @@ import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { runCli } from '../../src/cli/main.js';
 import { parseEnvFile } from '../../src/core/env-file.js';
 import { composeRead, composeReads } from '../support/compose-oracle.js';
 import { sharedOpenBao, startOpenBao, vaultHttp } from '../support/openbao.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
+import { runCoffre } from '../support/run-cli.js';
 import { projectRoot } from '../support/tools.js';
 
 const exec = promisify(execFile);
 
-async function coffre(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env, cwd: projectRoot });
-  return { code, stdout, stderr };
-}
+const coffre = runCoffre;
 
 async function gitInit(dir: string): Promise<void> {
   await exec('git', ['init', '-q', dir]);

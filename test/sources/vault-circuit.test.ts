@@ -8,6 +8,7 @@ import { runCli } from '../../src/cli/main.js';
 import { createVaultSession } from '../../src/sources/vault-session.js';
 import { createVaultSource } from '../../src/sources/vault.js';
 import { sharedOpenBao } from '../support/openbao.js';
+import { tcpServer } from '../support/tcp-server.js';
 
 type Mode = 'silent' | 'reset' | { forward: number };
 
@@ -15,12 +16,8 @@ type Mode = 'silent' | 'reset' | { forward: number };
 async function switchableServer(t: { teardown(fn: () => unknown): void }, initial: Mode): Promise<{ port: number; connections: () => number; set(mode: Mode): void }> {
   let mode = initial;
   let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const port = await tcpServer(t, (socket) => {
     connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
     if (mode === 'silent') return;
     if (mode === 'reset') {
       socket.resetAndDestroy();
@@ -28,18 +25,10 @@ async function switchableServer(t: { teardown(fn: () => unknown): void }, initia
     }
     const upstream = net.connect(mode.forward, '127.0.0.1');
     upstream.on('error', () => socket.destroy());
-    sockets.add(upstream);
+    socket.on('close', () => upstream.destroy());
     socket.pipe(upstream).pipe(socket);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return { port: (server.address() as net.AddressInfo).port, connections: () => connections, set: (m) => (mode = m) };
+  return { port, connections: () => connections, set: (m) => (mode = m) };
 }
 
 /** A repo of `count` services, each with one secrets file backed by Vault (no sops file). */

@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import { tcpServer } from '../support/tcp-server.js';
 import { runCli } from '../../src/cli/main.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { VaultRef } from '../../src/sources/secret-source.js';
@@ -14,26 +15,6 @@ import { sharedOpenBao, startOpenBao } from '../support/openbao.js';
 import { expectCoffreError } from './vault-expect.js';
 
 const planted = (): string => `planted-${randomBytes(8).toString('hex')}`;
-
-/** A loopback TCP server that hands every connection to `onSocket`; closed (with its sockets) at teardown. */
-async function tcpServer(t: { teardown(fn: () => unknown): void }, onSocket: (socket: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    onSocket(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as net.AddressInfo).port;
-}
 
 t.test('a sealed server gives COFFRE_SOURCE_SEALED, and health says sealed', async (t) => {
   const server = await startOpenBao();
@@ -126,12 +107,16 @@ async function tricklingServer(t: { teardown(fn: () => unknown): void }, everyMs
 t.test('timeoutMs is an overall deadline: a server trickling its body gives COFFRE_SOURCE_TIMEOUT, not a hang', async (t) => {
   const server = await tricklingServer(t, 100);
   const token = `hvs.${randomBytes(12).toString('hex')}`;
-  const source = createVaultSource({ address: server.address, auth: { method: 'token', token }, timeoutMs: 500 });
-  t.teardown(() => source.close());
+  // One source per call: after a timeout the source's circuit fails the next request at once (by design).
+  const freshSource = () => {
+    const source = createVaultSource({ address: server.address, auth: { method: 'token', token }, timeoutMs: 500 });
+    t.teardown(() => source.close());
+    return source;
+  };
   for (const [name, call] of [
-    ['readValues', () => source.readValues({ kind: 'vault', mount: 'secret', path: 'trickle' })],
-    ['listKeys', () => source.listKeys({ kind: 'vault', mount: 'secret', path: 'trickle2' })],
-    ['writeValues', () => source.writeValues({ kind: 'vault', mount: 'secret', path: 'trickle3' }, { K: 'v' }, 0)],
+    ['readValues', () => freshSource().readValues({ kind: 'vault', mount: 'secret', path: 'trickle' })],
+    ['listKeys', () => freshSource().listKeys({ kind: 'vault', mount: 'secret', path: 'trickle2' })],
+    ['writeValues', () => freshSource().writeValues({ kind: 'vault', mount: 'secret', path: 'trickle3' }, { K: 'v' }, 0)],
   ] as const) {
     const started = Date.now();
     const e = await expectCoffreError(t, call(), 'COFFRE_SOURCE_TIMEOUT', [token]);
@@ -155,7 +140,7 @@ t.test('check and render against a trickling server fail with COFFRE_SOURCE_TIME
     },
   });
   const token = `hvs.${randomBytes(12).toString('hex')}`;
-  for (const command of [['check', dir], ['check', dir, '--keys-only'], ['render', dir, '--all']]) {
+  for (const command of [['-C', dir, 'check'], ['-C', dir, 'check', '--keys-only'], ['-C', dir, 'render', '--all']]) {
     let stdout = '';
     let stderr = '';
     const started = Date.now();
