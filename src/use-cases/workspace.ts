@@ -8,6 +8,7 @@ import { acquireSopsWriteLock } from '../render/index.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
+import type { RepoFiles } from '../repo/repo-files.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
 import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
@@ -41,6 +42,8 @@ export interface OpenWorkspaceOptions {
   services?: readonly string[];
   /** A cache shared across workspaces (coffre serve): discovery is reused while its inputs are unchanged. */
   discoveryCache?: DiscoveryCache;
+  /** Discover from these files instead of the disk (a past commit's tree, `--as-of`); never cached. */
+  files?: RepoFiles;
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
@@ -54,7 +57,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   try {
     identities = await loadAgeIdentities(root, config, options.env);
     const discoverOptions = { root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) };
-    repo = options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
+    repo = options.files ? await discoverRepo({ ...discoverOptions, files: options.files }) : options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
   } catch (error) {
     if (vaultSession !== shared) vaultSession?.close();
     throw error;
