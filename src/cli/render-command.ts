@@ -5,7 +5,6 @@ import { formatRenderText } from '../core/render-report.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
 import { runRender, type RenderReport } from '../use-cases/render.js';
 import { prepareAsOf } from '../use-cases/as-of.js';
-import { openCommitView } from '../use-cases/commit-view.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand } from './command.js';
 import { locateRepo, normalizeServiceName, serviceOfCwd } from './repo-root.js';
@@ -49,9 +48,7 @@ export const renderCommand: CliCommand = {
     if (flagOf(values, 'force-incomplete')) io.stderr.write('coffre: WARNING: --force-incomplete renders files whose required keys are missing, empty or placeholders\n');
     const asOfCommit = stringOf(values, 'as-of');
     if (flagOf(values, 'values-as-of') && asOfCommit === undefined) throw new CoffreError('COFFRE_USAGE', '--values-as-of needs --as-of <commit>');
-    // The commit is checked before anything else is read: an unknown one fails with nothing opened.
-    const view = asOfCommit === undefined ? null : await openCommitView(where.root, asOfCommit);
-    const workspace = await openWorkspace({ root: where.root, env: io.env, ...(view ? { files: view.files } : {}) });
+    const workspace = await openWorkspace({ root: where.root, env: io.env, ...(asOfCommit !== undefined ? { asOf: asOfCommit } : {}) });
     try {
       if (!all && names.length === 0) {
         // No name: the service folder the command runs in (a deploy script's `cd svc && coffre render`).
@@ -63,6 +60,7 @@ export const renderCommand: CliCommand = {
       if (names.length === 1 && lone !== undefined && !workspace.repo.services.some((s) => s.name === lone) && existsSync(path.resolve(where.cwd, lone))) {
         throw new CoffreError('COFFRE_USAGE', `"${lone}" is not a service of ${workspace.root}; to render the repo in that folder, use -C: coffre -C ${lone} render --all`);
       }
+      const view = workspace.commitView;
       const asOf = view ? { asOf: prepareAsOf(workspace, view, { valuesAsOf: flagOf(values, 'values-as-of') }) } : {};
       const report = await runRender(workspace, { services: names, all, dryRun: flagOf(values, 'dry-run'), forceIncomplete: flagOf(values, 'force-incomplete'), ...asOf });
       io.stdout.write(stringOf(values, 'format') === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatRenderText(report));

@@ -7,6 +7,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
+import { buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/http/logger.js';
+import { createTokenRegistry, tokenDigest } from '../../src/http/token-registry.js';
+import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { parseEnvFile } from '../../src/core/env-file.js';
 import { sharedOpenBao } from '../support/openbao.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
@@ -165,6 +169,35 @@ t.test('sops: the newest committed value of a key gone since, or the file of the
   t.equal(old.code, 0, old.stderr);
   t.same(await rendered(target), { A: 'planted-sa1', B: 'planted-sb1' }, 'the sops file of the commit');
   t.match(JSON.parse(old.stdout).services[0].files[0].valueSources, [{ key: 'A', from: 'sops-commit', commit: commit1 }, { key: 'B', from: 'sops-commit', commit: commit1 }]);
+
+  // Over HTTP, for a render token: `asOf` takes a hex commit id only, the schema is strict.
+  const token = 'coffre_test_asof_render_token_0123456789';
+  const logged: string[] = [];
+  const app = buildApp({
+    openWorkspace: (scope) => openWorkspace({ root: dir, env, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
+    logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logged.push(line) } }),
+    tokens: createTokenRegistry([{ id: 'deployer', sha256: tokenDigest(token), role: 'render', services: ['**'] }]),
+  });
+  t.teardown(() => app.close());
+  const post = (body: unknown) => app.inject({ method: 'POST', url: '/v1/services/db/render', headers: { authorization: `Bearer ${token}`, host: 'localhost' }, payload: body as object });
+  const planned = await post({ asOf: commit1.slice(0, 8), dryRun: true });
+  t.equal(planned.statusCode, 200, planned.body);
+  t.match(planned.json(), { asOf: { commit: commit1, values: 'current' }, services: [{ status: 'planned', files: [{ valueSources: [{ key: 'A', from: 'current' }, { key: 'B', from: 'sops-commit', commit: rotated }] }] }] });
+  const dated = await post({ asOf: commit1, valuesAsOf: true, dryRun: true });
+  t.equal(dated.statusCode, 200, dated.body);
+  t.match(dated.json(), { asOf: { values: 'at-commit-date' }, services: [{ files: [{ valueSources: [{ key: 'A', from: 'sops-commit', commit: commit1 }] }] }] });
+  for (const [body, status, code] of [
+    [{ asOf: '--output=/tmp/x' }, 400, 'COFFRE_USAGE'],
+    [{ asOf: 'HEAD' }, 400, 'COFFRE_USAGE'],
+    [{ asof: commit1 }, 400, 'COFFRE_USAGE'],
+    [{ valuesAsOf: true }, 400, 'COFFRE_USAGE'],
+    [{ asOf: 'deadbeefdeadbeef' }, 404, 'COFFRE_COMMIT_UNKNOWN'],
+  ] as const) {
+    const answer = await post(body);
+    t.equal(answer.statusCode, status, JSON.stringify(body));
+    t.equal(answer.json().code ?? answer.json().error?.code, code, JSON.stringify(body));
+  }
+  for (const value of planted) t.notOk(logged.join('').includes(value) || planned.body.includes(value) || dated.body.includes(value), `${value} neither logged nor answered`);
 
   // From a checkout of the old commit itself, plain render keeps meaning "this checkout's examples".
   await git(dir, ['checkout', '-q', '-f', commit1]);
