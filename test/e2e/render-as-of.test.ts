@@ -205,3 +205,31 @@ t.test('sops: the newest committed value of a key gone since, or the file of the
   t.equal(checkedOut.code, 0, checkedOut.stderr);
   t.same(await rendered(target), { A: 'planted-sa1', B: 'planted-sb1' });
 });
+
+t.test('reading the past commit runs no program the repo configures (filter, textconv, fsmonitor) and follows no committed symlink', async (t) => {
+  const dir = t.testdir({
+    '.gitignore': '*.secrets\n',
+    '.gitattributes': '* filter=evil diff=evil\n',
+    app: {
+      'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: [./secrets/app.secrets, ./secrets/link.secrets]\n',
+      secrets: { 'app.secrets.example': 'A=\n' },
+    },
+  });
+  await git(dir, ['init', '-q']);
+  await exec('ln', ['-s', '/etc/hostname', path.join(dir, 'app', 'secrets', 'link.secrets.example')]);
+  const key = await newAgeKey();
+  await writeSopsFile(path.join(dir, 'app', 'secrets', 'app.secrets.sops.yaml'), 'A: planted-x\n', key);
+  await writeSopsFile(path.join(dir, 'app', 'secrets', 'link.secrets.sops.yaml'), 'L: planted-y\n', key);
+  const commit = await commitAll(dir, 'one');
+  // Configured after the commit (the test's own git calls would run them): only coffre's reads could now.
+  const marker = path.join(dir, 'ran');
+  const program = `sh -c 'touch ${marker}; cat' </dev/null`;
+  for (const [name, value] of [['filter.evil.smudge', program], ['filter.evil.clean', program], ['diff.evil.textconv', program], ['core.fsmonitor', program]]) {
+    await git(dir, ['config', name!, value!]);
+  }
+  const result = await coffre(['-C', dir, 'render', 'app', '--as-of', commit, '--dry-run', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  await t.rejects(stat(marker), { code: 'ENOENT' }, 'no configured program ran');
+  t.equal(result.code, 2, 'the symlinked example is not followed: the service is refused');
+  t.match(result.stdout, /COFFRE_EXAMPLE_MISSING[\s\S]*link\.secrets/);
+  t.notOk(result.stdout.includes('planted-x') || result.stdout.includes('planted-y'));
+});
