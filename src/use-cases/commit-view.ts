@@ -48,7 +48,7 @@ async function resolveCommit(root: string, commitArg: string): Promise<string> {
   const run = await git(root, 'rev-parse', ['--verify', '--quiet', '--end-of-options', `${id}^{commit}`]);
   const full = run.stdout.trim();
   if (run.code !== 0 || !/^[0-9a-f]{40,64}$/.test(full)) {
-    throw new CoffreError('COFFRE_COMMIT_UNKNOWN', `commit ${id} is not in the history of the git repository at ${root} (unknown, ambiguous, or rewritten away)`);
+    throw new CoffreError('COFFRE_COMMIT_UNKNOWN', `commit ${id} is not in the git history of the repo (unknown, ambiguous, or rewritten away)`);
   }
   return full;
 }

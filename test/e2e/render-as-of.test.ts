@@ -233,3 +233,26 @@ t.test('reading the past commit runs no program the repo configures (filter, tex
   t.match(result.stdout, /COFFRE_EXAMPLE_MISSING[\s\S]*link\.secrets/);
   t.notOk(result.stdout.includes('planted-x') || result.stdout.includes('planted-y'));
 });
+
+t.test('a repo in a subfolder of the git work tree reads its own past files and history', async (t) => {
+  const key = await newAgeKey();
+  const top = t.testdir({
+    '.gitignore': '*.secrets\n',
+    infra: {
+      'coffre.yaml': 'version: 1\n',
+      db: { 'docker-compose.yml': 'services:\n  db:\n    image: db\n    env_file: ./secrets/db.secrets\n', secrets: { 'db.secrets.example': 'A=\nB=\n' } },
+    },
+    other: { db: { 'docker-compose.yml': 'services:\n  db:\n    image: db\n', secrets: { 'db.secrets.example': 'OTHER=\n' } } },
+  });
+  const sopsFile = path.join(top, 'infra', 'db', 'secrets', 'db.secrets.sops.yaml');
+  await git(top, ['init', '-q']);
+  await writeSopsFile(sopsFile, 'A: planted-n1\nB: planted-n2\n', key);
+  const commit1 = await commitAll(top, 'one');
+  await writeFile(path.join(top, 'infra', 'db', 'secrets', 'db.secrets.example'), 'A=\n');
+  await writeSopsFile(sopsFile, 'A: planted-n3\n', key);
+  await commitAll(top, 'drop B');
+  const result = await coffre(['-C', path.join(top, 'infra'), 'render', 'db', '--as-of', commit1, '--format', 'json'], { SOPS_AGE_KEY: key.identity });
+  t.equal(result.code, 0, result.stdout + result.stderr);
+  t.same(await rendered(path.join(top, 'infra', 'db', 'secrets', 'db.secrets')), { A: 'planted-n3', B: 'planted-n2' });
+  t.same(JSON.parse(result.stdout).services.map((s: { service: string }) => s.service), ['db']);
+});
