@@ -103,6 +103,17 @@ t.test('Vault: renders a past commit with current values, the newest value of a 
   t.match(refused.error.message, /version 2 .*destroyed.*\bB\b/);
   for (const value of planted) t.notOk(destroyed.stdout.includes(value), `${value} not printed`);
   await t.rejects(stat(target), { code: 'ENOENT' }, 'nothing written');
+
+  // --values-as-of needs version 1 only (intact), until it is soft-deleted.
+  const dated = await coffre(['-C', dir, 'render', 'app', '--as-of', commit1, '--values-as-of'], env);
+  t.equal(dated.code, 0, dated.stdout);
+  t.same(await rendered(target), { A: 'planted-a-v1', B: 'planted-b-v1' });
+  await rm(target);
+  t.equal((await bao.vaultHttp('POST', `secret/delete/${bao.prefix}/app/app`, { versions: [1] })).status, 204);
+  const deleted = await coffre(['-C', dir, 'render', 'app', '--as-of', commit1, '--values-as-of', '--format', 'json'], env);
+  t.equal(deleted.code, 3);
+  t.match(JSON.parse(deleted.stdout).services[0].error, { code: 'COFFRE_AS_OF_VALUE_GONE', message: /version 1 .*deleted/ });
+  await t.rejects(stat(target), { code: 'ENOENT' }, 'nothing written');
 });
 
 t.test('refuses an unknown commit and an option-looking one, with named errors and nothing written', async (t) => {
