@@ -113,7 +113,7 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
 
   const discoveryCache = createDiscoveryCache();
   const app = buildApp({
-    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}) }),
+    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
     logger,
     tokens,
     ...(allowedHosts.length > 0 ? { allowedHosts } : {}),

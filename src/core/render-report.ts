@@ -2,13 +2,20 @@
 import type { KeyResult } from './report.js';
 
 /** The plain-data shape this module formats (produced by use-cases/render.ts). */
+/** Where one key's value comes from under `render --as-of` (never the value). */
+export type ValueOriginView =
+  | { key: string; from: 'current'; version?: number }
+  | { key: string; from: 'vault-version'; version: number; date: string }
+  | { key: string; from: 'sops-commit'; commit: string; date: string };
+
 export interface RenderReportView {
   dryRun: boolean;
+  asOf?: { commit: string; committedAt: string; values: 'current' | 'at-commit-date' };
   services: Array<{
     service: string;
     status: 'written' | 'unchanged' | 'planned' | 'refused' | 'error';
     forced: boolean;
-    files: Array<{ target: string; action: 'create' | 'update' | 'unchanged'; mode: string; keys: { added: string[]; changed: string[]; removed: string[] }; extraKeys: string[] }>;
+    files: Array<{ target: string; action: 'create' | 'update' | 'unchanged'; mode: string; keys: { added: string[]; changed: string[]; removed: string[] }; extraKeys: string[]; valueSources?: ValueOriginView[] }>;
     problems: Array<{ target: string; key: KeyResult }>;
     error?: { code: string; message: string };
   }>;
@@ -27,6 +34,10 @@ export interface RenderTextOptions {
 export function formatRenderText(report: RenderReportView, options: RenderTextOptions = {}): string {
   const lines: string[] = [];
   const failed = (s: RenderReportView['services'][number]): boolean => s.status === 'refused' || s.status === 'error';
+  if (report.asOf) {
+    const values = report.asOf.values === 'current' ? 'current values (the newest that existed for keys gone since)' : `values as of ${report.asOf.committedAt}`;
+    lines.push(`configuration as of commit ${report.asOf.commit} (${report.asOf.committedAt}), ${values}`);
+  }
   for (const service of report.services) {
     if (options.quiet && !failed(service) && !service.forced) continue;
     lines.push(`${service.service}: ${describeStatus(service.status, report.dryRun)}${service.forced ? ' (FORCED: incomplete values rendered)' : ''}`);
@@ -40,6 +51,7 @@ export function formatRenderText(report: RenderReportView, options: RenderTextOp
       for (const name of file.keys.added) lines.push(`      + ${name}`);
       for (const name of file.keys.changed) lines.push(`      ~ ${name}`);
       for (const name of file.keys.removed) lines.push(`      - ${name}`);
+      for (const origin of file.valueSources ?? []) lines.push(`      = ${origin.key} from ${describeOrigin(origin)}`);
       if (file.extraKeys.length > 0) lines.push(`      warning: store keys not in the example, not rendered: ${file.extraKeys.join(', ')}`);
     }
   }
@@ -61,6 +73,12 @@ export function renderSummary(report: RenderReportView): string {
   const n = report.services.length;
   const done = report.dryRun ? `${count('planned')} planned` : `${count('written')} rendered`;
   return `${n} service${n === 1 ? '' : 's'}: ${done}, ${count('unchanged')} unchanged, ${count('refused')} refused, ${count('error')} failed${report.dryRun ? ' (dry run)' : ''}`;
+}
+
+function describeOrigin(origin: ValueOriginView): string {
+  if (origin.from === 'current') return origin.version !== undefined ? `the current value (version ${origin.version})` : 'the current value';
+  if (origin.from === 'vault-version') return `version ${origin.version} of ${origin.date}`;
+  return `commit ${origin.commit.slice(0, 12)} of ${origin.date}`;
 }
 
 function pastTense(action: 'create' | 'update' | 'unchanged'): string {

@@ -82,6 +82,8 @@ export interface RouteContext {
 /** Which part of the repo a request needs discovered. */
 export interface WorkspaceScope {
   services?: string[];
+  /** A commit id whose configuration the workspace is discovered from (render `asOf`). */
+  asOf?: string;
 }
 
 /** Builds (does not start) the HTTP API. Call `ready()`/`inject()`/`listen()` on the result. */

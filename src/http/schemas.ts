@@ -72,7 +72,22 @@ const renderFileResult = z.object({
   keys: z.object({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) }),
   extraKeys: z.array(z.string()),
   mode: z.string(),
+  /** `asOf` only: where each rendered key's value comes from (never the value). */
+  valueSources: z
+    .array(
+      z.object({
+        key: z.string(),
+        from: z.enum(['current', 'vault-version', 'sops-commit']),
+        version: z.number().int().optional(),
+        date: z.string().optional(),
+        commit: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
+
+/** `asOf` only: the commit whose configuration was rendered, and which values it took. */
+const asOfAnswer = z.object({ commit: z.string(), committedAt: z.string(), values: z.enum(['current', 'at-commit-date']) });
 
 const serviceRenderResult = z.object({
   service: z.string(),
@@ -90,6 +105,7 @@ const serviceRenderResult = z.object({
 export const renderAnswer = z.object({
   version: z.literal(1),
   dryRun: z.boolean(),
+  asOf: asOfAnswer.optional(),
   services: z.array(serviceRenderResult),
   error: errorDetail.optional(),
 });
@@ -98,6 +114,7 @@ export const renderAnswer = z.object({
 export const renderErrorAnswer = errorBody.extend({
   version: z.literal(1).optional(),
   dryRun: z.boolean().optional(),
+  asOf: asOfAnswer.optional(),
   services: z.array(serviceRenderResult).optional(),
 });
 
@@ -125,8 +142,18 @@ export const MAX_PARAM_CHARS = 512;
 
 export const serviceParams = z.object({ service: z.string().min(1).max(MAX_PARAM_CHARS) });
 export const checkQuery = z.object({ keysOnly: z.boolean().default(false) });
-/** `{}`, `{ "dryRun": bool }`, `null` or no body; an unknown field (say `dryrun`) is refused, not ignored. */
-export const renderBody = z.strictObject({ dryRun: z.boolean().optional() }).nullable();
+/**
+ * `{}`, `{ "dryRun": bool }`, `null` or no body; an unknown field (say `dryrun`) is refused, not ignored.
+ * `asOf`: a commit id, 4 to 40 hex digits (no ref names), whose configuration is rendered (`render --as-of`);
+ * `valuesAsOf` (only with asOf): values as of the commit's date.
+ */
+export const renderBody = z
+  .strictObject({
+    dryRun: z.boolean().optional(),
+    asOf: z.string().regex(/^[0-9a-fA-F]{4,40}$/).optional(),
+    valuesAsOf: z.boolean().optional(),
+  })
+  .nullable();
 
 /** GET /readyz */
 export const readiness = z.object({

@@ -3,6 +3,7 @@
 // config, hook, pager, signature check or lazy fetch can run a program. Read-only subcommands only.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { CoffreError } from '../errors.js';
 
 /**
  * The subcommands coffre runs, each with the options that keep it from running a configured program
@@ -18,6 +19,11 @@ const SUBCOMMANDS = {
   // A path-limited walk compares trees, not blobs: no diff driver, textconv or filter runs; the flags make
   // sure of it, and --no-show-signature stops log.showSignature from running gpg.program on signed commits.
   log: { global: ['--literal-pathspecs'], options: ['--no-show-signature', '--no-ext-diff', '--no-textconv', '--no-color', '--no-notes'] },
+  // `--as-of <commit>`: reads objects only. rev-parse resolves a commit id (callers pass `--verify`); ls-tree
+  // lists a tree; cat-file prints a blob by its object id exactly as stored (plumbing: no textconv, no filter).
+  'rev-parse': { global: [], options: [] },
+  'ls-tree': { global: ['--literal-pathspecs'], options: [] },
+  'cat-file': { global: [], options: [] },
 } as const;
 
 export type GitSubcommand = keyof typeof SUBCOMMANDS;
@@ -49,6 +55,20 @@ const CONFIG_OVERRIDES = [
   'log.follow=false', // history of one path, no rename guessing steered by the repo's config
   'i18n.logOutputEncoding=UTF-8',
 ] as const;
+
+/**
+ * A commit named on the command line or over HTTP (`--as-of`): a full or abbreviated hex object id, nothing
+ * else. No ref names, no `HEAD~1`, no `@{…}`: an id never starts with `-` (no option injection) and names the
+ * same commit on every host. Throws COFFRE_USAGE otherwise.
+ */
+export function checkCommitId(value: string): string {
+  if (!COMMIT_ID.test(value)) {
+    throw new CoffreError('COFFRE_USAGE', `--as-of takes a commit id (4 to 40 hex digits), not ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`);
+  }
+  return value.toLowerCase();
+}
+
+const COMMIT_ID = /^[0-9a-fA-F]{4,40}$/;
 
 /** What one git run printed. */
 export interface GitRun {

@@ -1,17 +1,17 @@
 // Discovers the services of an infra repo (folders with a compose file), their env_file targets, examples and
 // sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
 // never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SourceRef } from '../core/source-ref.js';
-import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES, readBoundedText } from './bounded-read.js';
+import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES } from './bounded-read.js';
 import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
 import { renderSettingsFor, type CoffreConfig, type FileOverride, type RenderSettings } from './config.js';
+import { diskFiles, isFileEntry, type RepoEntry, type RepoFiles } from './repo-files.js';
 import { secretFileName, sopsFormatOf, vaultPathFor } from './secret-naming.js';
 
 /** Inputs of {@link discoverRepo}. */
@@ -34,6 +34,11 @@ export interface DiscoverRepoOptions {
    * nothing) are not reported.
    */
   services?: readonly string[];
+  /**
+   * Where the repo's files are read from (default: the working tree on disk). `render --as-of` passes a past
+   * commit's tree: paths stay those of the current checkout, so targets land where they do now.
+   */
+  files?: RepoFiles;
 }
 
 /** An infra repo as discovered. */
@@ -176,12 +181,14 @@ class Discovery {
   private readonly isExcluded: (relPath: string, name: string) => boolean;
   /** Files named by `extends: {file}`, per service (`service\0file`). */
   private readonly extendedFiles = new Map<string, Promise<ComposeLayer | null>>();
+  private readonly files: RepoFiles;
 
   constructor(
     private readonly root: string,
     private readonly options: DiscoverRepoOptions,
   ) {
     this.config = options.config;
+    this.files = options.files ?? diskFiles;
     const patterns = this.config.discovery.exclude;
     const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
     const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
@@ -201,8 +208,7 @@ class Discovery {
       for (const part of parts) {
         dir = path.join(dir, part);
         this.inputs.add(dir);
-        const stats = await lstat(dir).catch(() => null);
-        if (stats === null || !stats.isDirectory()) {
+        if (!(await this.files.isDirectory(dir))) {
           notAFolder = true;
           break;
         }
@@ -210,7 +216,7 @@ class Discovery {
       if (notAFolder) continue;
       const entries = await this.readDirectory(dir);
       const files = new Set<string>();
-      for (const entry of entries) if (await isFileEntry(dir, entry)) files.add(entry.name);
+      for (const entry of entries) if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
       const composeName = this.config.discovery.composeFiles.find((candidate) => files.has(candidate));
       if (composeName !== undefined) found.push({ name, dir, composeFile: path.join(dir, composeName) });
     }
@@ -226,7 +232,7 @@ class Discovery {
       const files = new Set<string>();
       await Promise.all(
         entries.map(async (entry) => {
-          if (await isFileEntry(dir, entry)) files.add(entry.name);
+          if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
         }),
       );
       const composeNames = this.config.discovery.composeFiles.filter((name) => files.has(name));
@@ -247,7 +253,7 @@ class Discovery {
       if (depth >= this.config.discovery.maxDepth) return;
       await Promise.all(
         entries
-          .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+          .filter((entry) => entry.kind === 'dir' && !entry.name.startsWith('.'))
           .map((entry) => ({ entry, childRel: rel === '' ? entry.name : `${rel}/${entry.name}` }))
           .filter(({ entry, childRel }) => !this.isExcluded(childRel, entry.name))
           .map(({ entry, childRel }) => visit(path.join(dir, entry.name), childRel, depth + 1)),
@@ -323,7 +329,7 @@ class Discovery {
     let text: string;
     try {
       this.inputs.add(file);
-      text = await readBoundedText(file, MAX_COMPOSE_BYTES);
+      text = await this.files.readText(file, MAX_COMPOSE_BYTES);
     } catch (error) {
       this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, null, `cannot read ${fileRel}: ${describeReadError(error)}`);
       return null;
@@ -498,7 +504,7 @@ class Discovery {
     let text: string | null = null;
     try {
       this.inputs.add(dotenvFile);
-      text = await readBoundedText(dotenvFile, MAX_DOTENV_BYTES);
+      text = await this.files.readText(dotenvFile, MAX_DOTENV_BYTES);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.problem('warning', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), null, `cannot read the project .env: ${describeReadError(error)}`);
@@ -543,10 +549,10 @@ class Discovery {
       const entries = await this.readDirectory(dir);
       for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
+        if (entry.kind === 'dir') {
           const rel = this.rel(full);
           if (depth < EXAMPLE_SCAN_DEPTH && !entry.name.startsWith('.') && !serviceDirs.has(full) && !this.isExcluded(rel, entry.name)) await walk(full, depth + 1);
-        } else if (this.config.examples.suffixes.some((s) => entry.name.endsWith(s) && entry.name.length > s.length) && (await isFileEntry(dir, entry))) {
+        } else if (this.config.examples.suffixes.some((s) => entry.name.endsWith(s) && entry.name.length > s.length) && (await isFileEntry(this.files, dir, entry))) {
           out.push(full);
         }
       }
@@ -598,10 +604,10 @@ class Discovery {
     return services.find((s) => s.name === name)?.composeFile ?? this.root;
   }
 
-  private async readDirectory(dir: string): Promise<Dirent[]> {
+  private async readDirectory(dir: string): Promise<RepoEntry[]> {
     this.inputs.add(dir);
     try {
-      return await readdir(dir, { withFileTypes: true });
+      return await this.files.list(dir);
     } catch (error) {
       this.problems.push({ severity: 'warning', code: 'COFFRE_USAGE', file: this.rel(dir), message: `cannot list ${this.rel(dir)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` });
       return [];
@@ -617,10 +623,10 @@ class Discovery {
     this.inputs.add(dir);
     let listing = this.fileListings.get(dir);
     if (listing === undefined) {
-      listing = readdir(dir, { withFileTypes: true }).then(
+      listing = this.files.list(dir).then(
         async (entries) => {
           const names = new Set<string>();
-          await Promise.all(entries.map(async (entry) => (await isFileEntry(dir, entry)) && names.add(entry.name)));
+          await Promise.all(entries.map(async (entry) => (await isFileEntry(this.files, dir, entry)) && names.add(entry.name)));
           return names;
         },
         // A folder that cannot be listed holds no file we could use; a probe is not the place to report it.
@@ -661,19 +667,4 @@ function isOutsideOrUp(root: string, target: string, declared: string): boolean 
 export function isEnvLike(stem: string, relDir: string): boolean {
   if (/\.(secrets|env)$/.test(stem) || stem === '.env' || stem === 'env' || stem.startsWith('.env.')) return true;
   return relDir.split(/[\\/]/).includes('secrets');
-}
-
-/** A regular file, or a symlink to one (examples and compose files may be links; folders are never followed). */
-async function isFileEntry(dir: string, entry: Dirent): Promise<boolean> {
-  if (entry.isFile()) return true;
-  if (!entry.isSymbolicLink()) return false;
-  return isFile(path.join(dir, entry.name));
-}
-
-async function isFile(file: string): Promise<boolean> {
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }

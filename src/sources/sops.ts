@@ -38,6 +38,11 @@ export type SopsSource = SecretSource<SopsRef> & {
   writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, options: { now?: Date; expectedRevision: string }): Promise<SopsWriteResult>;
   /** The file's `lastmodified` as written, or null when the file does not exist. */
   readMetadata(ref: SopsRef): Promise<{ lastModified: string } | null>;
+  /**
+   * Decrypts `text`, a past version of the file `ref` names (read from git history by `render --as-of`), with
+   * the same identities and MAC verification as the file itself; `label` names it in errors (`file@commit`).
+   */
+  readValuesOfText(ref: SopsRef, text: string, label: string): Promise<ValueSnapshot>;
 };
 
 export interface SopsSourceOptions {
@@ -122,6 +127,13 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       return { keys, opaqueNames: true };
     },
     readValues,
+    async readValuesOfText(ref: SopsRef, text: string, label: string): Promise<ValueSnapshot> {
+      const sops = parseSopsFile(text, ref.format, label);
+      const plain = await decryptSopsFile(sops, options.identities);
+      const revision = revisionOf(text);
+      if (sops.format !== 'binary') return { values: sopsEnvValues(plain), revision };
+      return { values: binaryEnvValues(plain, label), opaqueNames: true, revision };
+    },
     async readMetadata(ref: SopsRef) {
       const sops = await load(ref);
       return sops === null ? null : { lastModified: sops.metadata.lastModified };

@@ -12,6 +12,7 @@ import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExample } from '../repo/read-example.js';
 import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type RenderLock, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
+import type { AsOfRender, ValueOrigin } from './as-of.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
@@ -28,6 +29,11 @@ export interface RenderOptions {
   concurrency?: number;
   /** Told as services start and finish (the CLI's progress line). */
   onProgress?: ProgressListener;
+  /**
+   * Render the configuration of a past commit (`--as-of`): the context's repo must be discovered from that
+   * commit's tree; examples and values are read through this (see use-cases/as-of.ts).
+   */
+  asOf?: AsOfRender;
 }
 
 /** What happens (or would happen) to one target. */
@@ -44,6 +50,8 @@ export interface RenderFileResult {
   /** Store keys not in the example: not rendered. */
   extraKeys: string[];
   mode: string;
+  /** `--as-of` only: where each rendered key's value comes from (never the value). */
+  valueSources?: ValueOrigin[];
 }
 
 export interface ServiceRenderResult {
@@ -60,6 +68,8 @@ export interface ServiceRenderResult {
 export interface RenderReport {
   version: 1;
   dryRun: boolean;
+  /** `--as-of` only: the commit whose configuration was rendered, and which values it took. */
+  asOf?: { commit: string; committedAt: string; values: 'current' | 'at-commit-date' };
   services: ServiceRenderResult[];
 }
 
@@ -85,13 +95,15 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
       }),
     ),
   );
-  return { version: 1, dryRun: options.dryRun ?? false, services: results };
+  const asOf = options.asOf ? { asOf: { commit: options.asOf.commit, committedAt: options.asOf.committedAt.toISOString(), values: options.asOf.valuesAsOf ? ('at-commit-date' as const) : ('current' as const) } } : {};
+  return { version: 1, dryRun: options.dryRun ?? false, ...asOf, services: results };
 }
 
 interface PreparedFile {
   file: SecretFileModel;
   example: ExampleModel;
   snapshot: ValueSnapshot | null;
+  origins?: ValueOrigin[];
 }
 
 async function renderService(context: CheckContext, service: ServiceModel, options: RenderOptions, gitCleared: boolean): Promise<ServiceRenderResult> {
@@ -110,7 +122,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     // Sources are read under the service lock: the last render to take it writes the newest values, and a
     // slow render can never overwrite a newer one with what it read before (a dry run writes nothing: no lock).
     if (!options.dryRun) lock = await acquireServiceLock(root, service.name);
-    const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file)));
+    const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file, options.asOf)));
 
     for (const { file, example, snapshot } of prepared) {
       if (snapshot === null) {
@@ -136,7 +148,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
 
     const writes: TargetWrite[] = [];
     const drafts: Array<Omit<RenderFileResult, 'action' | 'keys'> & { entries: Map<string, string> }> = [];
-    for (const { file, example, snapshot } of prepared) {
+    for (const { file, example, snapshot, origins } of prepared) {
       const values = snapshot?.values ?? new Map<string, string>();
       const entries = entriesInExampleOrder(example, values);
       const content = serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
@@ -150,6 +162,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
         sha256: createHash('sha256').update(content).digest('hex'),
         extraKeys: snapshot?.opaqueNames ? [] : [...values.keys()].filter((k) => !exampleNames.has(k)),
         mode: `0${mode.toString(8)}`,
+        ...(origins ? { valueSources: origins.filter((o) => entries.has(o.key)) } : {}),
         entries,
       });
     }
@@ -182,9 +195,14 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
   }
 }
 
-async function prepareFile(context: CheckContext, file: SecretFileModel): Promise<PreparedFile> {
+async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: AsOfRender | undefined): Promise<PreparedFile> {
   if (file.example === null || file.exampleRel === null) {
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it`, { file: file.targetRel });
+  }
+  if (asOf !== undefined) {
+    const example = await asOf.readExample({ ...file, example: file.example, exampleRel: file.exampleRel });
+    const { snapshot, origins } = await asOf.readValues(file, example);
+    return { file, example, snapshot, origins };
   }
   const example = await readExample(file.example, file.exampleRel);
   const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;

@@ -8,6 +8,7 @@ import { acquireSopsWriteLock } from '../render/index.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
+import { openCommitView, type CommitView } from './commit-view.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
 import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
@@ -26,6 +27,8 @@ export interface Workspace {
   vault: VaultSource | null;
   /** The Vault session the source takes its token from (shared, or private to this workspace); null without one. */
   vaultSession: VaultSession | null;
+  /** The past commit the repo model was discovered from (`asOf`), or null for the working tree. */
+  commitView: CommitView | null;
   close(): void;
 }
 
@@ -41,10 +44,16 @@ export interface OpenWorkspaceOptions {
   services?: readonly string[];
   /** A cache shared across workspaces (coffre serve): discovery is reused while its inputs are unchanged. */
   discoveryCache?: DiscoveryCache;
+  /**
+   * `--as-of`: a commit id (hex) whose tree discovery reads instead of the disk (never cached); verified
+   * first, so an unknown commit fails before anything else is opened.
+   */
+  asOf?: string;
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
   const root = path.resolve(options.root);
+  const commitView = options.asOf === undefined ? null : await openCommitView(root, options.asOf);
   const { config, file: configFile } = await loadConfig(root);
   const shared = options.vaultSession ?? null;
   const vaultOptions = shared ? sharedSessionOptions(config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
@@ -54,7 +63,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   try {
     identities = await loadAgeIdentities(root, config, options.env);
     const discoverOptions = { root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) };
-    repo = options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
+    repo = commitView ? await discoverRepo({ ...discoverOptions, files: commitView.files }) : options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
   } catch (error) {
     if (vaultSession !== shared) vaultSession?.close();
     throw error;
@@ -69,6 +78,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
     identityCount: identities.length,
     vault,
     vaultSession,
+    commitView,
     close: () => {
       vault?.close();
       if (vaultSession !== shared) vaultSession?.close();

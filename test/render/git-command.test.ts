@@ -194,6 +194,13 @@ async function exerciseCoffre(t: Test, root: string, expectedSubjects: string[] 
   const render = await coffre(root, ['render', 'svc']);
   t.equal(render.code, 0, render.stderr);
   t.ok(existsSync(path.join(root, 'svc/secrets/app.secrets')), 'render wrote the target');
+  if (expectedSubjects !== null) {
+    // render --as-of reads the commit through rev-parse, ls-tree, cat-file and log (tree, blobs, history).
+    for (const extra of [[], ['--values-as-of']]) {
+      const asOf = await coffre(root, ['render', 'svc', '--as-of', report.git[0].commit, '--dry-run', ...extra]);
+      t.equal(asOf.code, 0, `render --as-of ${extra.join(' ')}: ${asOf.stdout}${asOf.stderr}`);
+    }
+  }
 }
 
 t.test('a committed .gitconfig, a hostile HOME, XDG_CONFIG_HOME, GIT_CONFIG_PARAMETERS or GIT_DIR run nothing', async (t) => {

@@ -1,13 +1,14 @@
 // POST /v1/services/:service/render: renders one service (or plans it with dryRun), serialised per service
 // in this process, and writes one audit line per attempt. Answers carry actions, sha256 and key NAMES.
 import type { FastifyInstance } from 'fastify';
-import { ERROR_CODES, isCoffreError } from '../../errors.js';
+import { CoffreError, ERROR_CODES, isCoffreError } from '../../errors.js';
+import { prepareAsOf } from '../../use-cases/as-of.js';
 import type { RenderReport, ServiceRenderResult } from '../../use-cases/render.js';
 import type { RouteContext } from '../app.js';
 import { requireService } from '../authentication.js';
 import { renderAnswer, renderBody, renderErrorAnswer, requestSchema, responseSchema, serviceParams, type ServiceParams } from '../schemas.js';
 
-type RenderRequestBody = { dryRun?: boolean } | null | undefined;
+type RenderRequestBody = { dryRun?: boolean; asOf?: string; valuesAsOf?: boolean } | null | undefined;
 
 export async function renderRoutes(app: FastifyInstance, { context }: { context: RouteContext }): Promise<void> {
   app.post<{ Params: ServiceParams; Body: RenderRequestBody }>(
@@ -29,11 +30,24 @@ export async function renderRoutes(app: FastifyInstance, { context }: { context:
       const { service } = request.params;
       const principal = requireService(request, service);
       const dryRun = request.body?.dryRun ?? false;
+      const asOfCommit = request.body?.asOf;
+      const valuesAsOf = request.body?.valuesAsOf ?? false;
+      if (valuesAsOf && asOfCommit === undefined) throw new CoffreError('COFFRE_USAGE', 'valuesAsOf needs asOf (a commit id)');
       const audit = (fields: Record<string, unknown>) =>
-        context.audit.info({ audit: 'render', reqId: request.id, tokenId: principal.id, service, dryRun, ...fields }, 'render');
+        context.audit.info({ audit: 'render', reqId: request.id, tokenId: principal.id, service, dryRun, ...(asOfCommit !== undefined ? { asOf: asOfCommit, valuesAsOf } : {}), ...fields }, 'render');
       let report: RenderReport;
       try {
-        report = await context.queue.run(service, () => context.withWorkspace((workspace) => context.useCases.runRender(workspace, { services: [service], dryRun }), { services: [service] }));
+        report = await context.queue.run(service, () =>
+          context.withWorkspace(
+            (workspace) =>
+              context.useCases.runRender(workspace, {
+                services: [service],
+                dryRun,
+                ...(workspace.commitView ? { asOf: prepareAsOf(workspace, workspace.commitView, { valuesAsOf }) } : {}),
+              }),
+            { services: [service], ...(asOfCommit !== undefined ? { asOf: asOfCommit } : {}) },
+          ),
+        );
       } catch (error) {
         context.metrics.renders.inc({ outcome: 'error' });
         audit({ files: [], keys: [], outcome: 'error', errorCode: isCoffreError(error) ? error.code : 'COFFRE_INTERNAL' });
