@@ -51,7 +51,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const line = parseArgv(c.argv);
+    const line = await parseArgv(c.argv);
     if (c.error) {
       t.match(line.errors.join('\n'), c.error);
       return;
