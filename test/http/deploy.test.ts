@@ -1,5 +1,5 @@
-// The deployment files: the Dockerfile and the systemd unit (docker-compose.yml: test/deploy/compose.test.ts,
-// read by the real docker compose).
+// The Dockerfile (docker-compose.yml: test/deploy/compose.test.ts, read by the real docker compose; the
+// systemd unit: test/deploy/systemd.test.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
@@ -21,30 +21,4 @@ t.test('Dockerfile: node:20-slim multi-stage, npm ci, build, prune dev deps, non
   t.notMatch(text, /^ENV[^\n]*(BAO|VAULT)_TOKEN=/m, 'no token in the image environment');
   const ignore = await readFile(path.join(projectRoot, '.dockerignore'), 'utf8');
   for (const entry of ['node_modules', '.git', '**/*.secrets']) t.ok(ignore.split('\n').includes(entry), `.dockerignore has ${entry}`);
-});
-
-t.test('systemd unit: unprivileged user, hardened sandbox, tokens as a credential, graceful stop', async (t) => {
-  const text = await readFile(path.join(projectRoot, 'deploy', 'coffre.service'), 'utf8');
-  const settings = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const match = /^([A-Za-z]+)=(.*)$/.exec(line);
-    if (match) settings.set(match[1] as string, [...(settings.get(match[1] as string) ?? []), match[2] as string]);
-  }
-  const one = (key: string) => settings.get(key)?.[0];
-  t.equal(one('User'), 'coffre');
-  t.match(one('ExecStart'), /coffre serve -C \S+ --listen 127\.0\.0\.1:\d+ --tokens %d\/tokens\.yaml$/);
-  for (const [key, value] of [
-    ['NoNewPrivileges', 'yes'],
-    ['ProtectSystem', 'strict'],
-    ['ProtectHome', 'yes'],
-    ['PrivateTmp', 'yes'],
-    ['PrivateDevices', 'yes'],
-    ['CapabilityBoundingSet', ''],
-    ['KillSignal', 'SIGTERM'],
-    ['UMask', '0077'],
-  ]) {
-    t.equal(one(key as string), value, `${key}=${value}`);
-  }
-  t.ok(one('ReadWritePaths'), 'only the infra checkout is writable');
-  t.match(one('LoadCredential'), /^tokens\.yaml:/);
 });
