@@ -3,8 +3,9 @@
 #     -v ./age-key.txt:/run/secrets/age-key:ro -e SOPS_AGE_KEY_FILE=/run/secrets/age-key -p 127.0.0.1:8080:8080 coffre
 # Secrets are files, never variables: the tokens file (COFFRE_TOKENS_FILE below), the age key
 # (SOPS_AGE_KEY_FILE) and, with BAO_ADDR, the Vault token (BAO_TOKEN_FILE).
+# Node 24 LTS, pinned (Node 20 reached end of life in April 2026); both stages use the same image.
 # Build stage: install with dev dependencies, compile, then drop dev dependencies.
-FROM node:20-slim AS build
+FROM node:24.20.0-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 # --ignore-scripts: the `prepare` script compiles, and the sources are not copied yet.
@@ -13,7 +14,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # Runtime stage: node, git (render checks that targets are git-ignored), the compiled code and prod deps.
-FROM node:20-slim
+FROM node:24.20.0-trixie-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
