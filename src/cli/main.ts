@@ -42,11 +42,12 @@ ${lines.join('\n')}`;
  * options, so a first pass finds it, then only that command's module is loaded for its option table.
  */
 export async function parseArgv(argv: readonly string[]): Promise<CommandLine> {
-  const names = Object.fromEntries(Object.keys(commands).map((name) => [name, [] as const]));
+  // No prototype: `coffre constructor` is an unknown command, not Object's own property.
+  const names: Record<string, readonly []> = Object.assign(Object.create(null) as object, Object.fromEntries(Object.keys(commands).map((name) => [name, [] as const])));
   const first = parseCommandLine(argv, names);
   if (first.kind !== 'command') return first;
   const command = await (commands[first.command] as () => Promise<CliCommand>)();
-  return parseCommandLine(argv, { ...names, [first.command]: command.options });
+  return parseCommandLine(argv, Object.assign(Object.create(null) as object, names, { [first.command]: command.options }));
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -84,7 +85,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write(`${await usage()}\n`);
         return 0;
       }
-      const load = commands[line.command];
+      const load = Object.hasOwn(commands, line.command) ? commands[line.command] : undefined;
       if (load === undefined) throw new CoffreError('COFFRE_USAGE', `unknown command "${line.command}"\n${await usage()}`);
       io.stdout.write(`${(await load()).usage}\n`);
       return 0;
