@@ -11,7 +11,7 @@ Prints a shell completion script for commands, options, --format values and serv
   fish   coffre completion fish > ~/.config/fish/completions/coffre.fish`;
 
 /** The command, over a getter of the table (the table holds this command too). */
-export function completionCommand(table: () => Readonly<Record<string, CliCommand>>): CliCommand {
+export function completionCommand(table: () => Promise<Readonly<Record<string, CliCommand>>>): CliCommand {
   return {
     summary: 'print a shell completion script (bash, zsh, fish)',
     usage: completionUsage,
@@ -22,7 +22,7 @@ export function completionCommand(table: () => Readonly<Record<string, CliComman
       if (shell === undefined || !(SHELLS as readonly string[]).includes(shell) || extra.length > 0) {
         throw new CoffreError('COFFRE_USAGE', `completion takes one shell name: ${SHELLS.join(', ')}`);
       }
-      io.stdout.write(completionScript(shell as Shell, table()));
+      io.stdout.write(completionScript(shell as Shell, await table()));
       return 0;
     },
   };

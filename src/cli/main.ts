@@ -2,34 +2,37 @@
 // --format json|junit, into an error document on stdout).
 import { CoffreError, exitCodeFor, formatErrorMessage, isCoffreError } from '../errors.js';
 import { parseCommandLine, type CommandLine } from './args.js';
-import { checkCommand } from './check-command.js';
-import { completionCommand } from './completion-command.js';
 import type { CliCommand } from './command.js';
 import { formatErrorDocument } from './error-document.js';
-import { renderCommand } from './render-command.js';
-import { rollbackCommand, rotateCommand, setCommand, versionsCommand } from './rotate-command.js';
-import { serveCommand } from './serve-command.js';
-import { tokenCommand } from './token-command.js';
 import type { CliIo } from './io.js';
 
 export type { CliIo } from './io.js';
 
 export const VERSION = '0.1.0';
 
-export const commands: Record<string, CliCommand> = {
-  check: checkCommand,
-  render: renderCommand,
-  rotate: rotateCommand,
-  set: setCommand,
-  versions: versionsCommand,
-  rollback: rollbackCommand,
-  serve: serveCommand,
-  token: tokenCommand,
-  completion: completionCommand(() => commands),
+// Each command's module is imported when that command runs (or its help is shown), never at start:
+// `coffre --version` loads no command, `check` does not load fastify (serve only), see bench/start.ts.
+export const commands: Record<string, () => Promise<CliCommand>> = {
+  check: async () => (await import('./check-command.js')).checkCommand,
+  render: async () => (await import('./render-command.js')).renderCommand,
+  rotate: async () => (await import('./rotate-command.js')).rotateCommand,
+  set: async () => (await import('./rotate-command.js')).setCommand,
+  versions: async () => (await import('./rotate-command.js')).versionsCommand,
+  rollback: async () => (await import('./rotate-command.js')).rollbackCommand,
+  serve: async () => (await import('./serve-command.js')).serveCommand,
+  token: async () => (await import('./token-command.js')).tokenCommand,
+  completion: async () => (await import('./completion-command.js')).completionCommand(loadCommandTable),
 };
 
-function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+/** Every command loaded (help of all commands, completion scripts). */
+async function loadCommandTable(): Promise<Record<string, CliCommand>> {
+  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, await load()] as const));
+  return Object.fromEntries(loaded);
+}
+
+async function usage(): Promise<string> {
+  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, await load()] as const));
+  const lines = loaded.map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return `usage: coffre [-C DIR] <command> [options] [SERVICE]...
 
   -C, --repo DIR   act as if started in DIR (like git -C; env COFFRE_REPO): the repo is the nearest folder up
@@ -41,18 +44,31 @@ commands:
 ${lines.join('\n')}`;
 }
 
-/** The command line as main.ts reads it (exported for the parsing tests). */
-export function parseArgv(argv: readonly string[]): CommandLine {
-  return parseCommandLine(argv, Object.fromEntries(Object.entries(commands).map(([name, c]) => [name, [...c.options]])));
+/**
+ * The command line as main.ts reads it (exported for the parsing tests). The command's name comes before its
+ * options, so a first pass finds it, then only that command's module is loaded for its option table.
+ */
+export async function parseArgv(argv: readonly string[]): Promise<CommandLine> {
+  // No prototype: `coffre constructor` is an unknown command, not Object's own property.
+  const names: Record<string, readonly []> = Object.assign(Object.create(null) as object, Object.fromEntries(Object.keys(commands).map((name) => [name, [] as const])));
+  const first = parseCommandLine(argv, names);
+  if (first.kind !== 'command') return first;
+  const command = await (commands[first.command] as () => Promise<CliCommand>)();
+  return parseCommandLine(argv, Object.assign(Object.create(null) as object, names, { [first.command]: command.options }));
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const line = parseArgv(argv);
+  let line: CommandLine;
+  try {
+    line = await parseArgv(argv);
+  } catch (error) {
+    return reportError(error, io, 'text');
+  }
   // A machine format asked for (and valid for the command) also carries a fatal error, usage errors included.
   let documentFormat = 'text';
   try {
     if (line.kind === 'command') {
-      const command = commands[line.command] as CliCommand;
+      const command = await (commands[line.command] as () => Promise<CliCommand>)();
       const format = line.values.format;
       if (typeof format === 'string' && command.formats?.includes(format)) documentFormat = format;
       if (line.errors.length > 0) throw new CoffreError('COFFRE_USAGE', `${line.errors.join('; ')}\n(see coffre help ${line.command})`);
@@ -66,23 +82,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
       return await command.run({ values: line.values, positionals: line.positionals, repo: line.repo }, io);
     }
-    if (line.errors.length > 0) throw new CoffreError('COFFRE_USAGE', `${line.errors.join('; ')}\n${usage()}`);
+    if (line.errors.length > 0) throw new CoffreError('COFFRE_USAGE', `${line.errors.join('; ')}\n${await usage()}`);
     if (line.kind === 'version') {
       io.stdout.write(`coffre ${VERSION}\n`);
       return 0;
     }
     if (line.kind === 'help') {
       if (line.command === null) {
-        io.stdout.write(`${usage()}\n`);
+        io.stdout.write(`${await usage()}\n`);
         return 0;
       }
-      const command = commands[line.command];
-      if (command === undefined) throw new CoffreError('COFFRE_USAGE', `unknown command "${line.command}"\n${usage()}`);
-      io.stdout.write(`${command.usage}\n`);
+      const load = Object.hasOwn(commands, line.command) ? commands[line.command] : undefined;
+      if (load === undefined) throw new CoffreError('COFFRE_USAGE', `unknown command "${line.command}"\n${await usage()}`);
+      io.stdout.write(`${(await load()).usage}\n`);
       return 0;
     }
     // No command at all: the overview, as a usage error.
-    io.stdout.write(`${usage()}\n`);
+    io.stdout.write(`${await usage()}\n`);
     return 2;
   } catch (error) {
     return reportError(error, io, documentFormat);

@@ -24,7 +24,7 @@ Serves the check and render API (JSON under /v1, /healthz, /readyz, /metrics, /o
   -C, --repo DIR       the infra repo: found upwards from DIR (env COFFRE_REPO; default: the working directory)
   --listen HOST:PORT   address to bind (default 127.0.0.1:8080; env COFFRE_LISTEN)
   --tokens FILE        API tokens file (YAML; env COFFRE_TOKENS_FILE); add entries with \`coffre token new\`
-  --tls-cert, --tls-key  serve HTTPS with this PEM certificate and key
+  --tls-cert, --tls-key  serve HTTPS with this PEM certificate and key (env COFFRE_TLS_CERT, COFFRE_TLS_KEY)
   --allowed-host HOST  answer only requests whose Host header names HOST (repeatable, or comma-separated;
                        env COFFRE_ALLOWED_HOSTS); others get 421. Default: any Host
   --trust-proxy ADDRS  believe X-Forwarded-For (client address for the auth-failure limit) only from these
@@ -56,8 +56,8 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   const values = {
     listen: opt('listen'),
     tokens: opt('tokens'),
-    'tls-cert': opt('tls-cert'),
-    'tls-key': opt('tls-key'),
+    'tls-cert': opt('tls-cert') ?? (io.env.COFFRE_TLS_CERT || undefined),
+    'tls-key': opt('tls-key') ?? (io.env.COFFRE_TLS_KEY || undefined),
     'insecure-no-auth': flagOf(invocation.values, 'insecure-no-auth'),
     'allowed-host': listOf(invocation.values, 'allowed-host'),
     'trust-proxy': opt('trust-proxy'),

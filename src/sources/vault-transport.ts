@@ -5,7 +5,16 @@
 // `request-promise` hook), which holds each request to one overall deadline: connect, headers AND body.
 import http from 'node:http';
 import https from 'node:https';
-import createNodeVault from 'node-vault';
+import { createRequire } from 'node:module';
+import type createNodeVaultType from 'node-vault';
+
+// node-vault (and its axios) is loaded on the first transport only: a run without a Vault address (check
+// of a sops-only repo, --version) never pays for it (see bench/start.ts).
+let nodeVaultFactory: typeof createNodeVaultType | undefined;
+function createNodeVault(...args: Parameters<typeof createNodeVaultType>): ReturnType<typeof createNodeVaultType> {
+  nodeVaultFactory ??= createRequire(import.meta.url)('node-vault') as typeof createNodeVaultType;
+  return nodeVaultFactory(...args);
+}
 
 /** One HTTP answer from Vault/OpenBao, whatever its status. `body` is parsed JSON (or null). */
 export interface VaultAnswer {

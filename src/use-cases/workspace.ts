@@ -178,7 +178,7 @@ async function sessionAuth(root: string, config: CoffreConfig, env: Environment,
       ...(auth.secretIdWrapped ? { secretIdWrapped: true } : {}),
     };
   }
-  return { method: 'token', token: staticToken(env, address) };
+  return { method: 'token', token: await staticToken(root, env, address) };
 }
 
 async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
@@ -194,15 +194,31 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
     });
     return { ...common, auth: { method: 'session', session }, transport: session.transport };
   }
-  return { ...common, auth: { method: 'token', token: staticToken(env, common.address) } };
+  return { ...common, auth: { method: 'token', token: await staticToken(root, env, common.address) } };
 }
 
-function staticToken(env: Environment, address: string): string {
+/**
+ * The static token: BAO_TOKEN / VAULT_TOKEN, else the file named by BAO_TOKEN_FILE / VAULT_TOKEN_FILE (a
+ * docker compose secret, a systemd credential: `$CREDENTIALS_DIRECTORY/…`), read once, surrounding
+ * whitespace trimmed. A relative file name is relative to the repo root.
+ */
+async function staticToken(root: string, env: Environment, address: string): Promise<string> {
   const token = envValue(env, 'BAO_TOKEN', 'VAULT_TOKEN');
-  if (!token) {
-    throw new CoffreError('COFFRE_SOURCE_AUTH', `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, or configure vault.auth.method: approle in coffre.yaml`);
+  if (token) return token;
+  const fileVariable = ['BAO_TOKEN_FILE', 'VAULT_TOKEN_FILE'].find((name) => env[name] !== undefined && env[name] !== '');
+  if (fileVariable !== undefined) {
+    const file = env[fileVariable] as string;
+    const text = await readSecretFile(root, file, `Vault token (${fileVariable})`);
+    // Never quoted back: the file might hold anything. A token is one printable word.
+    if (text === '' || !/^[\x21-\x7e]+$/.test(text)) {
+      throw new CoffreError('COFFRE_SOURCE_AUTH', `the Vault token file ${path.resolve(root, file)} (${fileVariable}) does not hold one token (expected a single line of printable characters)`);
+    }
+    return text;
   }
-  return token;
+  throw new CoffreError(
+    'COFFRE_SOURCE_AUTH',
+    `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, BAO_TOKEN_FILE or VAULT_TOKEN_FILE (a file holding it), or configure vault.auth.method: approle in coffre.yaml`,
+  );
 }
 
 /** Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE and SOPS_AGE_KEY. */

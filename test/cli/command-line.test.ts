@@ -38,6 +38,7 @@ const cases: Case[] = [
   { name: 'an unknown option names the closest one', argv: ['check', '--fromat', 'json'], error: /unknown option --fromat for coffre check; did you mean --format\?/ },
   { name: 'an unknown option of another command is not suggested', argv: ['check', '--dry-run'], error: /^unknown option --dry-run for coffre check$/ },
   { name: 'a typo of --service', argv: ['render', '--servce', 'x'], error: /did you mean --service\?/ },
+  { name: 'a name of Object.prototype is an unknown command', argv: ['constructor'], error: /^unknown command "constructor"/ },
   { name: 'an unknown command names the closest one', argv: ['chek'], error: /unknown command "chek"; did you mean check\?/ },
   { name: 'an unknown short option', argv: ['check', '-x'], error: /unknown option -x for coffre check/ },
   { name: 'a string option without its value', argv: ['check', '--format'], error: /option --format needs a value/ },
@@ -51,7 +52,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const line = parseArgv(c.argv);
+    const line = await parseArgv(c.argv);
     if (c.error) {
       t.match(line.errors.join('\n'), c.error);
       return;

@@ -24,7 +24,8 @@ for (const shell of ['bash', 'zsh', 'fish']) {
   t.test(`${shell}: names every command and every option of the table`, async (t) => {
     const { code, stdout } = await script(shell);
     t.equal(code, 0);
-    for (const [name, command] of Object.entries(commands)) {
+    for (const [name, load] of Object.entries(commands)) {
+      const command = await load();
       t.ok(hasWord(stdout, name), `command ${name}`);
       for (const option of [...COMMON_OPTIONS, ...command.options]) {
         const long = shell === 'fish' ? `-l ${option.name}` : `--${option.name}`;
