@@ -90,9 +90,20 @@ export type VaultSource = SecretSource<VaultRef> & {
   readMetadata(ref: VaultRef): Promise<VaultMetadata | null>;
   /** The data of one past version as stored (for rollback); never memoised. A missing version is a usage error. */
   readVersion(ref: VaultRef, version: number): Promise<VaultData>;
+  /**
+   * Who the token is, for audit lines: its display name and identity entity, from lookup-self. Best effort:
+   * null when the token may not look itself up (no `default` policy) or Vault cannot be asked. Memoised.
+   */
+  tokenIdentity(): Promise<VaultTokenIdentity | null>;
   /** Releases the connection pool; the source cannot be used afterwards. */
   close(): void;
 };
+
+/** What a token says of itself (never the token, never its accessor). */
+export interface VaultTokenIdentity {
+  displayName: string | null;
+  entityId: string | null;
+}
 
 const SEGMENTS = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
@@ -282,6 +293,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     for (const endpoint of ['subkeys', 'data', 'values', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
   }
 
+  let identity: Promise<VaultTokenIdentity | null> | undefined;
   const source: VaultSource = {
     kind: 'vault',
 
@@ -398,6 +410,21 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
         throw authError(address, 'auth/token/lookup-self: the Vault token is invalid or expired (403)');
       }
       return health;
+    },
+
+    tokenIdentity() {
+      identity ??= (async () => {
+        try {
+          const self = await get('auth/token/lookup-self', 'auth/token/lookup-self');
+          const data = (self.body as { data?: { display_name?: unknown; entity_id?: unknown } } | null)?.data;
+          if (self.status !== 200 || data === undefined) return null;
+          const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+          return { displayName: text(data.display_name), entityId: text(data.entity_id) };
+        } catch {
+          return null;
+        }
+      })();
+      return identity;
     },
 
     close() {

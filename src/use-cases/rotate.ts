@@ -31,6 +31,8 @@ export interface AuditRecord {
   newVersion: number | string | null;
   outcome: 'written' | 'unchanged' | 'render-failed' | 'error';
   errorCode?: ErrorCode;
+  /** Vault writes: who the Vault token is (display name, identity entity), as Vault's own audit log names it. */
+  vaultIdentity?: { displayName: string | null; entityId: string | null };
 }
 
 interface Common {
@@ -113,6 +115,10 @@ async function audited(
     resolved = resolveSecretFile(context, options.service, options.file);
     const source = sourceLabelOf(context.repo.root, resolved.file);
     partial = { source };
+    if (source.kind === 'vault' && context.vault !== null) {
+      const vaultIdentity = await context.vault.tokenIdentity();
+      if (vaultIdentity !== null) partial = { ...partial, vaultIdentity };
+    }
     const result = await write(resolved, source);
     partial = { ...partial, oldVersion: versionOf(result, 'old'), newVersion: versionOf(result, 'new') };
     await renderAfter(context, result, options.render ?? false);
@@ -309,6 +315,7 @@ function audit(options: Common, action: AuditRecord['action'], resolved: Resolve
     newVersion: fields.newVersion ?? null,
     outcome: fields.outcome ?? 'error',
     ...(fields.errorCode ? { errorCode: fields.errorCode } : {}),
+    ...(fields.vaultIdentity ? { vaultIdentity: fields.vaultIdentity } : {}),
   };
   options.audit(record);
 }

@@ -341,3 +341,23 @@ t.test('no planted or generated value appears in any output of rotate/set/versio
   for (const value of values) t.notOk(all.includes(value.trim()), 'value absent from every output');
   t.notOk(/canary/.test(all), 'no canary text at all');
 });
+
+t.test('the audit line names the Vault token (display name, identity entity); never the token or its accessor', async (t) => {
+  const name = `alice-${Math.random().toString(36).slice(2, 8)}`;
+  const created = await fixture.bao.vaultHttp('POST', 'auth/token/create', { policies: ['coffre-admin'], display_name: name, ttl: '10m' });
+  const token = (created.body as { auth: { client_token: string; accessor: string } }).auth;
+  const result = await fixture.coffre(['rotate', 'chat', 'db', 'DB_PASS', '--generate'], { env: { ...fixture.env, VAULT_TOKEN: token.client_token } });
+  t.equal(result.code, 0, result.stderr);
+  const [audit] = auditOf(result.stderr);
+  t.match(audit, { action: 'rotate', outcome: 'written', vaultIdentity: { displayName: `token-${name}` } });
+  t.notOk(result.stderr.includes(token.client_token), 'no token in the audit line');
+  t.notOk(result.stderr.includes(token.accessor), 'no accessor either');
+
+  // A token that may not look itself up (no `default` policy) still writes; the line just has no identity.
+  const blind = await fixture.bao.tokenWithPolicies(['coffre-admin'], { noDefaultPolicy: true });
+  const second = await fixture.coffre(['rotate', 'chat', 'db', 'DB_PASS', '--generate'], { env: { ...fixture.env, VAULT_TOKEN: blind } });
+  t.equal(second.code, 0, second.stderr);
+  const [secondAudit] = auditOf(second.stderr);
+  t.match(secondAudit, { action: 'rotate', outcome: 'written' });
+  t.notOk('vaultIdentity' in (secondAudit ?? {}), 'no identity when lookup-self is denied');
+});
