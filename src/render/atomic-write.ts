@@ -112,7 +112,8 @@ export async function planTargets(
  * Writes every target of `service` as one unit, under the service's render lock:
  * 1. under the lock, the {@link preflightTargets} checks again (the caller's may be stale), and removal of
  *    temp files a crashed run left;
- * 2. missing directories created (0700, or 0750 with a group), one component at a time, never via symlinks;
+ * 2. missing directories created (0700, 0750 with a group, 2770 under a folder writable by the render group),
+ *    one component at a time, never via symlinks;
  * 3. each changed target written to `.<name>.coffre-tmp-<pid>-<hex>` beside it (O_EXCL|O_NOFOLLOW, created
  *    0600, then owner/group and final mode set before the first byte), fsynced; drifted modes/owners of
  *    unchanged targets fixed through a file descriptor;

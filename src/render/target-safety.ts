@@ -1,6 +1,7 @@
 // Decides whether rendered secrets may be written at the given targets: inside the repo root, no "..",
 // NUL or absolute name, no symlink on the way, no directory writable by others, writable by this process,
-// never tracked or unignored by git. It only inspects (lstat, access, read-only git); it never writes.
+// another user's target only under the shared-checkout rule (render group), never tracked or unignored by git.
+// It only inspects (lstat, access, read-only git); it never writes.
 import { constants } from 'node:fs';
 import { access, lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
