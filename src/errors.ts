@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   COFFRE_SOURCE_UNREACHABLE: { exit: 3, http: 502, summary: 'Vault/OpenBao cannot be reached (connection refused, DNS, TLS)' },
   COFFRE_SOURCE_TIMEOUT: { exit: 3, http: 504, summary: 'Vault/OpenBao did not answer in time' },
   COFFRE_SOURCE_SEALED: { exit: 3, http: 503, summary: 'Vault/OpenBao is sealed' },
-  COFFRE_SOURCE_DENIED: { exit: 3, http: 502, summary: 'the Vault token is not allowed to read that path (403)' },
+  COFFRE_SOURCE_DENIED: { exit: 3, http: 502, summary: 'the Vault token is not allowed to read that path (403), or this user may not read (or write beside) a sops file' },
   COFFRE_SOURCE_RATE_LIMITED: { exit: 3, http: 503, summary: 'Vault/OpenBao answered 429 (rate limit quota)' },
   COFFRE_SOURCE_AUTH: { exit: 3, http: 502, summary: 'no usable Vault token: missing, invalid, or AppRole login refused' },
   COFFRE_SOURCE_WRONG_MOUNT: { exit: 3, http: 502, summary: 'the mount is not a KV v2 engine (or does not exist)' },

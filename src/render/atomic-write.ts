@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
 import { cleanStaleTemps, tempNameFor } from './stale-temps.js';
-import { preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
+import { currentWriter, preflightTargets, resolveRoot, type CheckedTarget, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 
 /** One target and the exact text to put in it. */
 export interface TargetWrite extends TargetSpec {
@@ -112,7 +112,8 @@ export async function planTargets(
  * Writes every target of `service` as one unit, under the service's render lock:
  * 1. under the lock, the {@link preflightTargets} checks again (the caller's may be stale), and removal of
  *    temp files a crashed run left;
- * 2. missing directories created (0700, or 0750 with a group), one component at a time, never via symlinks;
+ * 2. missing directories created (0700, 0750 with a group, 2770 under a folder writable by the render group),
+ *    one component at a time, never via symlinks;
  * 3. each changed target written to `.<name>.coffre-tmp-<pid>-<hex>` beside it (O_EXCL|O_NOFOLLOW, created
  *    0600, then owner/group and final mode set before the first byte), fsynced; drifted modes/owners of
  *    unchanged targets fixed through a file descriptor;
@@ -184,14 +185,20 @@ async function swapTargets(
       const bytes = Buffer.from(writes[index]!.content, 'utf8');
       const current = await readCurrent(target, bytes);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      if (current !== null && current.bytes.equals(bytes)) {
+      const unchanged = current !== null && current.bytes.equals(bytes);
+      if (unchanged && !current.driftNeedsRewrite) {
         results.push({ targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed: current.permissionsFixed });
         continue;
       }
       const swap: PendingSwap = { target, temp: null, backup: null, previous: current, swapped: false };
       pending.push(swap);
       swap.temp = await writeTemp(target, bytes, hooks);
-      results.push({ targetRel: target.targetRel, outcome: current === null ? 'created' : 'updated', sha256, permissionsFixed: false });
+      // An unchanged target of another user with drifted permissions cannot be chmod-ed: the same bytes replace it.
+      results.push(
+        unchanged
+          ? { targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed: true }
+          : { targetRel: target.targetRel, outcome: current === null ? 'created' : 'updated', sha256, permissionsFixed: false },
+      );
     }
     for (const [index, swap] of pending.entries()) {
       step = swap.target.targetRel;
@@ -271,7 +278,11 @@ async function linkBackup(target: CheckedTarget): Promise<string | null> {
 /** Rollback without a hard-link backup: the previous bytes, mode and owner written back atomically. */
 async function restoreByRewriting(target: CheckedTarget, previous: CurrentFile): Promise<void> {
   const { mode, uid, gid } = previous.stats;
-  const temp = await writeTemp({ ...target, mode: mode & 0o777, owner: uid, group: gid }, previous.bytes, {});
+  // Only root can give a file to another user (a shared checkout's target of another group member): the bytes and mode matter.
+  const writer = currentWriter();
+  const owner = writer.uid === 0 || uid === writer.uid ? uid : null;
+  const group = writer.uid === 0 || writer.groups.includes(gid) ? gid : target.group;
+  const temp = await writeTemp({ ...target, mode: mode & 0o777, owner, group }, previous.bytes, {});
   try {
     await rename(temp, target.file);
   } catch (error) {
@@ -305,7 +316,10 @@ async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks
  * bytes equal `unchangedIf` and its mode/owner/group drifted, the drift is fixed through the same descriptor,
  * so no file swapped in between the read and the fix can be chmod-ed or chown-ed.
  */
-async function readCurrent(target: CheckedTarget, unchangedIf?: Buffer): Promise<(CurrentFile & { permissionsFixed: boolean }) | null> {
+async function readCurrent(
+  target: CheckedTarget,
+  unchangedIf?: Buffer,
+): Promise<(CurrentFile & { permissionsFixed: boolean; driftNeedsRewrite: boolean }) | null> {
   let handle;
   try {
     handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -323,12 +337,15 @@ async function readCurrent(target: CheckedTarget, unchangedIf?: Buffer): Promise
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} exists and is not a regular file`, { file: target.targetRel });
     }
     const bytes = await handle.readFile();
-    const permissionsFixed = unchangedIf !== undefined && bytes.equals(unchangedIf) && hasPermissionDrift(stats, target);
-    if (permissionsFixed) {
+    const drifted = unchangedIf !== undefined && bytes.equals(unchangedIf) && hasPermissionDrift(stats, target);
+    const euid = currentWriter().uid;
+    // Only the owner (or root) may chmod/chown; another group member's target is rewritten instead (see swapTargets).
+    if (drifted && euid !== 0 && stats.uid !== euid) return { bytes, stats, permissionsFixed: false, driftNeedsRewrite: true };
+    if (drifted) {
       if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
       await handle.chmod(target.mode);
     }
-    return { bytes, stats, permissionsFixed };
+    return { bytes, stats, permissionsFixed: drifted, driftNeedsRewrite: false };
   } finally {
     await handle.close();
   }
@@ -343,13 +360,17 @@ function hasPermissionDrift(stats: Stats, target: CheckedTarget): boolean {
 }
 
 async function createMissingDirs(target: CheckedTarget): Promise<void> {
-  // Group members need to traverse the directory to read a 0640 target.
-  const dirMode = target.group !== null && (target.mode & 0o070) !== 0 ? 0o750 : 0o700;
+  if (target.missingDirs.length === 0) return;
+  // Group members need to traverse the directory to read a 0640 target; in a checkout shared by the render
+  // group (group-writable parent), they also render into it: group-writable and setgid, like its parent.
+  const parent = await lstat(path.dirname(target.missingDirs[0]!));
+  const shared = target.group !== null && (parent.mode & 0o020) !== 0 && parent.gid === target.group;
+  const dirMode = shared ? 0o2770 : target.group !== null && (target.mode & 0o070) !== 0 ? 0o750 : 0o700;
   for (const dir of target.missingDirs) {
     try {
       await mkdir(dir, { mode: dirMode });
-      await chmod(dir, dirMode);
       if (target.group !== null) await chown(dir, -1, target.group);
+      await chmod(dir, dirMode);
     } catch (error) {
       // Created meanwhile (e.g. by an earlier target of the same service): fine if it is a real directory.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

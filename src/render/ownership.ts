@@ -29,3 +29,29 @@ export async function resolvePrincipal(kind: 'owner' | 'group', value: Principal
   if (id === null) throw new CoffreError('COFFRE_CONFIG_INVALID', `render.${kind} "${value}" is not a known ${kind === 'owner' ? 'user' : 'group'} on this host`);
   return id;
 }
+
+/**
+ * True when user `uid` belongs to group `gid` on this host: as its primary group (/etc/passwd) or as a listed
+ * member (/etc/group). Root (uid 0) counts as a member of every group. An unknown uid belongs to none.
+ */
+export async function isGroupMember(uid: number, gid: number): Promise<boolean> {
+  if (uid === 0) return true;
+  const [passwd, group] = await Promise.all([readFile('/etc/passwd', 'utf8').catch(() => ''), readFile('/etc/group', 'utf8').catch(() => '')]);
+  const user = passwd.split('\n').map((line) => line.split(':')).find((fields) => fields[2] === String(uid));
+  if (user === undefined || user[0] === undefined) return false;
+  if (user[3] === String(gid)) return true;
+  const entry = group.split('\n').map((line) => line.split(':')).find((fields) => fields[2] === String(gid));
+  return entry?.[3]?.split(',').includes(user[0]) ?? false;
+}
+
+/** The local name of a uid/gid (`alice`, `docker`), or the number itself when it has none. */
+export async function idName(kind: 'uid' | 'gid', id: number): Promise<string> {
+  const text = await readFile(kind === 'uid' ? '/etc/passwd' : '/etc/group', 'utf8').catch(() => '');
+  return text.split('\n').map((line) => line.split(':')).find((fields) => fields[2] === String(id))?.[0] || String(id);
+}
+
+/** `uid 1001 (alice)` / `gid 998 (docker)`: an id with its local name when it has one, for messages. */
+export async function describeId(kind: 'uid' | 'gid', id: number): Promise<string> {
+  const name = await idName(kind, id);
+  return name === String(id) ? `${kind} ${id}` : `${kind} ${id} (${name})`;
+}

@@ -8,10 +8,12 @@
 // carries its own `.gitignore` (`*`), so it is invisible to git without editing the repo's rules.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { chmod, link, lstat, mkdir, readFile, readdir, realpath, stat, unlink, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { chmod, chown, link, lstat, mkdir, readFile, readdir, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoffreError } from '../errors.js';
+import { describeId } from './ownership.js';
 import { isProcessAlive, processStartTime } from './process-liveness.js';
 
 /** Default time a render waits for another render of the same service before COFFRE_LOCKED. */
@@ -44,6 +46,12 @@ const heldTokens = new Set<string>();
 const STALE_GUARD_MS = 10_000;
 /** A lock file still empty after this long was created by a process that died before writing its pid. */
 const STALE_EMPTY_LOCK_MS = 5_000;
+
+/**
+ * Mode of lock files: they hold a pid, a host, a start time and a random token, no secret; other admins sharing
+ * the lock directory must read them to wait for or break a lock. Never writable by anyone but their creator.
+ */
+const LOCK_FILE_MODE = 0o644;
 
 /** `<root>/.coffre/locks`: where render locks live (`root` should be the real path of the repo root). */
 export function lockDirectoryOf(root: string): string {
@@ -112,6 +120,7 @@ async function acquireLockFile(root: string, lockPath: string, who: string, opti
   const deadline = Date.now() + timeoutMs;
   let pause = 10;
   let holder: LockContent | null = null;
+  let unreadable = false;
   for (;;) {
     if (await createExclusive(lockPath, serialized)) {
       heldTokens.add(mine.token);
@@ -119,6 +128,7 @@ async function acquireLockFile(root: string, lockPath: string, who: string, opti
     }
     const observed = await readLock(lockPath);
     holder = observed?.content ?? holder;
+    unreadable = observed?.unreadable ?? false;
     const broken = observed !== null && isStale(observed) && (await breakStaleFile(lockPath, observed.raw));
     if (broken || observed === null) continue;
     const remaining = deadline - Date.now();
@@ -126,7 +136,7 @@ async function acquireLockFile(root: string, lockPath: string, who: string, opti
     await sleep(Math.min(remaining, pause + Math.floor(Math.random() * pause)));
     pause = Math.min(pause * 2, 200);
   }
-  const owner = holder ? `pid ${holder.pid} on ${holder.host}` : 'another process';
+  const owner = holder ? `pid ${holder.pid} on ${holder.host}` : unreadable ? 'another user: this user may not read that file' : 'another process';
   throw new CoffreError(
     'COFFRE_LOCKED',
     `${who} holds ${lockPath} (${owner}); gave up after ${timeoutMs} ms. ` +
@@ -141,7 +151,16 @@ async function acquireLockFile(root: string, lockPath: string, who: string, opti
  */
 async function createExclusive(file: string, content: string): Promise<boolean> {
   const temp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temp, content, { flag: 'wx', mode: 0o600 });
+  try {
+    await writeFile(temp, content, { flag: 'wx', mode: LOCK_FILE_MODE });
+    // Readable by the other users who may share the lock directory (their renders read the holder), whatever the umask.
+    await chmod(temp, LOCK_FILE_MODE);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw await lockDirectoryAccessError(path.dirname(file), error);
+    throw error;
+  }
   try {
     await link(temp, file);
     return true;
@@ -153,7 +172,8 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
     await unlink(temp).catch(() => undefined);
   }
   try {
-    await writeFile(file, content, { flag: 'wx', mode: 0o600 });
+    await writeFile(file, content, { flag: 'wx', mode: LOCK_FILE_MODE });
+    await chmod(file, LOCK_FILE_MODE);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -175,34 +195,72 @@ async function removeDeadCreationTemps(lockPath: string): Promise<void> {
 async function ensureLockDirectory(root: string): Promise<void> {
   const coffreDir = path.join(root, '.coffre');
   const lockDir = lockDirectoryOf(root);
+  let parent = await lstat(root);
   for (const dir of [coffreDir, lockDir]) {
     try {
       await mkdir(dir, { mode: 0o700 });
-      await chmod(dir, 0o700);
+      await shareLikeParent(dir, parent);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw await lockDirectoryAccessError(path.dirname(dir), error);
+      if (code !== 'EEXIST') throw error;
     }
-    const stats = await lstat(dir);
+    const stats = await lstat(dir).catch(async (error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === 'EACCES' ? await lockDirectoryAccessError(path.dirname(dir), error) : error;
+    });
     if (!stats.isDirectory() || stats.isSymbolicLink()) {
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} must be a real directory (it holds render locks)`);
     }
     if ((stats.mode & 0o002) !== 0) {
-      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} is writable by other users (it holds render locks)`);
+      throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} is writable by other users (it holds render locks): chmod o-w ${dir}`);
     }
+    parent = stats;
   }
   try {
     await writeFile(path.join(lockDir, '.gitignore'), '# render locks of coffre: never commit\n*\n', { flag: 'wx', mode: 0o644 });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw await lockDirectoryAccessError(lockDir, error);
+    if (code !== 'EEXIST') throw error;
   }
 }
 
-async function readLock(lockPath: string): Promise<{ raw: string; content: LockContent | null; mtimeMs: number } | null> {
+/**
+ * Gives a lock directory just created the sharing of its parent: under a group-writable parent (a checkout
+ * shared by a group), group-writable for the parent's group and setgid, so that every admin of that group can
+ * take and break locks in it; otherwise owner-only. Never any bit for other users.
+ */
+async function shareLikeParent(dir: string, parent: Stats): Promise<void> {
+  if ((parent.mode & 0o020) !== 0) {
+    try {
+      await chown(dir, -1, parent.gid);
+      await chmod(dir, 0o2770);
+      return;
+    } catch (error) {
+      // Not a member of the parent's group (it can only be writable to us as its owner): keep it private.
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+    }
+  }
+  await chmod(dir, 0o700);
+}
+
+interface ObservedLock {
+  raw: string;
+  content: LockContent | null;
+  mtimeMs: number;
+  /** The file exists but this user may not read it (a 0600 lock of another user, from an older coffre). */
+  unreadable?: boolean;
+}
+
+async function readLock(lockPath: string): Promise<ObservedLock | null> {
   try {
     const [raw, stats] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
     return { raw, content: parseLock(raw), mtimeMs: stats.mtimeMs };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    // Nothing proves its holder dead: it is waited for, never broken.
+    if (code === 'EACCES') return { raw: '', content: null, mtimeMs: Date.now(), unreadable: true };
     throw error;
   }
 }
@@ -217,8 +275,9 @@ function parseLock(raw: string): LockContent | null {
   }
 }
 
-function isStale(observed: { content: LockContent | null; mtimeMs: number }): boolean {
+function isStale(observed: ObservedLock): boolean {
   const { content } = observed;
+  if (observed.unreadable) return false;
   // Only the no-hard-link fallback can show an empty file (between O_EXCL create and write): only old ones are stale.
   if (content === null) return Date.now() - observed.mtimeMs > STALE_EMPTY_LOCK_MS;
   // A pid means nothing on another host (shared filesystem): such a lock is only ever waited for.
@@ -263,3 +322,18 @@ async function releaseLock(lockPath: string, token: string): Promise<void> {
   if (current !== null && parseLock(current)?.token === token) await unlink(lockPath).catch(() => undefined);
 }
 
+/**
+ * COFFRE_TARGET_WRITE for a lock directory (or its parent) this user cannot write: its owner and mode, and how
+ * a checkout shared by a group makes it usable (older coffre versions created it 0700 for its first user).
+ */
+export async function lockDirectoryAccessError(dir: string, error: unknown): Promise<CoffreError> {
+  const stats = await lstat(dir).catch(() => null);
+  const shown = stats === null ? '' : `: it is owned by ${await describeId('uid', stats.uid)}, group ${await describeId('gid', stats.gid)}, mode 0${(stats.mode & 0o7777).toString(8)}`;
+  return new CoffreError(
+    'COFFRE_TARGET_WRITE',
+    `cannot create render locks in ${dir} (${(error as NodeJS.ErrnoException).code ?? String(error)})${shown}. On a checkout shared by a group, make it group-writable ` +
+      `by that group and setgid (chgrp GROUP ${dir} && chmod 2770 ${dir}); never writable by others`,
+    {},
+    { cause: error },
+  );
+}

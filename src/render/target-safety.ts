@@ -1,12 +1,14 @@
 // Decides whether rendered secrets may be written at the given targets: inside the repo root, no "..",
 // NUL or absolute name, no symlink on the way, no directory writable by others, writable by this process,
-// never tracked or unignored by git. It only inspects (lstat, access, read-only git); it never writes.
+// another user's target only under the shared-checkout rule (render group), never tracked or unignored by git.
+// It only inspects (lstat, access, read-only git); it never writes.
 import { constants } from 'node:fs';
 import { access, lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { checkGitExposure, type GitExposure } from './git-exposure.js';
-import { lockDirectoryOf } from './render-lock.js';
+import { describeId, idName, isGroupMember } from './ownership.js';
+import { lockDirectoryAccessError, lockDirectoryOf } from './render-lock.js';
 
 /** Default mode of a rendered target: read/write for its owner only. */
 export const DEFAULT_TARGET_MODE = 0o600;
@@ -171,6 +173,8 @@ async function checkTargetPath(root: string, realRoot: string, spec: TargetSpec)
   let dir = realRoot;
   let nearestExisting = realRoot;
   const missingDirs: string[] = [];
+  // Every existing directory from the root down to the target's: whoever can write one of them can swap the target.
+  const existingDirs: ExistingDir[] = [{ dir: realRoot, shown: '.', stats: await lstat(realRoot) }];
   for (const [index, segment] of segments.slice(0, -1).entries()) {
     dir = path.join(dir, segment);
     const shownDir = segments.slice(0, index + 1).join('/');
@@ -191,6 +195,7 @@ async function checkTargetPath(root: string, realRoot: string, spec: TargetSpec)
     }
     assertNotWritableByOthers(stats.mode, dir, shownDir);
     nearestExisting = dir;
+    existingDirs.push({ dir, shown: shownDir, stats });
   }
   const name = segments[segments.length - 1]!;
   const file = path.join(dir, name);
@@ -207,9 +212,7 @@ async function checkTargetPath(root: string, realRoot: string, spec: TargetSpec)
   const euid = process.geteuid?.() ?? 0;
   if (existing) {
     await assertAccess(file, constants.R_OK, `cannot read the current ${targetRel} to compare it`, targetRel);
-    if (euid !== 0 && existing.uid !== euid) {
-      throw new CoffreError('COFFRE_TARGET_WRITE', `${targetRel} is owned by uid ${existing.uid}, not by the user running coffre (uid ${euid})`, { file: targetRel });
-    }
+    if (euid !== 0 && existing.uid !== euid) await assertMayReplaceOthersTarget(targetRel, existing, group, existingDirs, euid);
   }
   if (euid !== 0 && owner !== null && owner !== euid) {
     throw new CoffreError('COFFRE_TARGET_WRITE', `only root can give ${targetRel} to uid ${owner} (coffre runs as uid ${euid})`, { file: targetRel });
@@ -220,12 +223,81 @@ async function checkTargetPath(root: string, realRoot: string, spec: TargetSpec)
   return { targetRel, file, dir, name, missingDirs, mode, owner, group };
 }
 
+/** Who this process writes as: its effective uid, and the gids it may give a file (effective + supplementary). */
+export function currentWriter(): { uid: number; groups: number[] } {
+  return { uid: process.geteuid?.() ?? 0, groups: [process.getegid?.() ?? 0, ...(process.getgroups?.() ?? [])] };
+}
+
+interface ExistingDir {
+  dir: string;
+  /** Relative to the root (`.` for the root). */
+  shown: string;
+  stats: import('node:fs').Stats;
+}
+
+/**
+ * The shared-checkout rule: a target owned by another user is replaced (by rename, never written in place) only
+ * when a render group is configured, the target's owner is root or a member of it, and every directory from the
+ * root down to the target's is owned by the writer, root or a member, and writable by no group but the render
+ * group (by no other user: checked for every target). Then only that group's members, who may read the rendered
+ * secrets anyway, could have touched the target or can swap the new one; anything else is refused, saying why.
+ */
+async function assertMayReplaceOthersTarget(
+  targetRel: string,
+  existing: import('node:fs').Stats,
+  group: number | null,
+  dirs: readonly ExistingDir[],
+  euid: number,
+): Promise<void> {
+  const owner = await describeId('uid', existing.uid);
+  const me = await describeId('uid', euid);
+  if (group === null) {
+    throw new CoffreError(
+      'COFFRE_TARGET_WRITE',
+      `${targetRel} is owned by ${owner}, not by the user running coffre (${me}); coffre replaces another user's target only ` +
+        `when both are in the configured render group: set render.group (with render.mode 0640) for a checkout shared by a group, or remove the file`,
+      { file: targetRel },
+    );
+  }
+  const renderGroup = await describeId('gid', group);
+  if (!(await isGroupMember(existing.uid, group))) {
+    throw new CoffreError(
+      'COFFRE_TARGET_WRITE',
+      `${targetRel} is owned by ${owner}, who is not in the render group ${renderGroup}: coffre replaces only targets of render-group members ` +
+        `(remove the file, or add that user to the group if it should share the checkout)`,
+      { file: targetRel },
+    );
+  }
+  for (const { dir, shown, stats } of dirs) {
+    const where = shown === '.' ? `the repo root ${dir}` : `directory ${shown}`;
+    if ((stats.mode & 0o020) !== 0 && stats.gid !== group) {
+      throw new CoffreError(
+        'COFFRE_TARGET_UNSAFE',
+        `${targetRel} is owned by ${owner}; ${where} is writable by group ${await describeId('gid', stats.gid)}, which is not the render group ` +
+          `${renderGroup}: its members could swap the rendered secrets (chgrp ${await idName('gid', group)} ${dir}, or chmod g-w ${dir})`,
+        { file: targetRel },
+      );
+    }
+    if (stats.uid !== euid && !(await isGroupMember(stats.uid, group))) {
+      throw new CoffreError(
+        'COFFRE_TARGET_UNSAFE',
+        `${targetRel} is owned by ${owner}; ${where} is owned by ${await describeId('uid', stats.uid)}, who is not in the render group ` +
+          `${renderGroup} and could swap the rendered secrets (chown it to root or a member of the group)`,
+        { file: targetRel },
+      );
+    }
+  }
+}
+
 /** The lock directory (`.coffre/locks`) must not be a symlink and must be creatable/writable. */
 async function checkLockDirectory(realRoot: string): Promise<void> {
   const lockDir = lockDirectoryOf(realRoot);
   let nearestExisting = realRoot;
   for (const dir of [path.dirname(lockDir), lockDir]) {
-    const stats = await lstatOrNull(dir);
+    // EACCES: a parent this user may not search (e.g. `.coffre` left 0700 by another admin's older coffre).
+    const stats = await lstatOrNull(dir).catch(async (error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === 'EACCES' ? await lockDirectoryAccessError(path.dirname(dir), error) : error;
+    });
     if (stats === null) break;
     if (stats.isSymbolicLink() || !stats.isDirectory()) {
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `${dir} must be a real directory (it holds render locks)`);
@@ -233,8 +305,13 @@ async function checkLockDirectory(realRoot: string): Promise<void> {
     assertNotWritableByOthers(stats.mode, dir, path.relative(realRoot, dir));
     nearestExisting = dir;
   }
-  await assertAccess(nearestExisting, constants.W_OK | constants.X_OK, `cannot create render locks in ${nearestExisting}`);
+  try {
+    await access(nearestExisting, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw await lockDirectoryAccessError(nearestExisting, error);
+  }
 }
+
 
 function checkMode(mode: number, targetRel: string): number {
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {

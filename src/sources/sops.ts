@@ -65,6 +65,23 @@ function revisionOf(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
+function isDenied(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+/** This user may not read the sops file (or write beside it): named, with what a checkout shared by a group needs. */
+function denied(ref: SopsRef, error: unknown, what: 'read' | 'write'): CoffreError {
+  const fix = what === 'read' ? `make it readable by that group (chgrp GROUP ${ref.file} && chmod g+r ${ref.file})` : `make its folder writable by that group and setgid (chgrp GROUP DIR && chmod g+ws DIR)`;
+  return new CoffreError(
+    'COFFRE_SOURCE_DENIED',
+    `${ref.file}: this user may not ${what === 'read' ? 'read this sops file' : 'write a new version of this sops file beside it'} ` +
+      `(${(error as NodeJS.ErrnoException).code ?? 'denied'}); on a checkout shared by a group, ${fix}`,
+    { file: ref.file },
+    { cause: error },
+  );
+}
+
 function isMissingFile(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -90,6 +107,7 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
         (text) => ({ sops: parseSopsFile(text, ref.format, ref.file), revision: revisionOf(text) }),
         (error: unknown) => {
           if (isMissingFile(error)) return null;
+          if (isDenied(error)) throw denied(ref, error, 'read');
           throw error;
         },
       );
@@ -157,10 +175,11 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
 async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string, string>, identities: AgeIdentity[], now: Date, expectedRevision: string): Promise<SopsWriteResult> {
   const before = await readFile(ref.file, 'utf8').catch((error: unknown) => {
     if (isMissingFile(error)) throw conflict(ref, 'the file was removed since it was read');
+    if (isDenied(error)) throw denied(ref, error, 'read');
     throw error;
   });
   if (revisionOf(before) !== expectedRevision) throw conflict(ref, 'the file changed since it was read (another write, e.g. a concurrent rotation)');
-  const { mode } = await stat(ref.file);
+  const { mode, gid } = await stat(ref.file);
   const sops = parseSopsFile(before, ref.format, ref.file);
   const plain = await decryptSopsFile(sops, identities);
   const result = setSopsValues({ sops, decrypted: plain, changes, now });
@@ -171,10 +190,16 @@ async function writeSopsFileAtomically(ref: SopsRef, changes: ReadonlyMap<string
   const temp = path.join(dir, `.${path.basename(ref.file)}.coffre-${randomBytes(6).toString('hex')}.tmp`);
   let renamed = false;
   try {
-    const handle = await open(temp, 'wx', mode & 0o777);
+    const handle = await open(temp, 'wx', mode & 0o777).catch((error: unknown) => {
+      throw isDenied(error) ? denied(ref, error, 'write') : error;
+    });
     try {
       await handle.writeFile(result.text, 'utf8');
-      // The umask may have narrowed the mode given to open().
+      // Keep the group too (a checkout shared by a group): possible when this user is in it; else the directory's rules apply.
+      await handle.chown(-1, gid).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+      });
+      // The umask may have narrowed the mode given to open(); chown may have cleared a setgid bit.
       await handle.chmod(mode & 0o7777);
       await handle.sync();
     } finally {

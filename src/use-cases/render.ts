@@ -118,7 +118,9 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     refuseServiceErrors(context, service);
     for (const file of service.secretFiles) refuseParentSegments(file);
     for (const file of service.secretFiles) refuseMissingSource(file);
-    const checked = await preflightTargets(root, service.secretFiles.map((f) => f.target), { skipGit: gitCleared });
+    // With the mode/owner/group of the writes: who may replace whose target depends on the render group.
+    const specs = service.secretFiles.map((f) => ({ target: f.target, targetRel: f.targetRel, mode, owner, group }));
+    const checked = await preflightTargets(root, specs, { skipGit: gitCleared });
     // Sources are read under the service lock: the last render to take it writes the newest values, and a
     // slow render can never overwrite a newer one with what it read before (a dry run writes nothing: no lock).
     if (!options.dryRun) lock = await acquireServiceLock(root, service.name);
