@@ -42,7 +42,8 @@ t.test('two renders of one service in two processes are serialised and never int
   const targets = ['a/secrets/one.env', 'a/secrets/two.env', 'b/secrets/three.env'];
   const version = (tag: string): RenderChildJob['writes'] =>
     targets.map((targetRel, index) => ({ targetRel, content: `K${index}="${tag}-${index}-${'x'.repeat(4096)}"\n` }));
-  const startAt = Date.now() + 500;
+  // Both children wait for the same instant; 3 s leaves room for two node start-ups on a loaded machine.
+  const startAt = Date.now() + 3_000;
   const common = { root, service: 'svc', startAt, swapDelayMs: 40 };
   const [first, second] = await Promise.all([
     runChild({ ...common, writes: version('alpha') }),
