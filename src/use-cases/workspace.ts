@@ -112,11 +112,14 @@ export async function openVaultSession(options: OpenVaultSessionOptions): Promis
   });
 }
 
-/** First defined of the names; like the bao CLI, a BAO_ variable that is present wins even when empty. */
+/**
+ * First set, non-empty one of the names (a BAO_ variable before its VAULT_ form, as the bao CLI reads them). An
+ * empty variable (`BAO_ADDR=` left by a shell profile or a compose file) counts as unset and falls through.
+ */
 function envValue(env: Environment, ...names: string[]): string | undefined {
   for (const name of names) {
     const value = env[name];
-    if (value !== undefined) return value;
+    if (value !== undefined && value !== '') return value;
   }
   return undefined;
 }
@@ -135,11 +138,13 @@ type VaultCommon = Omit<VaultSourceOptions, 'auth'>;
 function vaultCommon(config: CoffreConfig, env: Environment): VaultCommon | null {
   const address = config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
   if (!address) return null;
+  // coffre.yaml's namespace wins; BAO_NAMESPACE / VAULT_NAMESPACE fill it when the config leaves it out.
+  const namespace = config.vault.namespace ?? envValue(env, 'BAO_NAMESPACE', 'VAULT_NAMESPACE');
   return {
     address,
     timeoutMs: config.vault.timeoutMs,
     concurrency: config.vault.concurrency,
-    ...(config.vault.namespace ? { namespace: config.vault.namespace } : {}),
+    ...(namespace ? { namespace } : {}),
   };
 }
 
@@ -200,7 +205,8 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
 /**
  * The static token: BAO_TOKEN / VAULT_TOKEN, else the file named by BAO_TOKEN_FILE / VAULT_TOKEN_FILE (a
  * docker compose secret, a systemd credential: `$CREDENTIALS_DIRECTORY/…`), read once, surrounding
- * whitespace trimmed. A relative file name is relative to the repo root.
+ * whitespace trimmed. A relative file name is relative to the repo root. Last, like the bao/vault CLI, the
+ * token `bao login` / `vault login` left in `~/.vault-token` (HOME from the environment given), if it exists.
  */
 async function staticToken(root: string, env: Environment, address: string): Promise<string> {
   const token = envValue(env, 'BAO_TOKEN', 'VAULT_TOKEN');
@@ -215,22 +221,65 @@ async function staticToken(root: string, env: Environment, address: string): Pro
     }
     return text;
   }
+  const helperFile = tokenHelperFile(env);
+  if (helperFile !== null) {
+    let text: string | null;
+    try {
+      text = (await readFile(helperFile, 'utf8')).trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw new CoffreError('COFFRE_SOURCE_AUTH', `cannot read the Vault token helper file ${helperFile}: ${code ?? 'error'}`, {}, { cause: error });
+      }
+      text = null;
+    }
+    if (text !== null) {
+      if (text === '' || !/^[\x21-\x7e]+$/.test(text)) {
+        throw new CoffreError('COFFRE_SOURCE_AUTH', `the Vault token helper file ${helperFile} does not hold one token (expected a single line of printable characters): log in again (bao login) or remove it`);
+      }
+      return text;
+    }
+  }
   throw new CoffreError(
     'COFFRE_SOURCE_AUTH',
-    `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, BAO_TOKEN_FILE or VAULT_TOKEN_FILE (a file holding it), or configure vault.auth.method: approle in coffre.yaml`,
+    `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, BAO_TOKEN_FILE or VAULT_TOKEN_FILE (a file holding it), log in with bao login (~/.vault-token), or configure vault.auth.method: approle in coffre.yaml`,
   );
 }
 
-/** Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE and SOPS_AGE_KEY. */
+/** `~/.vault-token`, where the bao and vault CLIs' default token helper keeps the token of `login`; null without HOME. */
+function tokenHelperFile(env: Environment): string | null {
+  const home = env.HOME;
+  return home && path.isAbsolute(home) ? path.join(home, '.vault-token') : null;
+}
+
+/**
+ * sops' default age key file: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `$HOME/.config/sops/age/keys.txt` (Go's
+ * os.UserConfigDir on Linux: an empty XDG_CONFIG_HOME counts as unset, a relative one gives no directory at all).
+ */
+function defaultAgeKeyFile(env: Environment): string | null {
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg) return path.isAbsolute(xdg) ? path.join(xdg, 'sops', 'age', 'keys.txt') : null;
+  const home = env.HOME;
+  return home && path.isAbsolute(home) ? path.join(home, '.config', 'sops', 'age', 'keys.txt') : null;
+}
+
+/**
+ * Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and, as
+ * sops 3.8+ does, sops' default key file in addition to them (not only when they are unset); that one is skipped
+ * when it does not exist.
+ */
 async function loadAgeIdentities(root: string, config: CoffreConfig, env: Environment): Promise<AgeIdentity[]> {
   const identities: AgeIdentity[] = [];
-  const files = [config.sops.ageKeyFile ? path.resolve(root, config.sops.ageKeyFile) : null, env.SOPS_AGE_KEY_FILE || null];
-  for (const file of files) {
-    if (!file) continue;
+  const defaultFile = defaultAgeKeyFile(env);
+  const files = [config.sops.ageKeyFile ? path.resolve(root, config.sops.ageKeyFile) : null, env.SOPS_AGE_KEY_FILE || null, defaultFile];
+  for (const [index, file] of files.entries()) {
+    if (!file || files.indexOf(file) !== index) continue;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (file === defaultFile && (code === 'ENOENT' || code === 'ENOTDIR')) continue;
       throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `cannot read age key file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: error });
     }
     identities.push(...parseAgeIdentities(text, file));
