@@ -1,7 +1,7 @@
 // Opens an infra repo for one run: loads coffre.yaml, resolves Vault settings and age identities from the
 // config and the environment given (never process.env directly), discovers services, builds the sources.
 // A long-lived Vault session (serve) is created here too, but owned and closed by its caller.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireSopsWriteLock } from '../render/index.js';
@@ -11,6 +11,7 @@ import type { DiscoveryCache } from '../repo/discovery-cache.js';
 import { openCommitView, type CommitView } from './commit-view.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
+import type { VaultTls } from '../sources/vault-transport.js';
 import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
 import type { SourceSet } from './source-set.js';
 
@@ -56,7 +57,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   const commitView = options.asOf === undefined ? null : await openCommitView(root, options.asOf);
   const { config, file: configFile } = await loadConfig(root);
   const shared = options.vaultSession ?? null;
-  const vaultOptions = shared ? sharedSessionOptions(config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
+  const vaultOptions = shared ? await sharedSessionOptions(root, config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
   const vaultSession = vaultOptions?.auth.method === 'session' ? (vaultOptions.auth.session as VaultSession) : null;
   let identities: AgeIdentity[];
   let repo: RepoModel;
@@ -100,7 +101,7 @@ export interface OpenVaultSessionOptions {
 export async function openVaultSession(options: OpenVaultSessionOptions): Promise<VaultSession | null> {
   const root = path.resolve(options.root);
   const { config } = await loadConfig(root);
-  const common = vaultCommon(config, options.env);
+  const common = await vaultCommon(root, config, options.env);
   if (common === null) return null;
   const auth = await sessionAuth(root, config, options.env, common.address);
   return createVaultSession({
@@ -108,6 +109,7 @@ export async function openVaultSession(options: OpenVaultSessionOptions): Promis
     timeoutMs: common.timeoutMs,
     auth,
     ...(common.namespace ? { namespace: common.namespace } : {}),
+    ...(common.tls ? { tls: common.tls } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
@@ -135,22 +137,101 @@ async function readSecretFile(root: string, file: string, what: string): Promise
 
 type VaultCommon = Omit<VaultSourceOptions, 'auth'>;
 
-function vaultCommon(config: CoffreConfig, env: Environment): VaultCommon | null {
+async function vaultCommon(root: string, config: CoffreConfig, env: Environment, withTls = true): Promise<VaultCommon | null> {
   const address = config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
   if (!address) return null;
   // coffre.yaml's namespace wins; BAO_NAMESPACE / VAULT_NAMESPACE fill it when the config leaves it out.
   const namespace = config.vault.namespace ?? envValue(env, 'BAO_NAMESPACE', 'VAULT_NAMESPACE');
+  const tls = withTls && /^https:/i.test(address) ? await vaultTls(root, config, env) : undefined;
   return {
     address,
     timeoutMs: config.vault.timeoutMs,
     concurrency: config.vault.concurrency,
     ...(namespace ? { namespace } : {}),
+    ...(tls ? { tls } : {}),
   };
 }
 
+/** Go's strconv.ParseBool, as Vault parses VAULT_SKIP_VERIFY. */
+function goBool(text: string): boolean | null {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return null;
+}
+
+/**
+ * TLS for an https Vault address, as the bao/vault CLI takes it: each `vault.tls` setting of coffre.yaml, else
+ * its BAO_ variable, else its VAULT_ one. A CA file wins over a CA directory (as Vault's go-rootcerts); a CA
+ * replaces the built-in roots. VAULT_SKIP_VERIFY / BAO_SKIP_VERIFY set true is refused: coffre never turns
+ * verification off (give the CA instead). Undefined when nothing is set.
+ */
+async function vaultTls(root: string, config: CoffreConfig, env: Environment): Promise<VaultTls | undefined> {
+  const skipVariable = ['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'].find((name) => env[name] !== undefined && env[name] !== '');
+  if (skipVariable !== undefined) {
+    const skip = goBool(env[skipVariable] as string);
+    if (skip === null) throw new CoffreError('COFFRE_CONFIG_INVALID', `${skipVariable} is not a boolean (true/false, 1/0)`);
+    if (skip) {
+      throw new CoffreError(
+        'COFFRE_CONFIG_INVALID',
+        `${skipVariable} is set: coffre never turns off TLS verification of the Vault server; give its CA with VAULT_CACERT / BAO_CACERT (or vault.tls.caCert in coffre.yaml), or unset ${skipVariable}`,
+      );
+    }
+  }
+  const tls = config.vault.tls;
+  const setting = (value: string | null, key: string, suffix: string): { file: string; origin: string } | null => {
+    if (value !== null) return { file: path.resolve(root, value), origin: `vault.tls.${key} in coffre.yaml` };
+    const name = [`BAO_${suffix}`, `VAULT_${suffix}`].find((n) => env[n] !== undefined && env[n] !== '');
+    return name === undefined ? null : { file: path.resolve(root, env[name] as string), origin: name };
+  };
+  const read = async ({ file, origin }: { file: string; origin: string }): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file} (${origin}): ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { cause: error });
+    }
+  };
+  const pem = (text: string, { file, origin }: { file: string; origin: string }): string => {
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new CoffreError('COFFRE_CONFIG_INVALID', `${file} (${origin}) holds no PEM certificate`);
+    return text;
+  };
+  const result: VaultTls = {};
+  const caCert = setting(tls.caCert, 'caCert', 'CACERT');
+  const caPath = setting(tls.caPath, 'caPath', 'CAPATH');
+  if (caCert !== null) {
+    result.ca = [pem(await read(caCert), caCert)];
+  } else if (caPath !== null) {
+    let names: string[];
+    try {
+      names = (await readdir(caPath.file, { withFileTypes: true })).filter((entry) => !entry.isDirectory()).map((entry) => entry.name).sort();
+    } catch (error) {
+      throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read the CA directory ${caPath.file} (${caPath.origin}): ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { cause: error });
+    }
+    const ca: string[] = [];
+    for (const name of names) {
+      const one = { file: path.join(caPath.file, name), origin: caPath.origin };
+      ca.push(pem(await read(one), one));
+    }
+    if (ca.length === 0) throw new CoffreError('COFFRE_CONFIG_INVALID', `the CA directory ${caPath.file} (${caPath.origin}) holds no certificate`);
+    result.ca = ca;
+  }
+  const clientCert = setting(tls.clientCert, 'clientCert', 'CLIENT_CERT');
+  const clientKey = setting(tls.clientKey, 'clientKey', 'CLIENT_KEY');
+  if ((clientCert === null) !== (clientKey === null)) {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `a TLS client certificate needs its key and a key its certificate: ${(clientCert ?? clientKey)!.origin} is set alone`);
+  }
+  if (clientCert !== null && clientKey !== null) {
+    result.cert = pem(await read(clientCert), clientCert);
+    result.key = await read(clientKey); // never quoted: a private key
+  }
+  const serverName = tls.serverName ?? envValue(env, 'BAO_TLS_SERVER_NAME', 'VAULT_TLS_SERVER_NAME');
+  if (serverName) result.servername = serverName;
+  return Object.keys(result).length > 0 ? result : undefined;
+}
+
 /** The shared session's token must only ever go to the server it came from (a `git pull` may change coffre.yaml). */
-function sharedSessionOptions(config: CoffreConfig, env: Environment, session: VaultSession): VaultSourceOptions {
-  const common = vaultCommon(config, env);
+async function sharedSessionOptions(root: string, config: CoffreConfig, env: Environment, session: VaultSession): Promise<VaultSourceOptions> {
+  // The shared session's transport already holds its TLS settings: the files are not read again per request.
+  const common = await vaultCommon(root, config, env, false);
   let origin: string | null = null;
   try {
     origin = common ? new URL(common.address).origin : null;
@@ -187,7 +268,7 @@ async function sessionAuth(root: string, config: CoffreConfig, env: Environment,
 }
 
 async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
-  const common = vaultCommon(config, env);
+  const common = await vaultCommon(root, config, env);
   if (common === null) return null;
   if (config.vault.auth.method === 'approle') {
     // A session private to this workspace: one login per run, renewed if the run outlives 2/3 of the TTL.
@@ -196,6 +277,7 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
       timeoutMs: common.timeoutMs ?? 10_000,
       auth: await sessionAuth(root, config, env, common.address),
       ...(common.namespace ? { namespace: common.namespace } : {}),
+      ...(common.tls ? { tls: common.tls } : {}),
     });
     return { ...common, auth: { method: 'session', session }, transport: session.transport };
   }
