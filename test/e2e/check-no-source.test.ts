@@ -43,3 +43,10 @@ t.test('no sops file and no Vault address: the report says so (text, json, junit
   const junit = await coffre(['-C', dir, 'check', '--format', 'junit'], {});
   t.match(junit.stdout, '<failure type="source-missing" message="app/web.secrets: no sops file beside it and no Vault address: set BAO_ADDR');
 });
+
+t.test('render refuses such a file with the same reason', async (t) => {
+  const dir = t.testdir(repo);
+  const result = await coffre(['-C', dir, 'render', 'app', '--format', 'json'], { BAO_ADDR: '' });
+  t.not(result.code, 0, 'refused');
+  t.match(result.stdout + result.stderr, 'app/web.secrets has no source (no sops file beside it and no Vault address: set BAO_ADDR');
+});
