@@ -30,6 +30,11 @@ export interface FileResult {
   error?: { code: string; message: string };
   /** Store version the keys were read from (Vault KV v2). */
   version?: number;
+  /**
+   * Present when status is `source-missing` because the file has no source at all (no sops file and no Vault
+   * address, or `source: null`): why, instead of a `missing` entry for every key (`keys` is then empty).
+   */
+  reason?: string;
 }
 
 export interface ServiceResult {
@@ -136,6 +141,7 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
       const source = file.source.kind ? `${file.source.kind}: ${file.source.ref}` : 'no source';
       lines.push(`  ${mark} ${file.target}  ${statusWord(file.status, paint)}  ${paint('dim', `(${source})`)}`);
       if (file.error) lines.push(`      ${paint('red', file.error.code)} ${file.error.message}`);
+      if (file.reason) lines.push(`      ${file.reason}`);
       for (const key of file.keys) {
         if (key.status === 'ok') continue;
         const where = key.line !== null && file.example ? `${file.example}:${key.line}` : file.example === null ? '' : 'not in the example';
@@ -188,7 +194,7 @@ export function formatJunit(report: CheckReport): string {
       if (file.status === 'error' && file.error) {
         out.push(`      <error type="${xmlEscape(file.error.code)}" message="${xmlEscape(file.error.message)}"/>`);
       } else if (file.status === 'source-missing') {
-        out.push(`      <failure type="source-missing" message="no source holds ${xmlEscape(file.target)}"/>`);
+        out.push(`      <failure type="source-missing" message="${xmlEscape(file.reason ? `${file.target}: ${file.reason}` : `no source holds ${file.target}`)}"/>`);
       } else if (file.status === 'incomplete') {
         const bad = file.keys.filter((k) => k.status !== 'ok' && k.status !== 'extra' && !k.optional);
         const detail = bad.map((k) => `${k.status} ${k.name} (${file.example}:${k.line})`).join('\n');

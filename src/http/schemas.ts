@@ -30,6 +30,7 @@ const fileResult = z.object({
   warnings: z.array(z.object({ line: z.number().int(), message: z.string() })),
   error: errorDetail.optional(),
   version: z.number().int().optional(),
+  reason: z.string().optional(),
 });
 
 /** `coffre check --format json`, version 1 (src/core/report.ts `CheckReport`). */

@@ -33,7 +33,13 @@ vault:
   # Path below the mount; empty segments are dropped (empty prefix → <service>/<name>).
   # <service> is the folder path (apps/wiki); <name> the target file name without .secrets/.env (.env → env).
   path: "{prefix}/{service}/{name}"
-  namespace: null
+  namespace: null                    # null: BAO_NAMESPACE or VAULT_NAMESPACE
+  tls:                               # for an https address; each null: its BAO_ / VAULT_ variable
+    caCert: null                     # PEM CA file trusted instead of the built-in roots (VAULT_CACERT)
+    caPath: null                     # a directory of PEM CA files, when no caCert (VAULT_CAPATH)
+    clientCert: null                 # client certificate and key, both or neither (VAULT_CLIENT_CERT/_KEY)
+    clientKey: null
+    serverName: null                 # SNI and certificate name (VAULT_TLS_SERVER_NAME)
   timeoutMs: 10000                   # per request, overall: connect, headers and body
   concurrency: 8
   auth:

@@ -94,6 +94,20 @@ const vaultSchema = z.strictObject({
   /** Path of a secrets file below the mount; empty segments are dropped, so an empty prefix gives `<service>/<name>`. */
   path: vaultPathTemplate.default('{prefix}/{service}/{name}'),
   namespace: z.string().min(1).nullable().default(null),
+  /** TLS to an https address; each null falls back to its BAO_/VAULT_ variable. Files are relative to the repo root. */
+  tls: z
+    .strictObject({
+      /** PEM CA certificate(s) trusted instead of the built-in roots (VAULT_CACERT). */
+      caCert: z.string().min(1).nullable().default(null),
+      /** A directory of PEM CA certificates, used when no caCert is given (VAULT_CAPATH). */
+      caPath: z.string().min(1).nullable().default(null),
+      /** PEM client certificate and key, both or neither (VAULT_CLIENT_CERT / VAULT_CLIENT_KEY). */
+      clientCert: z.string().min(1).nullable().default(null),
+      clientKey: z.string().min(1).nullable().default(null),
+      /** SNI name, and the name the server certificate must hold (VAULT_TLS_SERVER_NAME). */
+      serverName: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
   timeoutMs: z.number().int().positive().default(10_000),
   concurrency: z.number().int().positive().max(256).default(8),
   auth: vaultAuthSchema.prefault({ method: 'token' }),

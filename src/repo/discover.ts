@@ -93,6 +93,11 @@ export interface SecretFileModel {
   /** Line of the first compose entry naming the target. */
   composeLine: number | null;
   source: SourceRef | null;
+  /**
+   * Why `source` is null, said to the user instead of "missing" for every key: no sops file beside the target
+   * and no Vault address, or `source: null` in coffre.yaml. Absent when there is a source. Never holds a value.
+   */
+  noSourceReason?: string;
 }
 
 /** Something discovery found wrong; `file` is posix, relative to the root. Never holds a value. */
@@ -450,6 +455,7 @@ class Discovery {
     }
 
     const name = secretFileName(acc.target);
+    const source = await this.sourceFor(service, acc.target, name, override);
     return {
       service: service.name,
       name,
@@ -461,7 +467,8 @@ class Discovery {
       example,
       exampleRel: example === null ? null : this.rel(example),
       composeLine: acc.line,
-      source: await this.sourceFor(service, acc.target, name, override),
+      source,
+      ...(source === null ? { noSourceReason: this.noSourceReason(acc.target, override) } : {}),
     };
   }
 
@@ -483,6 +490,12 @@ class Discovery {
     }
     if (!this.options.vaultEnabled) return null;
     return { kind: 'vault', mount: vault.mount, path: vaultPathFor(vault.path, values) };
+  }
+
+  private noSourceReason(target: string, override: FileOverride | undefined): string {
+    if (override?.source === null) return 'source: null in coffre.yaml: no source holds this file';
+    const sops = this.config.sops.suffixes.map((suffix) => this.rel(target + suffix));
+    return `no sops file beside it and no Vault address: set BAO_ADDR (or VAULT_ADDR, or vault.address in coffre.yaml) or add a sops file ${sops[0] ?? this.rel(target) + '.sops.yaml'}${sops.length > 1 ? ` (or ${sops.slice(1).join(', ')})` : ''}`;
   }
 
   private findFileOverride(service: FoundService, target: string): FileOverride | undefined {

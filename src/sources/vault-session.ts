@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import { httpError, type VaultTokenProvider } from './vault.js';
 import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** AppRole credentials as read now (the files are read again for every login). */
 export interface AppRoleCredentials {
@@ -40,6 +40,8 @@ export interface VaultSessionOptions {
   /** `http(s)://host[:port]` */
   address: string;
   namespace?: string;
+  /** CA, client certificate and SNI name for an https address (contents, read at the edge). */
+  tls?: VaultTls;
   /** Per-request timeout, default 10000 ms. */
   timeoutMs?: number;
   auth: VaultSessionAuth;
@@ -104,7 +106,7 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
   const logger = options.logger;
   // Behind a circuit: when the server stops answering, reads fail at once; one probes again after the cool-down.
   const transport = guardTransport(
-    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}) }),
+    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.tls ? { tls: options.tls } : {}) }),
     createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
   );
   // The transport's own token slot stays empty: every call names its token, so a login or renewal running

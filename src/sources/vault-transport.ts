@@ -34,12 +34,27 @@ export class VaultTransportFailure extends Error {
   }
 }
 
+/**
+ * TLS settings for an https address, the file contents already read at the edge (VAULT_CACERT & co, or
+ * `vault.tls` in coffre.yaml). Verification is never turned off.
+ */
+export interface VaultTls {
+  /** PEM CA certificates trusted instead of Node's built-in roots (as Vault's VAULT_CACERT / VAULT_CAPATH do). */
+  ca?: string[];
+  /** PEM client certificate (chain) and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
+  /** SNI name sent and the name the server certificate must hold (VAULT_TLS_SERVER_NAME). */
+  servername?: string;
+}
+
 /** Options of {@link createVaultTransport}; everything is explicit, nothing comes from the environment. */
 export interface VaultTransportOptions {
   /** `http(s)://host:port`, no trailing path. */
   address: string;
   namespace?: string;
   timeoutMs: number;
+  tls?: VaultTls;
 }
 
 /** The transport: raw calls relative to `/v1/`, a token slot, AppRole login, and `close()`. */
@@ -165,7 +180,15 @@ function parseAnswer(bytes: Buffer): unknown {
 /** Creates a transport with its own keep-alive agents; call `close()` to release them. */
 export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
   const httpAgent = new http.Agent({ keepAlive: true });
-  const httpsAgent = new https.Agent({ keepAlive: true, rejectUnauthorized: true });
+  const tls = options.tls ?? {};
+  const httpsAgent = new https.Agent({
+    keepAlive: true,
+    rejectUnauthorized: true,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+  });
 
   // node-vault's own axios would take a proxy from HTTP_PROXY/HTTPS_PROXY, follow redirects (re-sending
   // X-Vault-Token to the new host), and its `timeout` only bounds the wait between two packets, so a server
@@ -254,7 +277,34 @@ function classify(error: unknown): VaultAnswer | VaultTransportFailure {
   if ((code !== undefined && TIMEOUT_CODES.has(code)) || /timeout of \d+ms exceeded/.test(message)) {
     return new VaultTransportFailure('timeout', code ?? 'timeout');
   }
-  if (code !== undefined) return new VaultTransportFailure('unreachable', code);
+  if (code !== undefined) return new VaultTransportFailure('unreachable', tlsReason(code) ?? code);
   // tv4 schema errors or other non-HTTP failures: name the kind only.
   return new VaultTransportFailure('unreachable', e instanceof Error ? e.name : 'unknown failure');
+}
+
+/** Node's (OpenSSL's) certificate verification codes: the server answered, but is not trusted. */
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REVOKED',
+  'INVALID_CA',
+]);
+
+/** A TLS failure named as one, with what to set; null for other codes. */
+function tlsReason(code: string): string | null {
+  if (TLS_TRUST_CODES.has(code)) {
+    return `TLS: ${code}: the server's certificate is not trusted; give its CA with VAULT_CACERT / BAO_CACERT or vault.tls.caCert in coffre.yaml`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `TLS: ${code}: the server's certificate does not hold the address's host name; set VAULT_TLS_SERVER_NAME / BAO_TLS_SERVER_NAME or vault.tls.serverName to the name it holds`;
+  }
+  if (code === 'EPROTO' || /^ERR_(SSL|TLS|OSSL)_/.test(code)) return `TLS: ${code}`;
+  return null;
 }

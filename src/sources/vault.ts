@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { CoffreError, type ErrorCode } from '../errors.js';
 import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
 import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTransport } from './vault-transport.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** How the source authenticates: a token as is, an AppRole login on first use, or a shared session's token. */
 export type VaultAuth =
@@ -34,6 +34,8 @@ export interface VaultSourceOptions {
   auth: VaultAuth;
   /** Sent as X-Vault-Namespace when set. */
   namespace?: string;
+  /** CA, client certificate and SNI name for an https address (contents, read at the edge). */
+  tls?: VaultTls;
   /** Per-request timeout, default 10000 ms. */
   timeoutMs?: number;
   /** Requests in flight at once, default 8. */
@@ -133,6 +135,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
         address,
         timeoutMs,
         ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
       }),
       createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
     );

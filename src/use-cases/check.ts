@@ -92,6 +92,9 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
       source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
     ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
+    if (source === null) {
+      return { ...base, status: 'source-missing', keys: [], reason: file.noSourceReason ?? 'no source holds this file' };
+    }
     if (stored === null) {
       return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
     }

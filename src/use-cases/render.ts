@@ -274,6 +274,6 @@ function refuseServiceErrors(context: CheckContext, service: ServiceModel): void
 /** A target with no source would be rendered empty (or from nothing): refused, whatever its example says. */
 function refuseMissingSource(file: SecretFileModel): void {
   if (file.source === null) {
-    throw new CoffreError('COFFRE_INCOMPLETE', `${file.targetRel} has no source (no sops file beside it, no Vault configured, or source: null in coffre.yaml; a file coffre must leave alone takes skip: true): service ${file.service} refused, nothing written`, { file: file.targetRel });
+    throw new CoffreError('COFFRE_INCOMPLETE', `${file.targetRel} has no source (${file.noSourceReason ?? 'no sops file beside it, no Vault configured, or source: null in coffre.yaml'}; a file coffre must leave alone takes skip: true): service ${file.service} refused, nothing written`, { file: file.targetRel });
   }
 }

@@ -1,7 +1,7 @@
 // Opens an infra repo for one run: loads coffre.yaml, resolves Vault settings and age identities from the
 // config and the environment given (never process.env directly), discovers services, builds the sources.
 // A long-lived Vault session (serve) is created here too, but owned and closed by its caller.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireSopsWriteLock } from '../render/index.js';
@@ -11,6 +11,7 @@ import type { DiscoveryCache } from '../repo/discovery-cache.js';
 import { openCommitView, type CommitView } from './commit-view.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
+import type { VaultTls } from '../sources/vault-transport.js';
 import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
 import type { SourceSet } from './source-set.js';
 
@@ -56,7 +57,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   const commitView = options.asOf === undefined ? null : await openCommitView(root, options.asOf);
   const { config, file: configFile } = await loadConfig(root);
   const shared = options.vaultSession ?? null;
-  const vaultOptions = shared ? sharedSessionOptions(config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
+  const vaultOptions = shared ? await sharedSessionOptions(root, config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
   const vaultSession = vaultOptions?.auth.method === 'session' ? (vaultOptions.auth.session as VaultSession) : null;
   let identities: AgeIdentity[];
   let repo: RepoModel;
@@ -100,7 +101,7 @@ export interface OpenVaultSessionOptions {
 export async function openVaultSession(options: OpenVaultSessionOptions): Promise<VaultSession | null> {
   const root = path.resolve(options.root);
   const { config } = await loadConfig(root);
-  const common = vaultCommon(config, options.env);
+  const common = await vaultCommon(root, config, options.env);
   if (common === null) return null;
   const auth = await sessionAuth(root, config, options.env, common.address);
   return createVaultSession({
@@ -108,15 +109,19 @@ export async function openVaultSession(options: OpenVaultSessionOptions): Promis
     timeoutMs: common.timeoutMs,
     auth,
     ...(common.namespace ? { namespace: common.namespace } : {}),
+    ...(common.tls ? { tls: common.tls } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
 }
 
-/** First defined of the names; like the bao CLI, a BAO_ variable that is present wins even when empty. */
+/**
+ * First set, non-empty one of the names (a BAO_ variable before its VAULT_ form, as the bao CLI reads them). An
+ * empty variable (`BAO_ADDR=` left by a shell profile or a compose file) counts as unset and falls through.
+ */
 function envValue(env: Environment, ...names: string[]): string | undefined {
   for (const name of names) {
     const value = env[name];
-    if (value !== undefined) return value;
+    if (value !== undefined && value !== '') return value;
   }
   return undefined;
 }
@@ -132,20 +137,101 @@ async function readSecretFile(root: string, file: string, what: string): Promise
 
 type VaultCommon = Omit<VaultSourceOptions, 'auth'>;
 
-function vaultCommon(config: CoffreConfig, env: Environment): VaultCommon | null {
+async function vaultCommon(root: string, config: CoffreConfig, env: Environment, withTls = true): Promise<VaultCommon | null> {
   const address = config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
   if (!address) return null;
+  // coffre.yaml's namespace wins; BAO_NAMESPACE / VAULT_NAMESPACE fill it when the config leaves it out.
+  const namespace = config.vault.namespace ?? envValue(env, 'BAO_NAMESPACE', 'VAULT_NAMESPACE');
+  const tls = withTls && /^https:/i.test(address) ? await vaultTls(root, config, env) : undefined;
   return {
     address,
     timeoutMs: config.vault.timeoutMs,
     concurrency: config.vault.concurrency,
-    ...(config.vault.namespace ? { namespace: config.vault.namespace } : {}),
+    ...(namespace ? { namespace } : {}),
+    ...(tls ? { tls } : {}),
   };
 }
 
+/** Go's strconv.ParseBool, as Vault parses VAULT_SKIP_VERIFY. */
+function goBool(text: string): boolean | null {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return null;
+}
+
+/**
+ * TLS for an https Vault address, as the bao/vault CLI takes it: each `vault.tls` setting of coffre.yaml, else
+ * its BAO_ variable, else its VAULT_ one. A CA file wins over a CA directory (as Vault's go-rootcerts); a CA
+ * replaces the built-in roots. VAULT_SKIP_VERIFY / BAO_SKIP_VERIFY set true is refused: coffre never turns
+ * verification off (give the CA instead). Undefined when nothing is set.
+ */
+async function vaultTls(root: string, config: CoffreConfig, env: Environment): Promise<VaultTls | undefined> {
+  const skipVariable = ['BAO_SKIP_VERIFY', 'VAULT_SKIP_VERIFY'].find((name) => env[name] !== undefined && env[name] !== '');
+  if (skipVariable !== undefined) {
+    const skip = goBool(env[skipVariable] as string);
+    if (skip === null) throw new CoffreError('COFFRE_CONFIG_INVALID', `${skipVariable} is not a boolean (true/false, 1/0)`);
+    if (skip) {
+      throw new CoffreError(
+        'COFFRE_CONFIG_INVALID',
+        `${skipVariable} is set: coffre never turns off TLS verification of the Vault server; give its CA with VAULT_CACERT / BAO_CACERT (or vault.tls.caCert in coffre.yaml), or unset ${skipVariable}`,
+      );
+    }
+  }
+  const tls = config.vault.tls;
+  const setting = (value: string | null, key: string, suffix: string): { file: string; origin: string } | null => {
+    if (value !== null) return { file: path.resolve(root, value), origin: `vault.tls.${key} in coffre.yaml` };
+    const name = [`BAO_${suffix}`, `VAULT_${suffix}`].find((n) => env[n] !== undefined && env[n] !== '');
+    return name === undefined ? null : { file: path.resolve(root, env[name] as string), origin: name };
+  };
+  const read = async ({ file, origin }: { file: string; origin: string }): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file} (${origin}): ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { cause: error });
+    }
+  };
+  const pem = (text: string, { file, origin }: { file: string; origin: string }): string => {
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new CoffreError('COFFRE_CONFIG_INVALID', `${file} (${origin}) holds no PEM certificate`);
+    return text;
+  };
+  const result: VaultTls = {};
+  const caCert = setting(tls.caCert, 'caCert', 'CACERT');
+  const caPath = setting(tls.caPath, 'caPath', 'CAPATH');
+  if (caCert !== null) {
+    result.ca = [pem(await read(caCert), caCert)];
+  } else if (caPath !== null) {
+    let names: string[];
+    try {
+      names = (await readdir(caPath.file, { withFileTypes: true })).filter((entry) => !entry.isDirectory()).map((entry) => entry.name).sort();
+    } catch (error) {
+      throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read the CA directory ${caPath.file} (${caPath.origin}): ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { cause: error });
+    }
+    const ca: string[] = [];
+    for (const name of names) {
+      const one = { file: path.join(caPath.file, name), origin: caPath.origin };
+      ca.push(pem(await read(one), one));
+    }
+    if (ca.length === 0) throw new CoffreError('COFFRE_CONFIG_INVALID', `the CA directory ${caPath.file} (${caPath.origin}) holds no certificate`);
+    result.ca = ca;
+  }
+  const clientCert = setting(tls.clientCert, 'clientCert', 'CLIENT_CERT');
+  const clientKey = setting(tls.clientKey, 'clientKey', 'CLIENT_KEY');
+  if ((clientCert === null) !== (clientKey === null)) {
+    throw new CoffreError('COFFRE_CONFIG_INVALID', `a TLS client certificate needs its key and a key its certificate: ${(clientCert ?? clientKey)!.origin} is set alone`);
+  }
+  if (clientCert !== null && clientKey !== null) {
+    result.cert = pem(await read(clientCert), clientCert);
+    result.key = await read(clientKey); // never quoted: a private key
+  }
+  const serverName = tls.serverName ?? envValue(env, 'BAO_TLS_SERVER_NAME', 'VAULT_TLS_SERVER_NAME');
+  if (serverName) result.servername = serverName;
+  return Object.keys(result).length > 0 ? result : undefined;
+}
+
 /** The shared session's token must only ever go to the server it came from (a `git pull` may change coffre.yaml). */
-function sharedSessionOptions(config: CoffreConfig, env: Environment, session: VaultSession): VaultSourceOptions {
-  const common = vaultCommon(config, env);
+async function sharedSessionOptions(root: string, config: CoffreConfig, env: Environment, session: VaultSession): Promise<VaultSourceOptions> {
+  // The shared session's transport already holds its TLS settings: the files are not read again per request.
+  const common = await vaultCommon(root, config, env, false);
   let origin: string | null = null;
   try {
     origin = common ? new URL(common.address).origin : null;
@@ -182,7 +268,7 @@ async function sessionAuth(root: string, config: CoffreConfig, env: Environment,
 }
 
 async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
-  const common = vaultCommon(config, env);
+  const common = await vaultCommon(root, config, env);
   if (common === null) return null;
   if (config.vault.auth.method === 'approle') {
     // A session private to this workspace: one login per run, renewed if the run outlives 2/3 of the TTL.
@@ -191,6 +277,7 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
       timeoutMs: common.timeoutMs ?? 10_000,
       auth: await sessionAuth(root, config, env, common.address),
       ...(common.namespace ? { namespace: common.namespace } : {}),
+      ...(common.tls ? { tls: common.tls } : {}),
     });
     return { ...common, auth: { method: 'session', session }, transport: session.transport };
   }
@@ -200,7 +287,8 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
 /**
  * The static token: BAO_TOKEN / VAULT_TOKEN, else the file named by BAO_TOKEN_FILE / VAULT_TOKEN_FILE (a
  * docker compose secret, a systemd credential: `$CREDENTIALS_DIRECTORY/…`), read once, surrounding
- * whitespace trimmed. A relative file name is relative to the repo root.
+ * whitespace trimmed. A relative file name is relative to the repo root. Last, like the bao/vault CLI, the
+ * token `bao login` / `vault login` left in `~/.vault-token` (HOME from the environment given), if it exists.
  */
 async function staticToken(root: string, env: Environment, address: string): Promise<string> {
   const token = envValue(env, 'BAO_TOKEN', 'VAULT_TOKEN');
@@ -215,22 +303,65 @@ async function staticToken(root: string, env: Environment, address: string): Pro
     }
     return text;
   }
+  const helperFile = tokenHelperFile(env);
+  if (helperFile !== null) {
+    let text: string | null;
+    try {
+      text = (await readFile(helperFile, 'utf8')).trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw new CoffreError('COFFRE_SOURCE_AUTH', `cannot read the Vault token helper file ${helperFile}: ${code ?? 'error'}`, {}, { cause: error });
+      }
+      text = null;
+    }
+    if (text !== null) {
+      if (text === '' || !/^[\x21-\x7e]+$/.test(text)) {
+        throw new CoffreError('COFFRE_SOURCE_AUTH', `the Vault token helper file ${helperFile} does not hold one token (expected a single line of printable characters): log in again (bao login) or remove it`);
+      }
+      return text;
+    }
+  }
   throw new CoffreError(
     'COFFRE_SOURCE_AUTH',
-    `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, BAO_TOKEN_FILE or VAULT_TOKEN_FILE (a file holding it), or configure vault.auth.method: approle in coffre.yaml`,
+    `Vault address ${address} is set but no token: set BAO_TOKEN or VAULT_TOKEN, BAO_TOKEN_FILE or VAULT_TOKEN_FILE (a file holding it), log in with bao login (~/.vault-token), or configure vault.auth.method: approle in coffre.yaml`,
   );
 }
 
-/** Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE and SOPS_AGE_KEY. */
+/** `~/.vault-token`, where the bao and vault CLIs' default token helper keeps the token of `login`; null without HOME. */
+function tokenHelperFile(env: Environment): string | null {
+  const home = env.HOME;
+  return home && path.isAbsolute(home) ? path.join(home, '.vault-token') : null;
+}
+
+/**
+ * sops' default age key file: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `$HOME/.config/sops/age/keys.txt` (Go's
+ * os.UserConfigDir on Linux: an empty XDG_CONFIG_HOME counts as unset, a relative one gives no directory at all).
+ */
+function defaultAgeKeyFile(env: Environment): string | null {
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg) return path.isAbsolute(xdg) ? path.join(xdg, 'sops', 'age', 'keys.txt') : null;
+  const home = env.HOME;
+  return home && path.isAbsolute(home) ? path.join(home, '.config', 'sops', 'age', 'keys.txt') : null;
+}
+
+/**
+ * Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and, as
+ * sops 3.8+ does, sops' default key file in addition to them (not only when they are unset); that one is skipped
+ * when it does not exist.
+ */
 async function loadAgeIdentities(root: string, config: CoffreConfig, env: Environment): Promise<AgeIdentity[]> {
   const identities: AgeIdentity[] = [];
-  const files = [config.sops.ageKeyFile ? path.resolve(root, config.sops.ageKeyFile) : null, env.SOPS_AGE_KEY_FILE || null];
-  for (const file of files) {
-    if (!file) continue;
+  const defaultFile = defaultAgeKeyFile(env);
+  const files = [config.sops.ageKeyFile ? path.resolve(root, config.sops.ageKeyFile) : null, env.SOPS_AGE_KEY_FILE || null, defaultFile];
+  for (const [index, file] of files.entries()) {
+    if (!file || files.indexOf(file) !== index) continue;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (file === defaultFile && (code === 'ENOENT' || code === 'ENOTDIR')) continue;
       throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `cannot read age key file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: error });
     }
     identities.push(...parseAgeIdentities(text, file));

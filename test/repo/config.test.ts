@@ -11,7 +11,7 @@ t.test('an absent or empty config gives every default', async (t) => {
     discovery: { composeFiles: ['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml'], maxDepth: 3, exclude: ['node_modules', '.git'] },
     examples: { suffixes: ['.example', '.dist', '.sample'] },
     sops: { suffixes: ['.sops.yaml', '.sops.yml', '.sops.json', '.sops.env', '.sops.ini', '.sops'], ageKeyFile: null },
-    vault: { address: null, mount: 'secret', prefix: '', path: '{prefix}/{service}/{name}', namespace: null, timeoutMs: 10000, concurrency: 8, auth: { method: 'token' } },
+    vault: { address: null, mount: 'secret', prefix: '', path: '{prefix}/{service}/{name}', namespace: null, tls: { caCert: null, caPath: null, clientCert: null, clientKey: null, serverName: null }, timeoutMs: 10000, concurrency: 8, auth: { method: 'token' } },
     render: { mode: 0o600, owner: null, group: null },
     services: {},
   });
