@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runCli } from '../src/cli/main.js';
 import { ERROR_CODES } from '../src/errors.js';
+import { ANNOTATED_CONFIG_EXAMPLE } from '../src/repo/config-example.js';
 import { projectRoot } from './support/tools.js';
 
 t.test('the README error table lists every error code with its exit code and HTTP status', async (t) => {
@@ -27,4 +28,10 @@ t.test('the README quick-start output is what `coffre -C examples/infra check` p
   const code = await runCli(['-C', 'examples/infra', 'check'], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {}, cwd: projectRoot });
   t.equal(code, 1, 'exit 1 as the README says');
   t.equal(stdout, sample);
+});
+
+t.test('the README configuration block is the annotated example coffre.yaml (the one config tests parse)', async (t) => {
+  const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
+  const section = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0] ?? '';
+  t.equal(section.trim(), ['```yaml', ANNOTATED_CONFIG_EXAMPLE.trimEnd(), '```'].join('\n'));
 });

@@ -40,6 +40,9 @@ vault:
     clientCert: null                 # client certificate and key, both or neither (VAULT_CLIENT_CERT/_KEY)
     clientKey: null
     serverName: null                 # SNI and certificate name (VAULT_TLS_SERVER_NAME)
+  # A request with no answer (timeout, refused, reset) opens a circuit for that address: the run's other reads
+  # fail at once with the same error (marked "not sent"), so a dead server costs one timeout, not one per file;
+  # coffre serve lets one request probe again 5 s later.
   timeoutMs: 10000                   # per request, overall: connect, headers and body
   concurrency: 8
   auth:
