@@ -1,0 +1,313 @@
+// `set --from-file` and `import`: several values of one secrets file, read from an env file exactly as docker
+// compose reads it, written to the file's source in ONE write (Vault: one KV v2 version, check-and-set against
+// the version read, other keys kept as stored; sops: one locked, compared re-encryption). Results, errors and
+// audit records carry key names and versions only.
+import { parseEnvFile, parseRawEnvFile, type EnvFile } from '../core/env-file.js';
+import { CoffreError, isCoffreError } from '../errors.js';
+import { MAX_DOTENV_BYTES, describeReadError, readBoundedText } from '../repo/bounded-read.js';
+import { readExample } from '../repo/read-example.js';
+import { runCheck, selectServices, describeError, type CheckOptions } from './check.js';
+import type { CheckReport } from '../core/report.js';
+import { checkKeyName, type AuditRecord, type RotateContext } from './rotate.js';
+import { requireSopsWriter, requireVault, resolveSecretFile, sourceLabelOf, type ResolvedSecretFile } from './versions.js';
+
+/** Key names of one file, sorted by what a write would do to them. Never values. */
+export interface KeyPlan {
+  /** Not in the source yet. */
+  new: string[];
+  /** The source holds exactly this value. */
+  same: string[];
+  /** The source holds another value (written only with overwrite). */
+  differs: string[];
+  /** Not declared by the example (written only with allowExtra). */
+  extra: string[];
+  /** Values holding a `$` expansion: read with an empty environment, as the compose oracle does. */
+  interpolated: string[];
+}
+
+/** What one file's write did. */
+export interface FileValuesResult {
+  service: string;
+  file: string;
+  target: string;
+  source: { kind: 'vault' | 'sops'; ref: string };
+  status: 'written' | 'unchanged' | 'would-write' | 'missing' | 'refused';
+  keys: KeyPlan;
+  /** Vault versions before/after (null for sops or before a first write). */
+  oldVersion: number | null;
+  newVersion: number | null;
+  oldLastModified?: string;
+  newLastModified?: string;
+  /** Why the file was refused (status `refused`): code and a value-free message. */
+  error?: { code: string; message: string };
+}
+
+interface Common {
+  who: string;
+  audit?: (record: AuditRecord) => void;
+  allowExtra?: boolean;
+  now?: Date;
+}
+
+export interface SetFromFileOptions extends Common {
+  service: string;
+  file: string;
+  /** The env file's text (compose env_file syntax) and its name for error messages. */
+  text: string;
+  label: string;
+}
+
+/** `set --from-file`: every key of the text written to the file's source in one write (new or replaced). */
+export async function runSetFromFile(context: RotateContext, options: SetFromFileOptions): Promise<FileValuesResult> {
+  let resolved: ResolvedSecretFile | null = null;
+  let source: FileValuesResult['source'] | null = null;
+  try {
+    resolved = resolveSecretFile(context, options.service, options.file);
+    source = sourceLabelOf(context.repo.root, resolved.file);
+    const values = envValues(options.text, options.label, 'compose');
+    const result = await writeFileValues(context, resolved, source, values.values, values.interpolated, { ...options, overwrite: true, dryRun: false });
+    auditFile(options, 'set', resolved, source, result);
+    return result;
+  } catch (error) {
+    auditFailure(options, 'set', options.service, options.file, resolved, source, error);
+    throw error;
+  }
+}
+
+export interface ImportOptions extends Common {
+  /** Services to import; all when empty. */
+  services: string[];
+  /** The source kind the caller expects; a file whose source is another kind is refused. */
+  to?: 'vault' | 'sops';
+  dryRun: boolean;
+  overwrite: boolean;
+  /** Passed to the check run after the import. */
+  check?: Omit<CheckOptions, 'services'>;
+}
+
+export interface ImportResult {
+  files: FileValuesResult[];
+  check: CheckReport;
+}
+
+/** `import`: each existing target file of the services written to its source (one write per file), then `check`. */
+export async function runImport(context: RotateContext, options: ImportOptions): Promise<ImportResult> {
+  const services = selectServices(context.repo, options.services.length > 0 ? options.services : undefined);
+  const files: FileValuesResult[] = [];
+  for (const service of services) {
+    for (const file of service.secretFiles) {
+      files.push(await importFile(context, options, resolveSecretFile(context, service.name, file.targetRel)));
+    }
+  }
+  const check = await runCheck(context, { ...options.check, services: services.map((s) => s.name) });
+  return { files, check };
+}
+
+async function importFile(context: RotateContext, options: ImportOptions, resolved: ResolvedSecretFile): Promise<FileValuesResult> {
+  const { file } = resolved;
+  let source: FileValuesResult['source'] | null = null;
+  try {
+    source = sourceLabelOf(context.repo.root, file);
+    let text: string;
+    try {
+      text = await readBoundedText(file.target, MAX_DOTENV_BYTES);
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'ENOENT') return { ...base(resolved, source), status: 'missing', keys: emptyPlan(), oldVersion: null, newVersion: null };
+      throw new CoffreError('COFFRE_USAGE', `cannot read ${file.targetRel}: ${describeReadError(error)}`, { file: file.targetRel });
+    }
+    if (options.to !== undefined && options.to !== source.kind) {
+      if (options.to === 'sops') {
+        throw new CoffreError(
+          'COFFRE_SOPS_CREATE_UNSUPPORTED',
+          `${file.targetRel}: there is no sops file beside it (its source is ${source.kind} ${source.ref}) and coffre does not create sops files: create ${file.targetRel}.sops.yaml with \`sops encrypt\` (recipients from your .sops.yaml creation_rules), then import again`,
+          { file: file.targetRel },
+        );
+      }
+      throw new CoffreError('COFFRE_USAGE', `${file.targetRel}: its source is ${source.kind} ${source.ref} (a sops file beside the target wins); --to ${options.to} would write where render does not read`, { file: file.targetRel });
+    }
+    const values = envValues(text, file.targetRel, file.format);
+    const result = await writeFileValues(context, resolved, source, values.values, values.interpolated, options);
+    if (!options.dryRun) auditFile(options, 'import', resolved, source, result);
+    return result;
+  } catch (error) {
+    if (!options.dryRun) auditFailure(options, 'import', resolved.service.name, file.name, resolved, source, error);
+    const described = describeError(error);
+    const keys = isCoffreError(error) && error instanceof PlanRefusal ? error.plan : emptyPlan();
+    return {
+      ...base(resolved, source ?? { kind: file.source?.kind === 'sops' ? 'sops' : 'vault', ref: '' }),
+      status: 'refused',
+      keys,
+      oldVersion: null,
+      newVersion: null,
+      error: { code: described.code, message: described.message },
+    };
+  }
+}
+
+/** A refusal that still knows the key plan (names only), for the report. */
+class PlanRefusal extends CoffreError {
+  readonly plan: KeyPlan;
+  constructor(code: ConstructorParameters<typeof CoffreError>[0], message: string, plan: KeyPlan, location: { file?: string } = {}) {
+    super(code, message, location);
+    this.plan = plan;
+  }
+}
+
+function base(resolved: ResolvedSecretFile, source: FileValuesResult['source']): Pick<FileValuesResult, 'service' | 'file' | 'target' | 'source'> {
+  return { service: resolved.service.name, file: resolved.file.name, target: resolved.file.targetRel, source };
+}
+
+function emptyPlan(): KeyPlan {
+  return { new: [], same: [], differs: [], extra: [], interpolated: [] };
+}
+
+/**
+ * Reads env text as compose reads an env_file (last value per key; `$` expansions against an empty
+ * environment). A syntax error names the line only: the text is secret.
+ */
+function envValues(text: string, label: string, format: 'compose' | 'raw'): { values: Map<string, string>; interpolated: string[] } {
+  let parsed: EnvFile;
+  try {
+    parsed = format === 'raw' ? parseRawEnvFile(text, { file: label }) : parseEnvFile(text, { file: label });
+  } catch (error) {
+    if (!isCoffreError(error) || error.code !== 'COFFRE_EXAMPLE_SYNTAX') throw error;
+    const line = error.location.line;
+    throw new CoffreError('COFFRE_EXAMPLE_SYNTAX', `${label}: not a docker compose env file${line === undefined ? '' : ` (line ${line})`}; its text is not shown`, {
+      file: label,
+      ...(line === undefined ? {} : { line }),
+    });
+  }
+  const values = new Map<string, string>();
+  const interpolated = new Set<string>();
+  for (const entry of parsed.entries) {
+    values.set(entry.key, entry.value);
+    if (entry.interpolated) interpolated.add(entry.key);
+    else interpolated.delete(entry.key);
+  }
+  return { values, interpolated: [...interpolated].sort() };
+}
+
+/** Plans, checks and writes the values of one file in one write. */
+async function writeFileValues(
+  context: RotateContext,
+  resolved: ResolvedSecretFile,
+  source: FileValuesResult['source'],
+  values: Map<string, string>,
+  interpolated: string[],
+  options: Common & { overwrite: boolean; dryRun: boolean },
+): Promise<FileValuesResult> {
+  const { file } = resolved;
+  for (const key of values.keys()) checkKeyName(key);
+  const plan: KeyPlan = { ...emptyPlan(), interpolated };
+  const declared = await declaredKeys(resolved);
+  plan.extra = [...values.keys()].filter((key) => declared !== null && !declared.keys.has(key)).sort();
+  if (declared === null && !(options.allowExtra ?? false)) {
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} has no example, so its keys cannot be checked against it (add ${file.targetRel}.example, or pass --allow-extra)`, { file: file.targetRel });
+  }
+  if (plan.extra.length > 0 && !(options.allowExtra ?? false)) {
+    throw new PlanRefusal('COFFRE_USAGE', `${file.targetRel}: keys not declared in ${file.exampleRel}: ${plan.extra.join(', ')}; add them to the example, or pass --allow-extra (nothing written)`, plan, { file: file.targetRel });
+  }
+  const empty = [...values].filter(([key, value]) => value === '' && !(declared?.allowEmpty.has(key) ?? false)).map(([key]) => key).sort();
+  if (empty.length > 0 && declared !== null) {
+    throw new PlanRefusal('COFFRE_USAGE', `${file.targetRel}: refusing empty values for ${empty.join(', ')} (the example does not mark them @allow-empty; nothing written)`, plan, { file: file.targetRel });
+  }
+
+  const ref = file.source!;
+  const stored = ref.kind === 'vault' ? await requireVault(context.vault).readData(ref) : await requireSopsWriter(context.sources.sops).readValues(ref);
+  const storedValue = (key: string): unknown => {
+    if (stored === null) return undefined;
+    if ('data' in stored) return Object.hasOwn(stored.data, key) ? stored.data[key] : undefined;
+    return stored.values.get(key);
+  };
+  for (const [key, value] of values) {
+    const current = storedValue(key);
+    if (current === undefined) plan.new.push(key);
+    else if (current === value) plan.same.push(key);
+    else plan.differs.push(key);
+  }
+  plan.new.sort();
+  plan.same.sort();
+  plan.differs.sort();
+  const result: FileValuesResult = { ...base(resolved, source), status: 'unchanged', keys: plan, oldVersion: null, newVersion: null };
+  if (ref.kind === 'sops' && stored === null) {
+    throw new PlanRefusal(
+      'COFFRE_SOPS_CREATE_UNSUPPORTED',
+      `${source.ref} does not exist and coffre does not create sops files: create it with \`sops encrypt\` (recipients from your .sops.yaml creation_rules), then import again`,
+      plan,
+      { file: source.ref },
+    );
+  }
+  if (plan.differs.length > 0 && !options.overwrite) {
+    throw new PlanRefusal('COFFRE_IMPORT_DIFFERS', `${source.ref} already holds other values for ${plan.differs.join(', ')}: nothing written for ${file.targetRel} (--overwrite replaces them)`, plan, { file: file.targetRel });
+  }
+  const changes = new Map([...values].filter(([key]) => !plan.same.includes(key)));
+  if (stored !== null && "version" in stored && typeof stored.version === "number") result.oldVersion = stored.version;
+  if (changes.size === 0) return result;
+  if (options.dryRun) return { ...result, status: 'would-write' };
+
+  if (ref.kind === 'vault') {
+    const vault = requireVault(context.vault);
+    const snapshot = stored as { data: Record<string, unknown>; version: number } | null;
+    // One KV v2 version, check-and-set against the version read; every other key written back as read.
+    const cas = snapshot?.version ?? 0;
+    try {
+      const { version } = await vault.writeValues(ref, { ...(snapshot?.data ?? {}), ...Object.fromEntries(changes) }, cas);
+      return { ...result, status: 'written', oldVersion: snapshot === null ? null : cas, newVersion: version };
+    } catch (error) {
+      if (isCoffreError(error) && error.code === 'COFFRE_CONFLICT') {
+        throw new CoffreError('COFFRE_CONFLICT', `${error.message}; someone else wrote ${source.ref} meanwhile: nothing was written, retry`, {}, { cause: error });
+      }
+      throw error;
+    }
+  }
+  const sops = requireSopsWriter(context.sources.sops);
+  const snapshot = stored as { revision?: string };
+  if (snapshot.revision === undefined) throw new CoffreError('COFFRE_INTERNAL', `${source.ref}: no revision in the sops snapshot; refusing a write without check-and-set`);
+  const written = await sops.writeValues(ref, changes, { expectedRevision: snapshot.revision, ...(options.now ? { now: options.now } : {}) });
+  return { ...result, status: written.changed.length + written.added.length > 0 ? 'written' : 'unchanged', oldLastModified: written.previousLastModified, newLastModified: written.lastModified };
+}
+
+async function declaredKeys({ file }: ResolvedSecretFile): Promise<{ keys: Set<string>; allowEmpty: Set<string> } | null> {
+  if (file.example === null || file.exampleRel === null) return null;
+  const example = await readExample(file.example, file.exampleRel);
+  return { keys: new Set(example.keys.map((k) => k.name)), allowEmpty: new Set(example.keys.filter((k) => k.allowEmpty).map((k) => k.name)) };
+}
+
+function writtenKeys(result: FileValuesResult): string[] {
+  return [...result.keys.new, ...result.keys.differs].sort();
+}
+
+function auditFile(options: Common, action: 'set' | 'import', resolved: ResolvedSecretFile, source: FileValuesResult['source'], result: FileValuesResult): void {
+  if (!options.audit) return;
+  const sops = source.kind === 'sops';
+  options.audit({
+    action,
+    who: options.who,
+    service: resolved.service.name,
+    file: resolved.file.name,
+    key: null,
+    keys: result.status === 'written' ? writtenKeys(result) : [],
+    source,
+    oldVersion: (sops ? result.oldLastModified : result.oldVersion) ?? null,
+    newVersion: (sops ? result.newLastModified : result.newVersion) ?? null,
+    outcome: result.status === 'written' ? 'written' : 'unchanged',
+  });
+}
+
+function auditFailure(options: Common, action: 'set' | 'import', service: string, fileName: string, resolved: ResolvedSecretFile | null, source: FileValuesResult['source'] | null, error: unknown): void {
+  if (!options.audit) return;
+  options.audit({
+    action,
+    who: options.who,
+    service: resolved?.service.name ?? service,
+    file: resolved?.file.name ?? fileName,
+    key: null,
+    keys: [],
+    source,
+    oldVersion: null,
+    newVersion: null,
+    outcome: 'error',
+    errorCode: describeError(error).code,
+  });
+}
