@@ -19,9 +19,10 @@ source in ONE write per file: one Vault KV v2 version (check-and-set), or one re
 file. Then runs \`check\` on the services and prints its report. Prints key names only, never a value.
   -C, --repo DIR       act as if started in DIR (env COFFRE_REPO)
   --all                every service of the repo
-  --to vault|sops      the source you expect; default: the one the repo assigns (a sops file beside the target,
-                       else Vault). A file whose source differs is refused (coffre does not create sops files:
-                       COFFRE_SOPS_CREATE_UNSUPPORTED — create it with \`sops encrypt\` first)
+  --to vault|sops      default: the source the repo assigns (a sops file beside the target, else Vault).
+                       --to sops without a sops file creates <target>.sops.yaml, encrypted to the age recipients
+                       of the first matching creation rule of the repo's .sops.yaml (none: COFFRE_SOPS_NO_CREATION_RULE);
+                       --to vault for a file with a sops file beside it is refused
   --dry-run            write nothing: list each file's keys as new / same / differs
   --overwrite          replace values the source holds that differ (else the file is refused:
                        COFFRE_IMPORT_DIFFERS, naming the keys)
@@ -51,6 +52,7 @@ export const importCommand: CliCommand = {
     if (all === services.length > 0) throw new CoffreError('COFFRE_USAGE', `name the services to import, or --all (not both)\n${importUsage}`);
     const dryRun = flagOf(values, 'dry-run');
     const workspace = await openWorkspace({ root: where.root, env: io.env });
+    const rediscovered: Array<{ close(): void }> = [];
     try {
       const result = await runImport(workspace, {
         services,
@@ -60,6 +62,12 @@ export const importCommand: CliCommand = {
         allowExtra: flagOf(values, 'allow-extra'),
         who: whoOf(io),
         audit: auditLine(io),
+        newSopsSuffix: workspace.config.sops.suffixes.find((suffix) => /\.ya?ml$/.test(suffix)) ?? '.sops.yaml',
+        rediscover: async () => {
+          const again = await openWorkspace({ root: where.root, env: io.env });
+          rediscovered.push(again);
+          return again;
+        },
       });
       if (format === 'json') {
         io.stdout.write(`${JSON.stringify({ dryRun, files: result.files, check: JSON.parse(formatJson(result.check)) }, null, 2)}\n`);
@@ -74,6 +82,7 @@ export const importCommand: CliCommand = {
       return exitCodeOfReport(result.check);
     } finally {
       workspace.close();
+      for (const w of rediscovered) w.close();
     }
   },
 };

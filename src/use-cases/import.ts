@@ -6,7 +6,10 @@ import { parseEnvFile, parseRawEnvFile, type EnvFile } from '../core/env-file.js
 import { CoffreError, isCoffreError } from '../errors.js';
 import { MAX_DOTENV_BYTES, describeReadError, readBoundedText } from '../repo/bounded-read.js';
 import { readExample } from '../repo/read-example.js';
-import { runCheck, selectServices, describeError, type CheckOptions } from './check.js';
+import { runCheck, selectServices, describeError, type CheckContext, type CheckOptions } from './check.js';
+import { findSopsCreationRule } from '../repo/sops-rules.js';
+import type { SopsRef, SourceRef } from '../sources/secret-source.js';
+import { sourceLabel } from './source-set.js';
 import type { CheckReport } from '../core/report.js';
 import { checkKeyName, type AuditRecord, type RotateContext } from './rotate.js';
 import { requireSopsWriter, requireVault, resolveSecretFile, sourceLabelOf, type ResolvedSecretFile } from './versions.js';
@@ -38,6 +41,8 @@ export interface FileValuesResult {
   newVersion: number | null;
   oldLastModified?: string;
   newLastModified?: string;
+  /** A new sops file was (or, dry run, would be) created. */
+  created?: boolean;
   /** Why the file was refused (status `refused`): code and a value-free message. */
   error?: { code: string; message: string };
 }
@@ -65,7 +70,7 @@ export async function runSetFromFile(context: RotateContext, options: SetFromFil
     resolved = resolveSecretFile(context, options.service, options.file);
     source = sourceLabelOf(context.repo.root, resolved.file);
     const values = envValues(options.text, options.label, 'compose');
-    const result = await writeFileValues(context, resolved, source, values.values, values.interpolated, { ...options, overwrite: true, dryRun: false });
+    const result = await writeFileValues(context, resolved, source, resolved.file.source!, values.values, values.interpolated, { ...options, overwrite: true, dryRun: false });
     auditFile(options, 'set', resolved, source, result);
     return result;
   } catch (error) {
@@ -83,6 +88,10 @@ export interface ImportOptions extends Common {
   overwrite: boolean;
   /** Passed to the check run after the import. */
   check?: Omit<CheckOptions, 'services'>;
+  /** Suffix of a new sops file beside its target (`--to sops`); `.sops.yaml` by default. */
+  newSopsSuffix?: string;
+  /** The repo as discovered again (after new sops files were created, they are the files' sources). */
+  rediscover?: () => Promise<CheckContext>;
 }
 
 export interface ImportResult {
@@ -99,7 +108,9 @@ export async function runImport(context: RotateContext, options: ImportOptions):
       files.push(await importFile(context, options, resolveSecretFile(context, service.name, file.targetRel)));
     }
   }
-  const check = await runCheck(context, { ...options.check, services: services.map((s) => s.name) });
+  const created = files.some((f) => f.created === true && f.status === 'written');
+  const checkContext = created && options.rediscover ? await options.rediscover() : context;
+  const check = await runCheck(checkContext, { ...options.check, services: services.map((s) => s.name) });
   return { files, check };
 }
 
@@ -107,7 +118,7 @@ async function importFile(context: RotateContext, options: ImportOptions, resolv
   const { file } = resolved;
   let source: FileValuesResult['source'] | null = null;
   try {
-    source = sourceLabelOf(context.repo.root, file);
+    source = options.to === 'sops' && file.source === null ? { kind: 'sops', ref: '' } : sourceLabelOf(context.repo.root, file);
     let text: string;
     try {
       text = await readBoundedText(file.target, MAX_DOTENV_BYTES);
@@ -116,18 +127,16 @@ async function importFile(context: RotateContext, options: ImportOptions, resolv
       if (code === 'ENOENT') return { ...base(resolved, source), status: 'missing', keys: emptyPlan(), oldVersion: null, newVersion: null };
       throw new CoffreError('COFFRE_USAGE', `cannot read ${file.targetRel}: ${describeReadError(error)}`, { file: file.targetRel });
     }
-    if (options.to !== undefined && options.to !== source.kind) {
-      if (options.to === 'sops') {
-        throw new CoffreError(
-          'COFFRE_SOPS_CREATE_UNSUPPORTED',
-          `${file.targetRel}: there is no sops file beside it (its source is ${source.kind} ${source.ref}) and coffre does not create sops files: create ${file.targetRel}.sops.yaml with \`sops encrypt\` (recipients from your .sops.yaml creation_rules), then import again`,
-          { file: file.targetRel },
-        );
-      }
-      throw new CoffreError('COFFRE_USAGE', `${file.targetRel}: its source is ${source.kind} ${source.ref} (a sops file beside the target wins); --to ${options.to} would write where render does not read`, { file: file.targetRel });
+    let ref = file.source as SourceRef;
+    if (options.to === 'sops' && ref?.kind !== 'sops') {
+      // A new sops file beside the target, where discovery will find it (it wins over Vault from then on).
+      ref = { kind: 'sops', file: `${file.target}${options.newSopsSuffix ?? '.sops.yaml'}`, format: 'yaml' };
+      source = sourceLabel(context.repo.root, ref) as FileValuesResult['source'];
+    } else if (options.to === 'vault' && ref.kind !== 'vault') {
+      throw new CoffreError('COFFRE_USAGE', `${file.targetRel}: its source is the sops file ${source.ref} (a sops file beside the target wins over Vault); --to vault would write where render does not read`, { file: file.targetRel });
     }
     const values = envValues(text, file.targetRel, file.format);
-    const result = await writeFileValues(context, resolved, source, values.values, values.interpolated, options);
+    const result = await writeFileValues(context, resolved, source, ref, values.values, values.interpolated, options);
     if (!options.dryRun) auditFile(options, 'import', resolved, source, result);
     return result;
   } catch (error) {
@@ -193,6 +202,7 @@ async function writeFileValues(
   context: RotateContext,
   resolved: ResolvedSecretFile,
   source: FileValuesResult['source'],
+  ref: SourceRef,
   values: Map<string, string>,
   interpolated: string[],
   options: Common & { overwrite: boolean; dryRun: boolean },
@@ -213,7 +223,6 @@ async function writeFileValues(
     throw new PlanRefusal('COFFRE_USAGE', `${file.targetRel}: refusing empty values for ${empty.join(', ')} (the example does not mark them @allow-empty; nothing written)`, plan, { file: file.targetRel });
   }
 
-  const ref = file.source!;
   const stored = ref.kind === 'vault' ? await requireVault(context.vault).readData(ref) : await requireSopsWriter(context.sources.sops).readValues(ref);
   const storedValue = (key: string): unknown => {
     if (stored === null) return undefined;
@@ -230,14 +239,7 @@ async function writeFileValues(
   plan.same.sort();
   plan.differs.sort();
   const result: FileValuesResult = { ...base(resolved, source), status: 'unchanged', keys: plan, oldVersion: null, newVersion: null };
-  if (ref.kind === 'sops' && stored === null) {
-    throw new PlanRefusal(
-      'COFFRE_SOPS_CREATE_UNSUPPORTED',
-      `${source.ref} does not exist and coffre does not create sops files: create it with \`sops encrypt\` (recipients from your .sops.yaml creation_rules), then import again`,
-      plan,
-      { file: source.ref },
-    );
-  }
+  if (ref.kind === 'sops' && stored === null) return createSops(context, ref, source, values, result, options);
   if (plan.differs.length > 0 && !options.overwrite) {
     throw new PlanRefusal('COFFRE_IMPORT_DIFFERS', `${source.ref} already holds other values for ${plan.differs.join(', ')}: nothing written for ${file.targetRel} (--overwrite replaces them)`, plan, { file: file.targetRel });
   }
@@ -266,6 +268,32 @@ async function writeFileValues(
   if (snapshot.revision === undefined) throw new CoffreError('COFFRE_INTERNAL', `${source.ref}: no revision in the sops snapshot; refusing a write without check-and-set`);
   const written = await sops.writeValues(ref, changes, { expectedRevision: snapshot.revision, ...(options.now ? { now: options.now } : {}) });
   return { ...result, status: written.changed.length + written.added.length > 0 ? 'written' : 'unchanged', oldLastModified: written.previousLastModified, newLastModified: written.lastModified };
+}
+
+/** A new sops file (YAML store) for the values, encrypted to the age recipients of the repo's `.sops.yaml` creation rule. */
+async function createSops(
+  context: RotateContext,
+  ref: SopsRef,
+  source: FileValuesResult['source'],
+  values: Map<string, string>,
+  result: FileValuesResult,
+  options: Common & { dryRun: boolean },
+): Promise<FileValuesResult> {
+  const rule = await findSopsCreationRule(context.repo.root, ref.file);
+  if (rule === null) {
+    throw new PlanRefusal(
+      'COFFRE_SOPS_NO_CREATION_RULE',
+      `${source.ref} does not exist and no .sops.yaml creation rule matches it: add one to the repo's .sops.yaml (creation_rules: - path_regex: <regex matching ${source.ref}> with age: <age1… recipients>), or create the file with \`sops encrypt\`, then import again (nothing written)`,
+      result.keys,
+      { file: source.ref },
+    );
+  }
+  if (ref.format !== 'yaml') {
+    throw new PlanRefusal('COFFRE_SOPS_UNSUPPORTED', `${source.ref} does not exist: coffre creates sops files in the YAML store only (*.sops.yaml); create it with \`sops encrypt\``, result.keys, { file: source.ref });
+  }
+  if (options.dryRun) return { ...result, status: 'would-write', created: true };
+  const created = await requireSopsWriter(context.sources.sops).createFile(ref, values, { recipients: rule.recipients, ...(options.now ? { now: options.now } : {}) });
+  return { ...result, status: 'written', created: true, newLastModified: created.lastModified };
 }
 
 async function declaredKeys({ file }: ResolvedSecretFile): Promise<{ keys: Set<string>; allowEmpty: Set<string> } | null> {

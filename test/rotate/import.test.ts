@@ -5,7 +5,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { composeReads } from '../support/compose-oracle.js';
+import { newAgeKey } from '../support/sops.js';
 import { canary, makeRotateFixture, sops } from './rotate-fixture.js';
 
 const fixture = await makeRotateFixture(t);
@@ -151,14 +153,49 @@ t.test('import into an existing sops file; a missing sops file is refused with a
   await writeFile(chatTarget, `DB_PASS=${plant('z')}\n`);
   const create = await fixture.coffre(['import', 'chat', '--to', 'sops']);
   t.equal(create.code, 2, create.stdout);
-  t.match(create.stdout, 'COFFRE_SOPS_CREATE_UNSUPPORTED');
-  t.match(create.stdout, 'sops encrypt');
+  t.match(create.stdout, 'COFFRE_SOPS_NO_CREATION_RULE');
+  t.match(create.stdout, 'creation_rules');
+  t.notOk(existsSync(`${chatTarget}.sops.yaml`), 'no file created');
 
   const extra = plant('ex');
   await writeFile(target, `APP_PASS=${pass}\nUNDECLARED=${extra}\n`);
   const refused = await fixture.coffre(['import', 's-yaml']);
   t.equal(refused.code, 2);
   t.match(refused.stdout, 'keys not declared in s-yaml/secrets/app.secrets.example: UNDECLARED');
+});
+
+t.test('import --to sops creates a new sops file from the .sops.yaml creation rule: real sops decrypts it, render gives what compose read', async (t) => {
+  const other = await newAgeKey();
+  await writeFile(
+    path.join(fixture.dir, '.sops.yaml'),
+    `creation_rules:\n  - path_regex: ^s-.*\n    age: ${other.recipient}\n  - path_regex: ^chat/secrets/.*\\.sops\\.yaml$\n    age: "${other.recipient}, ${fixture.key.recipient}"\n`,
+  );
+  const target = path.join(fixture.dir, 'chat', 'secrets', 'db.secrets');
+  const handMade = hostileFile(plant('cuser'), plant('cpass'), plant('ckey'));
+  await writeFile(target, handMade);
+  const composeSaw = await composeEnv(target);
+  const versionBefore = (await fixture.vaultData(chatPath)).version;
+
+  const dry = await fixture.coffre(['import', 'chat', '--to', 'sops', '--dry-run']);
+  t.equal(dry.code, 0, dry.stdout + dry.stderr);
+  t.match(dry.stdout, 'would-write chat/db (sops chat/secrets/db.secrets.sops.yaml)');
+  t.notOk(existsSync(`${target}.sops.yaml`), 'a dry run creates nothing');
+
+  const result = await fixture.coffre(['import', 'chat', '--to', 'sops']);
+  t.equal(result.code, 0, result.stdout + result.stderr);
+  t.match(result.stdout, 'written chat/db (sops chat/secrets/db.secrets.sops.yaml)');
+  t.match(result.stdout, /check:\n(.*\n)*.*\(sops: chat\/secrets\/db\.secrets\.sops\.yaml\)/, 'check ran on the new source');
+  t.equal((await fixture.vaultData(chatPath)).version, versionBefore, 'Vault untouched');
+  const sopsFile = `${target}.sops.yaml`;
+  const plain = JSON.parse(await sops(fixture, ['decrypt', '--output-type', 'json', sopsFile]));
+  t.same(plain, composeSaw, 'real sops decrypts the new file to exactly what compose read');
+  const text = await readFile(sopsFile, 'utf8');
+  t.match(text, `recipient: ${other.recipient}`, 'both recipients of the matching rule');
+  t.match(text, `recipient: ${fixture.key.recipient}`);
+
+  const rendered = await fixture.coffre(['render', 'chat']);
+  t.equal(rendered.code, 0, rendered.stdout + rendered.stderr);
+  t.same(await composeEnv(target), composeSaw, 'compose reads the rendered file exactly as it read the hand-made one');
 });
 
 t.test('usage: import needs service names or --all', async (t) => {
