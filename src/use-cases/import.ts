@@ -7,7 +7,7 @@ import { CoffreError, isCoffreError } from '../errors.js';
 import { MAX_DOTENV_BYTES, describeReadError, readBoundedText } from '../repo/bounded-read.js';
 import { readExample } from '../repo/read-example.js';
 import { runCheck, selectServices, describeError, type CheckContext, type CheckOptions } from './check.js';
-import { findSopsCreationRule } from '../repo/sops-rules.js';
+import { findSopsCreationRule } from '../sources/sops-rules.js';
 import type { SopsRef, SourceRef } from '../sources/secret-source.js';
 import { sourceLabel } from './source-set.js';
 import type { CheckReport } from '../core/report.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { CoffreError } from '../errors.js';
 import { re2ToRegExp } from '../sops/encryption-rule.js';
-import { MAX_CONFIG_BYTES, readBoundedText } from './bounded-read.js';
+import { open } from 'node:fs/promises';
 
 export interface SopsCreationRule {
   /** The `.sops.yaml` read, relative to the repo root (posix). */
@@ -18,18 +18,35 @@ export interface SopsCreationRule {
 
 const FOLLOWED = new Set(['path_regex', 'age']);
 
+/** A `.sops.yaml` is a small config: more than this is refused. */
+const MAX_SOPS_CONFIG_BYTES = 1024 * 1024;
+
+async function readSmallText(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_SOPS_CONFIG_BYTES) throw new CoffreError('COFFRE_SOPS_METADATA', `${file}: larger than ${MAX_SOPS_CONFIG_BYTES} bytes, refused`);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * The age recipients for a new sops file `file` (absolute): the nearest `.sops.yaml` from the file's folder up
  * to `root`, its first creation rule matching. Null when there is no `.sops.yaml` or no rule matches.
  */
 export async function findSopsCreationRule(root: string, file: string): Promise<SopsCreationRule | null> {
   let dir = path.dirname(file);
+  // Only .sops.yaml files inside the repo count (a file outside it has none to follow).
+  const inside = (d: string): boolean => !path.relative(root, d).startsWith('..') && !path.isAbsolute(path.relative(root, d));
   for (;;) {
+    if (!inside(dir)) return null;
     for (const name of ['.sops.yaml', '.sops.yml']) {
       const config = path.join(dir, name);
       let text: string;
       try {
-        text = await readBoundedText(config, MAX_CONFIG_BYTES);
+        text = await readSmallText(config);
       } catch (error) {
         if ((error as { code?: unknown } | null)?.code === 'ENOENT') continue;
         throw error;
