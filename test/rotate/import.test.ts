@@ -198,6 +198,22 @@ t.test('import --to sops creates a new sops file from the .sops.yaml creation ru
   t.same(await composeEnv(target), composeSaw, 'compose reads the rendered file exactly as it read the hand-made one');
 });
 
+t.test('import --format json: key names and statuses only; set --from-file --render renders the service', async (t) => {
+  const target = path.join(fixture.dir, 's-json', 'secrets', 'app.secrets');
+  await writeFile(target, `APP_USER=${plant('ju')}\nAPP_PASS=${plant('jp')}\n`);
+  const json = await fixture.coffre(['import', 's-json', '--dry-run', '--format', 'json']);
+  t.equal(json.code, 5, json.stderr);
+  const doc = JSON.parse(json.stdout);
+  t.match(doc, { dryRun: true, files: [{ service: 's-json', file: 'app', status: 'refused', keys: { differs: ['APP_PASS', 'APP_USER'] }, error: { code: 'COFFRE_IMPORT_DIFFERS' } }] });
+  t.ok(Array.isArray(doc.check.services), 'the check report is included');
+
+  const pass = plant('rp');
+  const rendered = await fixture.coffre(['set', 's-json', 'app', '--from-file', '-', '--render'], { stdin: `APP_PASS="${pass}#"\n` });
+  t.equal(rendered.code, 0, rendered.stdout + rendered.stderr);
+  t.match(rendered.stdout, '  render s-json: written');
+  t.equal((await composeEnv(target)).APP_PASS, `${pass}#`, 'the rendered target holds the new value');
+});
+
 t.test('usage: import needs service names or --all', async (t) => {
   const none = await fixture.coffre(['import']);
   t.equal(none.code, 2);
