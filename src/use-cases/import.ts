@@ -4,7 +4,10 @@
 // audit records carry key names and versions only.
 import { parseEnvFile, parseRawEnvFile, type EnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError } from '../errors.js';
-import { MAX_DOTENV_BYTES, describeReadError, readBoundedText } from '../repo/bounded-read.js';
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import path from 'node:path';
+import { MAX_DOTENV_BYTES, describeReadError } from '../repo/bounded-read.js';
 import { readExample } from '../repo/read-example.js';
 import { runCheck, selectServices, describeError, type CheckContext, type CheckOptions } from './check.js';
 import { findSopsCreationRule } from '../sources/sops-rules.js';
@@ -119,14 +122,8 @@ async function importFile(context: RotateContext, options: ImportOptions, resolv
   let source: FileValuesResult['source'] | null = null;
   try {
     source = options.to === 'sops' && file.source === null ? { kind: 'sops', ref: '' } : sourceLabelOf(context.repo.root, file);
-    let text: string;
-    try {
-      text = await readBoundedText(file.target, MAX_DOTENV_BYTES);
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code === 'ENOENT') return { ...base(resolved, source), status: 'missing', keys: emptyPlan(), oldVersion: null, newVersion: null };
-      throw new CoffreError('COFFRE_USAGE', `cannot read ${file.targetRel}: ${describeReadError(error)}`, { file: file.targetRel });
-    }
+    const text = await readTargetSafely(context.repo.root, file.target, file.targetRel);
+    if (text === null) return { ...base(resolved, source), status: 'missing', keys: emptyPlan(), oldVersion: null, newVersion: null };
     let ref = file.source as SourceRef;
     if (options.to === 'sops' && ref?.kind !== 'sops') {
       // A new sops file beside the target, where discovery will find it (it wins over Vault from then on).
@@ -151,6 +148,47 @@ async function importFile(context: RotateContext, options: ImportOptions, resolv
       newVersion: null,
       error: { code: described.code, message: described.message },
     };
+  }
+}
+
+/**
+ * The hand-made target's text, or null when there is none. The repo is untrusted: a target outside it, or
+ * reached through a symlink (any folder on the way, or the file itself), is refused (COFFRE_TARGET_UNSAFE), so
+ * an import never uploads a file the repo merely points at.
+ */
+async function readTargetSafely(root: string, target: string, targetRel: string): Promise<string | null> {
+  const rel = path.relative(root, target);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `${targetRel} is outside the repo: coffre imports only targets inside it`, { file: targetRel });
+  }
+  let current = root;
+  const segments = rel.split(path.sep);
+  for (const [i, segment] of segments.entries()) {
+    current = path.join(current, segment);
+    let info;
+    try {
+      info = await lstat(current);
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === 'ENOENT') return null;
+      throw new CoffreError('COFFRE_USAGE', `cannot read ${targetRel}: ${describeReadError(error)}`, { file: targetRel });
+    }
+    if (info.isSymbolicLink()) throw new CoffreError('COFFRE_TARGET_UNSAFE', `${targetRel}: ${segments.slice(0, i + 1).join('/')} is a symlink; coffre does not import through symlinks`, { file: targetRel });
+    if (i === segments.length - 1 && !info.isFile()) throw new CoffreError('COFFRE_TARGET_UNSAFE', `${targetRel} is not a regular file`, { file: targetRel });
+  }
+  let handle;
+  try {
+    // O_NOFOLLOW: a symlink swapped in since the check is refused by the kernel.
+    handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === 'ELOOP') throw new CoffreError('COFFRE_TARGET_UNSAFE', `${targetRel} is a symlink; coffre does not import through symlinks`, { file: targetRel });
+    throw new CoffreError('COFFRE_USAGE', `cannot read ${targetRel}: ${describeReadError(error)}`, { file: targetRel });
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_DOTENV_BYTES) throw new CoffreError('COFFRE_USAGE', `cannot read ${targetRel}: larger than ${MAX_DOTENV_BYTES} bytes, refused`, { file: targetRel });
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
 }
 

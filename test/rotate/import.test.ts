@@ -2,7 +2,7 @@
 // one write per file (exactly one new KV v2 version; one sops re-encryption `sops decrypt` reads), hostile values
 // byte-exact as docker compose reads them (the compose-go oracle), a differing stored value refused without
 // --overwrite, undeclared keys refused without --allow-extra, and no planted value in any output.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { existsSync } from 'node:fs';
@@ -212,6 +212,20 @@ t.test('import --format json: key names and statuses only; set --from-file --ren
   t.equal(rendered.code, 0, rendered.stdout + rendered.stderr);
   t.match(rendered.stdout, '  render s-json: written');
   t.equal((await composeEnv(target)).APP_PASS, `${pass}#`, 'the rendered target holds the new value');
+});
+
+t.test('import refuses a target that is a symlink (the repo is untrusted): nothing read, nothing written', async (t) => {
+  const outside = path.join(t.testdir({ 'stolen.env': `APP_PASS=${plant('stolen')}\n` }), 'stolen.env');
+  const target = path.join(fixture.dir, 's-dotenv', 'secrets', 'app.secrets');
+  await rm(target, { force: true });
+  await symlink(outside, target);
+  const before = await sops(fixture, ['decrypt', path.join(fixture.dir, 's-dotenv', 'secrets', 'app.secrets.sops.env')]);
+  const result = await fixture.coffre(['import', 's-dotenv', '--overwrite']);
+  t.equal(result.code, 4, result.stdout);
+  t.match(result.stdout, 'COFFRE_TARGET_UNSAFE');
+  t.match(result.stdout, 'is a symlink');
+  t.equal(await sops(fixture, ['decrypt', path.join(fixture.dir, 's-dotenv', 'secrets', 'app.secrets.sops.env')]), before, 'the sops file is untouched');
+  await rm(target);
 });
 
 t.test('usage: import needs service names or --all', async (t) => {
