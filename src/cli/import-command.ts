@@ -15,7 +15,7 @@ export const importUsage = `usage: coffre [-C DIR] import (<service>... | --all)
 
 Reads each existing target file of the services (e.g. secrets/db.secrets, compose env_file syntax read exactly as
 docker compose reads it; \`$\` expansions against an empty environment) and writes its values to the file's
-source in ONE write per file: one Vault KV v2 version (check-and-set), or one re-encryption of the existing sops
+source in ONE write per file: one Vault KV v2 version (check-and-set), or one re-encryption of the sops
 file. Then runs \`check\` on the services and prints its report. Prints key names only, never a value.
   -C, --repo DIR       act as if started in DIR (env COFFRE_REPO)
   --all                every service of the repo
@@ -28,7 +28,7 @@ file. Then runs \`check\` on the services and prints its report. Prints key name
                        COFFRE_IMPORT_DIFFERS, naming the keys)
   --allow-extra        import keys the example does not declare (else the file is refused, keys named)
   --format, -f FMT     text (default) or json
-exit codes: 0 imported and complete, 1 check incomplete, 2 usage, 3 source error, 5 a file refused (differs)`;
+exit codes: 0 imported and complete, 1 check incomplete, 2 usage, 3 source error, 4 unsafe target, 5 a stored value differs`;
 
 export const importCommand: CliCommand = {
   summary: 'adopt hand-made target files: write their values to Vault / the sops file (one write per file), then check',

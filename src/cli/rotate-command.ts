@@ -129,10 +129,10 @@ async function readFromFile(absolute: string, shown: string): Promise<string> {
 
 /** One file's multi-key write: key names by outcome, versions; never a value. */
 export function describeFileValues(result: FileValuesResult): string {
-  const where = `${result.service}/${result.file} (${result.source.kind} ${result.source.ref})`;
+  const where = `${result.service}/${result.file} (${result.source.ref === '' ? 'no source' : `${result.source.kind} ${result.source.ref}`})`;
   let change = '';
   if (result.status === 'written') change = result.source.kind === 'vault' ? `: version ${result.oldVersion ?? 'none'} → ${result.newVersion}` : `: lastmodified ${result.oldLastModified} → ${result.newLastModified}`;
-  const lines = [`${result.status} ${where}${change}`];
+  const lines = [`${result.status} ${where}${change}${result.created ? ' (new sops file)' : ''}`];
   const { keys } = result;
   const names = (label: string, list: string[]): void => void (list.length > 0 && lines.push(`  ${label}: ${list.join(', ')}`));
   names('new', keys.new);
