@@ -16,7 +16,7 @@ export const importUsage = `usage: coffre [-C DIR] import (<service>... | --all)
 Reads each existing target file of the services (e.g. secrets/db.secrets, compose env_file syntax read exactly as
 docker compose reads it; \`$\` expansions against an empty environment) and writes its values to the file's
 source in ONE write per file: one Vault KV v2 version (check-and-set), or one re-encryption of the sops
-file. Then runs \`check\` on the services and prints its report. Prints key names only, never a value.
+file (a new one with --to sops). Then runs \`check\` on the services and prints its report. Key names only, never values.
   -C, --repo DIR       act as if started in DIR (env COFFRE_REPO)
   --all                every service of the repo
   --to vault|sops      default: the source the repo assigns (a sops file beside the target, else Vault).
