@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   COFFRE_TARGET_WRITE: { exit: 4, http: 500, summary: 'writing a target failed (previous targets restored)' },
   COFFRE_LOCKED: { exit: 4, http: 409, summary: 'another render of the service (or write of the sops file) holds the lock' },
   COFFRE_CONFLICT: { exit: 5, http: 409, summary: 'a check-and-set write lost: the secret (or sops file) changed since it was read' },
+  COFFRE_IMPORT_DIFFERS: { exit: 5, http: 409, summary: 'import: the source already holds a different value for a key (names listed; --overwrite replaces them)' },
+  COFFRE_SOPS_NO_CREATION_RULE: { exit: 2, http: 422, summary: 'import: a new sops file is needed but no .sops.yaml creation rule with age recipients matches it' },
   COFFRE_COMMIT_UNKNOWN: { exit: 2, http: 404, summary: 'render --as-of: the commit is not in the repo history (unknown, ambiguous, rewritten), or git cannot read it' },
   COFFRE_AS_OF_VALUE_GONE: { exit: 3, http: 502, summary: 'render --as-of: a value the old configuration needs no longer exists (version destroyed or deleted)' },
   COFFRE_INTERNAL: { exit: 70, http: 500, summary: 'an unexpected internal error' },

@@ -19,6 +19,7 @@ export const commands: Record<string, () => Promise<CliCommand>> = {
   set: async () => (await import('./rotate-command.js')).setCommand,
   versions: async () => (await import('./rotate-command.js')).versionsCommand,
   rollback: async () => (await import('./rotate-command.js')).rollbackCommand,
+  import: async () => (await import('./import-command.js')).importCommand,
   serve: async () => (await import('./serve-command.js')).serveCommand,
   token: async () => (await import('./token-command.js')).tokenCommand,
   completion: async () => (await import('./completion-command.js')).completionCommand(loadCommandTable),

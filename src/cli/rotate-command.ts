@@ -2,6 +2,10 @@
 // one `audit:` JSON line per write on stderr, and an exit code. A value reaches stdout only with --show on a TTY.
 import { GENERATE_ALPHABETS, type GenerateCharset } from '../core/generate.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
+import path from 'node:path';
+import { describeReadError, readBoundedText } from '../repo/bounded-read.js';
+import { runSetFromFile, type FileValuesResult } from '../use-cases/import.js';
+import { runRender } from '../use-cases/render.js';
 import { runRollback, runRotate, type AuditRecord, type NewValue, type WriteMode, type WriteResult } from '../use-cases/rotate.js';
 import { listVersions, type VersionsReport } from '../use-cases/versions.js';
 import { openWorkspace } from '../use-cases/workspace.js';
@@ -37,9 +41,13 @@ exit codes: 0 written, 2 usage, 3 source error (e.g. COFFRE_SOURCE_DENIED), 4 re
 
 export const setUsage = `usage: coffre [-C DIR] set <service> <file> <KEY> (--value-stdin | --generate [--length N] [--charset C])
                            [--render] [--show] [--allow-extra] [--format text|json]
+       coffre [-C DIR] set <service> <file> --from-file F [--allow-extra] [--render] [--format text|json]
 
 Gives KEY its first value (refused when KEY already has one: use \`coffre rotate\`). A missing Vault secret is
-created with check-and-set 0; a sops file must exist already. Options as for \`coffre rotate\`.`;
+created with check-and-set 0; a sops file must exist already. Options as for \`coffre rotate\`.
+  --from-file F        every KEY=value of F (compose env_file syntax, read exactly as compose reads it; \`-\` =
+                       stdin) in ONE write: one Vault KV version (check-and-set), or one sops re-encryption;
+                       keys new or replaced, other stored keys kept; keys not in the example need --allow-extra`;
 
 export const versionsUsage = `usage: coffre [-C DIR] versions <service> <file> [--format text|json]
 
@@ -71,14 +79,70 @@ export const rotateCommand: CliCommand = {
   run: (invocation, io) => writeCommand('rotate', invocation, io),
 };
 
-/** `coffre set`: the first value of a key. */
+/** `coffre set`: the first value of a key, or several keys from an env file. */
 export const setCommand: CliCommand = {
-  summary: 'the first value of a key missing from its source',
+  summary: 'the first value of a key missing from its source, or several keys --from-file in one write',
   usage: setUsage,
   formats: ['text', 'json'],
-  options: valueOptions,
-  run: (invocation, io) => writeCommand('set', invocation, io),
+  options: [...valueOptions, { name: 'from-file', type: 'string' }],
+  run: (invocation, io) => (stringOf(invocation.values, 'from-file') !== undefined ? setFromFile(invocation, io) : writeCommand('set', invocation, io)),
 };
+
+async function setFromFile(invocation: Invocation, io: CliIo): Promise<number> {
+  const from = stringOf(invocation.values, 'from-file') as string;
+  const format = formatOf(stringOf(invocation.values, 'format'));
+  for (const name of ['generate', 'value-stdin', 'show', 'length', 'charset'] as const) {
+    if (invocation.values[name] !== undefined && invocation.values[name] !== false) throw new CoffreError('COFFRE_USAGE', `--from-file does not go with --${name}\n${setUsage}`);
+  }
+  const where = await locateRepo(io, invocation.repo, invocation.positionals, { positionals: 3 });
+  if (where.positionals.length !== 2) throw new CoffreError('COFFRE_USAGE', `coffre set --from-file takes 2 names (<service> <file>), got ${where.positionals.length}\n${setUsage}`);
+  const service = normalizeServiceName(where.positionals[0] as string);
+  const file = where.positionals[1] as string;
+  const label = from === '-' ? '(stdin)' : from;
+  const text = from === '-' ? await readStdinText(io, '--from-file -', 'the input') : await readFromFile(path.resolve(io.cwd, from), from);
+  const workspace = await openWorkspace({ root: where.root, env: io.env });
+  try {
+    const result = await runSetFromFile(workspace, { service, file, text, label, allowExtra: flagOf(invocation.values, 'allow-extra'), who: whoOf(io), audit: auditLine(io) });
+    io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : describeFileValues(result));
+    if (!flagOf(invocation.values, 'render') || result.status !== 'written') return 0;
+    const report = await runRender(workspace, { services: [result.service] });
+    const rendered = report.services[0];
+    io.stdout.write(`  render ${result.service}: ${rendered?.status ?? 'none'}\n`);
+    if (rendered !== undefined && rendered.status !== 'written' && rendered.status !== 'unchanged') {
+      const error = rendered.error ?? { code: 'COFFRE_TARGET_WRITE' as const, message: `render ended as ${rendered.status}` };
+      io.stderr.write(`coffre: the new values are stored but rendering ${result.service} failed: ${error.code}: ${error.message}\n`);
+      return Math.max(1, ERROR_CODES[error.code].exit);
+    }
+    return 0;
+  } finally {
+    workspace.close();
+  }
+}
+
+async function readFromFile(absolute: string, shown: string): Promise<string> {
+  try {
+    return await readBoundedText(absolute, MAX_STDIN_BYTES);
+  } catch (error) {
+    throw new CoffreError('COFFRE_USAGE', `--from-file: cannot read ${shown}: ${describeReadError(error)}`);
+  }
+}
+
+/** One file's multi-key write: key names by outcome, versions; never a value. */
+export function describeFileValues(result: FileValuesResult): string {
+  const where = `${result.service}/${result.file} (${result.source.ref === '' ? 'no source' : `${result.source.kind} ${result.source.ref}`})`;
+  let change = '';
+  if (result.status === 'written') change = result.source.kind === 'vault' ? `: version ${result.oldVersion ?? 'none'} → ${result.newVersion}` : `: lastmodified ${result.oldLastModified} → ${result.newLastModified}`;
+  const lines = [`${result.status} ${where}${change}${result.created ? ' (new sops file)' : ''}`];
+  const { keys } = result;
+  const names = (label: string, list: string[]): void => void (list.length > 0 && lines.push(`  ${label}: ${list.join(', ')}`));
+  names('new', keys.new);
+  names(result.status === 'refused' || result.status === 'would-write' || result.status === 'unchanged' ? 'differs' : 'replaced', keys.differs);
+  names('same', keys.same);
+  names('not in the example', keys.extra);
+  names('with $ expansion (read with an empty environment)', keys.interpolated);
+  if (result.error) lines.push(`  refused: ${result.error.code}: ${result.error.message}`);
+  return `${lines.join('\n')}\n`;
+}
 
 async function writeCommand(mode: Exclude<WriteMode, 'upsert'>, invocation: Invocation, io: CliIo): Promise<number> {
   const usage = mode === 'rotate' ? rotateUsage : setUsage;
@@ -217,35 +281,39 @@ async function readValue(io: CliIo, key: string): Promise<string> {
 
 /** One value from stdin: UTF-8, at most 1 MiB, ONE trailing LF removed (a CR before it is kept). */
 async function readValueFromStdin(io: CliIo): Promise<string> {
-  if (io.stdin === undefined) throw new CoffreError('COFFRE_USAGE', '--value-stdin: no standard input available');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of io.stdin as AsyncIterable<Buffer | string>) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    size += buffer.length;
-    if (size > MAX_STDIN_BYTES) throw new CoffreError('COFFRE_USAGE', '--value-stdin: the value is larger than 1 MiB');
-    chunks.push(buffer);
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new CoffreError('COFFRE_USAGE', '--value-stdin: the value is not valid UTF-8');
-  }
+  const text = await readStdinText(io, '--value-stdin', 'the value');
   // Exactly one LF: a CR before it is part of the value (the README's rule), not a line ending to eat.
   if (text.endsWith('\n')) return text.slice(0, -1);
   return text;
 }
 
-function whoOf(io: CliIo): string {
+/** All of stdin as UTF-8 text (at most 1 MiB; a BOM kept). */
+export async function readStdinText(io: CliIo, option: string, what: string): Promise<string> {
+  if (io.stdin === undefined) throw new CoffreError('COFFRE_USAGE', `${option}: no standard input available`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    size += buffer.length;
+    if (size > MAX_STDIN_BYTES) throw new CoffreError('COFFRE_USAGE', `${option}: ${what} is larger than 1 MiB`);
+    chunks.push(buffer);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new CoffreError('COFFRE_USAGE', `${option}: ${what} is not valid UTF-8`);
+  }
+}
+
+export function whoOf(io: CliIo): string {
   return io.env.USER || io.env.LOGNAME || 'unknown';
 }
 
 /** Refusals of the command line itself (bad name, unknown service): nothing was attempted, nothing to audit. */
-const NOT_AUDITED = new Set<string>(['COFFRE_USAGE', 'COFFRE_SERVICE_UNKNOWN']);
+export const NOT_AUDITED = new Set<string>(['COFFRE_USAGE', 'COFFRE_SERVICE_UNKNOWN']);
 
 /** One `audit: {json}` line on stderr per write attempt (names and versions only); usage refusals get none. */
-function auditLine(io: CliIo): (record: AuditRecord) => void {
+export function auditLine(io: CliIo): (record: AuditRecord) => void {
   return (record) => {
     if (record.errorCode !== undefined && NOT_AUDITED.has(record.errorCode)) return;
     io.stderr.write(`audit: ${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);

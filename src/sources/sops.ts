@@ -3,13 +3,14 @@
 // it never looks for keys on its own. `writeValues` is the atomic, locked, check-and-set writer used by rotate.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError } from '../errors.js';
 import { parseAgeIdentities, type AgeIdentity } from '../sops/age-identity.js';
 import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
+import { createSopsYaml } from '../sops/create.js';
 import { setSopsValues } from '../sops/set-values.js';
 import { parseSopsFile, type SopsFile } from '../sops/sops-file.js';
 import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
@@ -36,6 +37,12 @@ export type SopsSource = SecretSource<SopsRef> & {
    * the text of `expectedRevision` (the `revision` of the snapshot the caller decided on).
    */
   writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, options: { now?: Date; expectedRevision: string }): Promise<SopsWriteResult>;
+  /**
+   * Creates a NEW sops YAML file holding `values`, its data key wrapped for `recipients` (age), under the
+   * file's write lock: written to a temp file (O_EXCL, fsync), then linked to its name only if nothing is
+   * there (COFFRE_CONFLICT otherwise, nothing written). Returns its `lastmodified`.
+   */
+  createFile(ref: SopsRef, values: ReadonlyMap<string, string>, options: { recipients: readonly string[]; now?: Date }): Promise<{ lastModified: string }>;
   /** The file's `lastmodified` as written, or null when the file does not exist. */
   readMetadata(ref: SopsRef): Promise<{ lastModified: string } | null>;
   /**
@@ -155,6 +162,39 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
     async readMetadata(ref: SopsRef) {
       const sops = await load(ref);
       return sops === null ? null : { lastModified: sops.metadata.lastModified };
+    },
+    async createFile(ref: SopsRef, values: ReadonlyMap<string, string>, createOptions: { recipients: readonly string[]; now?: Date }) {
+      if (options.lockForWrite === undefined) throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: this sops source has no write lock; refusing an unserialised write`, { file: ref.file });
+      if (ref.format !== 'yaml') throw new CoffreError('COFFRE_SOPS_UNSUPPORTED', `${ref.file}: coffre creates sops files in the YAML store only (name it *.sops.yaml)`, { file: ref.file });
+      const lock = await options.lockForWrite(ref.file);
+      try {
+        const text = await createSopsYaml({ recipients: createOptions.recipients, values, now: createOptions.now ?? new Date(), file: ref.file });
+        const dir = path.dirname(ref.file);
+        const temp = path.join(dir, `.${path.basename(ref.file)}.coffre-${randomBytes(6).toString('hex')}.tmp`);
+        try {
+          const handle = await open(temp, 'wx', 0o644);
+          try {
+            await handle.writeFile(text, 'utf8');
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          try {
+            await link(temp, ref.file);
+          } catch (error) {
+            if ((error as { code?: unknown }).code === 'EEXIST') throw conflict(ref, 'the file appeared since it was looked for');
+            throw error;
+          }
+        } finally {
+          await unlink(temp).catch(() => undefined);
+        }
+        await syncDirectory(dir);
+        return { lastModified: parseSopsFile(text, 'yaml', ref.file).metadata.lastModified };
+      } finally {
+        parsed.delete(cacheKey(ref));
+        decrypted.delete(cacheKey(ref));
+        await lock.release();
+      }
     },
     async writeValues(ref: SopsRef, changes: ReadonlyMap<string, string>, writeOptions: { now?: Date; expectedRevision: string }): Promise<SopsWriteResult> {
       if (options.lockForWrite === undefined) throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: this sops source has no write lock; refusing an unserialised write`, { file: ref.file });

@@ -21,11 +21,13 @@ export type WriteMode = 'rotate' | 'set' | 'upsert';
 
 /** One audit record: names and versions only, never a value. For sops the versions are `lastmodified`. */
 export interface AuditRecord {
-  action: 'rotate' | 'set' | 'rollback';
+  action: 'rotate' | 'set' | 'rollback' | 'import';
   who: string;
   service: string;
   file: string;
   key: string | null;
+  /** Multi-key writes (`set --from-file`, `import`): the names written, sorted. Never values. */
+  keys?: string[];
   source: { kind: 'vault' | 'sops'; ref: string } | null;
   oldVersion: number | string | null;
   newVersion: number | string | null;
@@ -199,7 +201,7 @@ export function runRollback(context: RotateContext, options: RollbackOptions): P
   });
 }
 
-function checkKeyName(key: string): void {
+export function checkKeyName(key: string): void {
   // Names that compose, Vault and every sops store can all hold; the name is echoed, so keep it printable.
   if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key) || key.length > 256) {
     throw new CoffreError('COFFRE_USAGE', `"${key.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}" is not a usable env key name (letters, digits, _ . -; not starting with a digit)`);
