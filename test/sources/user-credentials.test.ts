@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { CoffreError } from '../../src/errors.js';
+import { coffreFailure } from '../support/coffre-failure.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { sharedOpenBao } from '../support/openbao.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
@@ -17,14 +17,7 @@ import { toolPath } from '../support/tools.js';
 
 const run = promisify(execFile);
 
-async function failure(promise: Promise<unknown>): Promise<CoffreError> {
-  const error = await promise.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof CoffreError)) throw error;
-  return error;
-}
+const failure = coffreFailure;
 
 async function tempDir(t: { teardown(fn: () => unknown): void }, name: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `coffre-${name}-`));

@@ -9,18 +9,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { CoffreError } from '../../src/errors.js';
+import { coffreFailure } from '../support/coffre-failure.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { toolPath } from '../support/tools.js';
 
-async function failure(promise: Promise<unknown>): Promise<CoffreError> {
-  const error = await promise.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof CoffreError)) throw error;
-  return error;
-}
+const failure = coffreFailure;
 
 /** A port whose next one (the dev server's cluster port) is free too. */
 async function freePort(): Promise<number> {

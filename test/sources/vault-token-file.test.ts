@@ -6,18 +6,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { CoffreError } from '../../src/errors.js';
+import { coffreFailure } from '../support/coffre-failure.js';
 import { openVaultSession, openWorkspace } from '../../src/use-cases/workspace.js';
 import { sharedOpenBao } from '../support/openbao.js';
 
-async function failure(promise: Promise<unknown>): Promise<CoffreError> {
-  const error = await promise.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof CoffreError)) throw error;
-  return error;
-}
+const failure = coffreFailure;
 
 t.test('BAO_TOKEN_FILE / VAULT_TOKEN_FILE: the token is read from the file, trimmed; BAO_TOKEN wins', async (t) => {
   const bao = await sharedOpenBao(t);
