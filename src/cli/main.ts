@@ -20,6 +20,7 @@ export const commands: Record<string, () => Promise<CliCommand>> = {
   versions: async () => (await import('./rotate-command.js')).versionsCommand,
   rollback: async () => (await import('./rotate-command.js')).rollbackCommand,
   import: async () => (await import('./import-command.js')).importCommand,
+  init: async () => (await import('./init-command.js')).initCommand,
   serve: async () => (await import('./serve-command.js')).serveCommand,
   token: async () => (await import('./token-command.js')).tokenCommand,
   completion: async () => (await import('./completion-command.js')).completionCommand(loadCommandTable),

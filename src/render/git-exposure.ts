@@ -49,24 +49,7 @@ export async function checkGitExposure(root: string, targetRels: readonly string
     );
   }
 
-  // --no-index (added by runGit): judge the ignore rules themselves, whatever the index says (tracking is
-  // checked above); runGit also sets core.excludesFile=/dev/null: a user's global excludes must not make a
-  // target look safe.
-  const ignore = await runGit(root, 'check-ignore', ['--stdin', '-z', '-v', '-n'], {
-    input: targetRels.map((rel) => `${rel}\0`).join(''),
-  });
-  // Exit 1 means "some path not ignored", which -n reports line by line; anything else is a failure.
-  if (ignore.code !== 0 && ignore.code !== 1) assertGitOk(ignore, root, 'check-ignore');
-  const fields = ignore.stdout.split('\0');
-  const notIgnored: Array<{ rel: string; source: string; line: string; pattern: string }> = [];
-  for (let i = 0; i + 3 < fields.length; i += 4) {
-    const source = fields[i] ?? '';
-    const line = fields[i + 1] ?? '';
-    const pattern = fields[i + 2] ?? '';
-    const rel = fields[i + 3] ?? '';
-    const ignoredByGitignore = source !== '' && !pattern.startsWith('!') && path.posix.basename(source) === '.gitignore';
-    if (!ignoredByGitignore) notIgnored.push({ rel, source, line, pattern });
-  }
+  const notIgnored = await targetsNotIgnoredByGitignore(root, targetRels);
   if (notIgnored.length > 0) {
     const first = notIgnored[0]!;
     const why =
@@ -85,6 +68,35 @@ export async function checkGitExposure(root: string, targetRels: readonly string
     );
   }
   return 'checked';
+}
+
+/**
+ * The targets (relative to `root`, in a git work tree) that no committed `.gitignore` ignores, with the rule that
+ * matched them if any (an `!` re-include, or an ignore file that is not a .gitignore).
+ */
+export async function targetsNotIgnoredByGitignore(
+  root: string,
+  targetRels: readonly string[],
+): Promise<Array<{ rel: string; source: string; line: string; pattern: string }>> {
+  // --no-index (added by runGit): judge the ignore rules themselves, whatever the index says (tracking is
+  // checked by checkGitExposure); runGit also sets core.excludesFile=/dev/null: a user's global excludes must not make a
+  // target look safe.
+  const ignore = await runGit(root, 'check-ignore', ['--stdin', '-z', '-v', '-n'], {
+    input: targetRels.map((rel) => `${rel}\0`).join(''),
+  });
+  // Exit 1 means "some path not ignored", which -n reports line by line; anything else is a failure.
+  if (ignore.code !== 0 && ignore.code !== 1) assertGitOk(ignore, root, 'check-ignore');
+  const fields = ignore.stdout.split('\0');
+  const notIgnored: Array<{ rel: string; source: string; line: string; pattern: string }> = [];
+  for (let i = 0; i + 3 < fields.length; i += 4) {
+    const source = fields[i] ?? '';
+    const line = fields[i + 1] ?? '';
+    const pattern = fields[i + 2] ?? '';
+    const rel = fields[i + 3] ?? '';
+    const ignoredByGitignore = source !== '' && !pattern.startsWith('!') && path.posix.basename(source) === '.gitignore';
+    if (!ignoredByGitignore) notIgnored.push({ rel, source, line, pattern });
+  }
+  return notIgnored;
 }
 
 /**

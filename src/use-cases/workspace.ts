@@ -338,7 +338,7 @@ function tokenHelperFile(env: Environment): string | null {
  * sops' default age key file: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `$HOME/.config/sops/age/keys.txt` (Go's
  * os.UserConfigDir on Linux: an empty XDG_CONFIG_HOME counts as unset, a relative one gives no directory at all).
  */
-function defaultAgeKeyFile(env: Environment): string | null {
+export function defaultAgeKeyFile(env: Environment): string | null {
   const xdg = env.XDG_CONFIG_HOME;
   if (xdg) return path.isAbsolute(xdg) ? path.join(xdg, 'sops', 'age', 'keys.txt') : null;
   const home = env.HOME;
