@@ -2,7 +2,7 @@
 // lines for the targets, and, for sops, an age key pair (private key outside the repo, 0600) with a .sops.yaml
 // creation rule. Writes nothing that exists (coffre.yaml is never overwritten; the key file is appended to).
 // The private key never leaves this module except into the key file.
-import { appendFile, chmod, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { CoffreError } from '../errors.js';
@@ -49,6 +49,17 @@ function isInside(root: string, file: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+/** `file` with symlinks resolved in its nearest existing ancestor (the file itself may not exist yet). */
+async function realPathOf(file: string): Promise<string> {
+  let rest = '';
+  for (let dir = file; ; dir = path.dirname(dir)) {
+    const real = await realpath(dir).catch(() => null);
+    if (real !== null) return path.join(real, rest);
+    if (path.dirname(dir) === dir) return file;
+    rest = path.join(path.basename(dir), rest);
+  }
+}
+
 export async function runInit(options: InitOptions): Promise<InitResult> {
   const { root, dryRun } = options;
   for (const name of CONFIG_FILE_NAMES) {
@@ -57,7 +68,8 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
   const needsKey = !(await Promise.all(SOPS_CONFIG_NAMES.map((name) => exists(path.join(root, name))))).some(Boolean);
   if (needsKey) {
     if (options.ageKeyFile === null) throw new CoffreError('COFFRE_USAGE', 'no place for the age key: set HOME or XDG_CONFIG_HOME, or give --age-key-file PATH');
-    if (isInside(root, path.resolve(options.ageKeyFile))) {
+    const keyPath = path.resolve(options.ageKeyFile);
+    if (isInside(root, keyPath) || isInside(await realPathOf(root), await realPathOf(keyPath))) {
       throw new CoffreError('COFFRE_USAGE', `--age-key-file ${options.ageKeyFile} is inside the repo ${root}: the private key must live outside it`);
     }
   }

@@ -1,7 +1,7 @@
 // `coffre init`: a first commented coffre.yaml, the .gitignore lines the targets miss, and an age key pair (outside
 // the repo, 0600) with a .sops.yaml rule that `coffre import --to sops` and the real sops binary both use.
 import { execFile } from 'node:child_process';
-import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -132,9 +132,15 @@ t.test('init refuses an existing coffre.yaml and a key file inside the repo', as
   await t.rejects(stat(path.join(dir, 'has', '.gitignore')), 'nothing else written');
 
   const fresh = path.join(dir, 'fresh');
+  await git(fresh, 'init', '-q');
   const inside = await runCoffre(['-C', fresh, 'init', '--age-key-file', path.join(fresh, 'keys.txt')], env);
   t.equal(inside.code, 2);
   t.match(inside.stderr, 'inside the repo');
-  for (const name of ['coffre.yaml', '.gitignore', '.sops.yaml', 'keys.txt']) await t.rejects(stat(path.join(fresh, name)), `${name} not written`);
+  // Through a symlink to the repo, too.
+  await symlink(fresh, path.join(dir, 'home', 'link'));
+  const linked = await runCoffre(['-C', fresh, 'init', '--age-key-file', path.join(dir, 'home', 'link', 'sub', 'keys.txt')], env);
+  t.equal(linked.code, 2, 'a key path reaching the repo through a symlink is refused');
+  t.match(linked.stderr, 'inside the repo');
+  for (const name of ['coffre.yaml', '.gitignore', '.sops.yaml', 'keys.txt', 'sub']) await t.rejects(stat(path.join(fresh, name)), `${name} not written`);
   t.notMatch(exists.stdout + exists.stderr + inside.stdout + inside.stderr, 'AGE-SECRET-KEY');
 });
