@@ -206,7 +206,7 @@ async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: A
     const { snapshot, origins } = await asOf.readValues(file, example);
     return { file, example, snapshot, origins };
   }
-  const example = await readExample(file.example, file.exampleRel);
+  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
   const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
   return { file, example, snapshot };
 }
