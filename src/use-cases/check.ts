@@ -182,7 +182,7 @@ function emptyVaultPrefixWarnings(context: CheckContext, services: ServiceModel[
       severity: 'warning',
       code: 'VAULT_PREFIX_EMPTY',
       file,
-      message: `vault.prefix is empty: ${derived.length} secrets file${derived.length === 1 ? '' : 's'} use Vault paths like ${first.mount}/${first.path}, which another repo on the same server would share; set a per-repo vault.prefix in coffre.yaml (e.g. "prefix: ${path.basename(context.repo.root)}") and move the secrets`,
+      message: `vault.prefix is empty: ${derived.length} secrets file${derived.length === 1 ? ' uses' : 's use'} Vault paths like ${first.mount}/${first.path}, which another repo on the same server would share; set a per-repo vault.prefix in coffre.yaml (e.g. "prefix: ${path.basename(context.repo.root)}") and move the secrets`,
     },
   ];
 }
