@@ -84,3 +84,15 @@ export function exitCodeFor(error: unknown): number {
 export function httpStatusFor(error: unknown): number {
   return isCoffreError(error) ? ERROR_CODES[error.code].http : 500;
 }
+
+/**
+ * Every warning code a report can carry besides error codes used at warning severity: what it means and what
+ * to do. Warnings never change an exit code; `warnings.ignore` in coffre.yaml silences them (counted).
+ */
+export const WARNING_CODES = {
+  EXAMPLE_UNREFERENCED: { summary: 'an env-like example file that no env_file target uses' },
+  SOPS_SOURCE_IGNORED: { summary: 'a sops source file git will never commit (an ignore rule matches it): the deploy host would have no source; add the negation named' },
+  VAULT_PREFIX_EMPTY: { summary: 'a Vault source is used with an empty vault.prefix: another repo on the same server derives the same paths; set a per-repo prefix' },
+} as const satisfies Record<string, { summary: string }>;
+
+export type WarningCode = keyof typeof WARNING_CODES;

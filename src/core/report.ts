@@ -35,6 +35,11 @@ export interface FileResult {
    * address, or `source: null`): why, instead of a `missing` entry for every key (`keys` is then empty).
    */
   reason?: string;
+  /**
+   * What the status cannot tell: with key names only from Vault, "complete" means every key is present, not that
+   * no value is empty (emptiness is not visible without reading values). Absent when there is nothing to add.
+   */
+  note?: string;
 }
 
 export interface ServiceResult {
@@ -81,6 +86,8 @@ export interface ReportSummary {
   incomplete: number;
   sourceMissing: number;
   errors: number;
+  /** Warnings coffre.yaml `warnings.ignore` left out of `problems`; present only when some were. */
+  warningsSilenced?: number;
 }
 
 /** Counts files per status; `errors` also counts service-level errors (a compose file that cannot be read). */
@@ -139,9 +146,11 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
     for (const file of files) {
       const mark = file.status === 'complete' ? paint('green', '✓') : paint('red', '✗');
       const source = file.source.kind ? `${file.source.kind}: ${file.source.ref}` : 'no source';
-      lines.push(`  ${mark} ${file.target}  ${statusWord(file.status, paint)}  ${paint('dim', `(${source})`)}`);
+      const word = file.note !== undefined && file.status === 'complete' ? paint('green', 'keys present') : statusWord(file.status, paint);
+      lines.push(`  ${mark} ${file.target}  ${word}  ${paint('dim', `(${source})`)}`);
       if (file.error) lines.push(`      ${paint('red', file.error.code)} ${file.error.message}`);
       if (file.reason) lines.push(`      ${file.reason}`);
+      if (file.note) lines.push(`      ${paint('dim', `note: ${file.note}`)}`);
       for (const key of file.keys) {
         if (key.status === 'ok') continue;
         const where = key.line !== null && file.example ? `${file.example}:${key.line}` : file.example === null ? '' : 'not in the example';
@@ -159,8 +168,11 @@ export function formatText(report: CheckReport, options: TextFormatOptions): str
   lines.push(
     `${s.services} service${s.services === 1 ? '' : 's'}, ${s.files} secrets file${s.files === 1 ? '' : 's'}: ` +
       `${s.complete} complete, ${s.incomplete} incomplete, ${s.sourceMissing} source-missing, ${s.errors} error${s.errors === 1 ? '' : 's'}` +
-      (report.keysOnly ? ' (key names only)' : ''),
+      (report.keysOnly ? ' (key names only)' : '') +
+      (s.warningsSilenced ? `; ${s.warningsSilenced} warning${s.warningsSilenced === 1 ? '' : 's'} silenced by coffre.yaml` : ''),
   );
+  const unseen = report.services.reduce((n, service) => n + service.files.filter((f) => f.note !== undefined).length, 0);
+  if (unseen > 0) lines.push(`${unseen} file${unseen === 1 ? '' : 's'}: key names only, emptiness of values not checked`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -31,6 +31,7 @@ const fileResult = z.object({
   error: errorDetail.optional(),
   version: z.number().int().optional(),
   reason: z.string().optional(),
+  note: z.string().optional(),
 });
 
 /** `coffre check --format json`, version 1 (src/core/report.ts `CheckReport`). */
@@ -61,6 +62,7 @@ export const checkReport = z.object({
     incomplete: z.number().int(),
     sourceMissing: z.number().int(),
     errors: z.number().int(),
+    warningsSilenced: z.number().int().optional(),
   }),
 });
 

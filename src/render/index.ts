@@ -17,3 +17,4 @@ export { acquireRenderLock, acquireSopsWriteLock, DEFAULT_LOCK_TIMEOUT_MS, lockP
 export { cleanStaleTemps } from './stale-temps.js';
 export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';
 export { resolvePrincipal, type Principal } from './ownership.js';
+export { sourcesGitWillNotCommit, trackedFiles, type IgnoredSource } from './source-commit.js';

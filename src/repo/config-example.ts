@@ -17,6 +17,10 @@ discovery:
 examples:
   # The example of an env_file target T is the first existing T<suffix>.
   suffixes: [.example, .dist, .sample]
+  # Then these, in order, relative to the service folder: {dir} T's folder from the service folder, {base} T's
+  # file name, {stem} the name without leading dots (.env → env), {name} the logical name (db.secrets → db),
+  # {suffix} each suffix above in turn. A candidate must lie in the service folder or beside T, in the repo.
+  patterns: ["{dir}/{stem}{suffix}", "{base}{suffix}", "{dir}/../conf-sample/{base}{suffix}"]
 
 sops:
   # A target T is backed by the first existing sops file T<suffix> beside it, before Vault.
@@ -71,4 +75,19 @@ services:
         example: conf-sample/pdns.env.sample       # an example not named <target><suffix>
       config.env:
         skip: true                                 # a committed, non-secret env file
+
+# Per-target policy, keyed by a glob of target paths relative to the repo root; every matching entry applies, in
+# order. Key settings override the example's annotations (an upstream example needs no edit).
+files: {}
+  # "apps/*/.env":
+  #   keys:
+  #     "MAIL_*": { optional: true }
+  #     DEBUG: { allowEmpty: true }
+  #     APP_KEY: { generate: "base64url:43" }
+  # "apps/wiki/config.env": { skip: true }
+
+warnings:
+  # Warnings to leave out of reports (still counted: summary.warningsSilenced); code, path glob, or both.
+  ignore: []
+  # - { code: EXAMPLE_UNREFERENCED, path: "legacy/**" }
 `;

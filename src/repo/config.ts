@@ -7,6 +7,9 @@ import * as z from 'zod';
 import { CoffreError } from '../errors.js';
 import type { SopsStoreFormat } from '../core/source-ref.js';
 import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
+import { parseGenerateSpec } from '../core/generate.js';
+import { ERROR_CODES, WARNING_CODES } from '../errors.js';
+import { DEFAULT_EXAMPLE_PATTERNS, EXAMPLE_PATTERN_PLACEHOLDERS } from './example-patterns.js';
 import { describeReadError, MAX_CONFIG_BYTES, readBoundedText } from './bounded-read.js';
 import { lineOfPath, parseConfigYaml, type LocatedDocument } from './yaml-position.js';
 
@@ -52,9 +55,25 @@ const discoverySchema = z.strictObject({
   exclude: z.array(z.string().min(1)).default(['node_modules', '.git']),
 });
 
+/** An example pattern (see example-patterns.ts): only the known placeholders, a relative path. */
+const examplePattern = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    for (const name of findTemplatePlaceholders(pattern)) {
+      if (!(EXAMPLE_PATTERN_PLACEHOLDERS as readonly string[]).includes(name)) {
+        ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}} (allowed: ${EXAMPLE_PATTERN_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')})` });
+      }
+    }
+    if (pattern.startsWith('/')) ctx.addIssue({ code: 'custom', message: 'a pattern is relative to the service folder (no leading "/")' });
+    if (!/\{(base|stem|name)\}/.test(pattern)) ctx.addIssue({ code: 'custom', message: 'a pattern names the target with {base}, {stem} or {name}' });
+  });
+
 const examplesSchema = z.strictObject({
   /** The example of target `T` is the first existing `T<suffix>`. */
   suffixes: z.array(z.string().regex(/^\./, 'a suffix starts with "."')).min(1).default(['.example', '.dist', '.sample']),
+  /** Tried in order after the suffixes, relative to the service folder (placeholders in example-patterns.ts). */
+  patterns: z.array(examplePattern).default([...DEFAULT_EXAMPLE_PATTERNS]),
 });
 
 const sopsSchema = z.strictObject({
@@ -174,6 +193,46 @@ const serviceSchema = z.strictObject({
   files: z.record(z.string().min(1), fileOverrideSchema).default({}),
 });
 
+/** A key name or glob (picomatch, case-sensitive) of an example, with what coffre.yaml says about it. */
+const keyPolicySchema = z.strictObject({
+  optional: z.boolean().optional(),
+  allowEmpty: z.boolean().optional(),
+  /** As the example annotation `@generate=<charset>:<length>`. */
+  generate: z
+    .string()
+    .transform((text, ctx) => {
+      const spec = parseGenerateSpec(text);
+      if ('invalid' in spec) {
+        ctx.addIssue({ code: 'custom', message: spec.invalid });
+        return z.NEVER;
+      }
+      return spec;
+    })
+    .optional(),
+});
+
+/** Policy for the targets a `files:` glob matches (target path relative to the repo root). */
+const filePolicySchema = z.strictObject({
+  /** Not a secrets file (a committed env file of plain settings): left out of the model entirely. */
+  skip: z.boolean().optional(),
+  /** Keyed by key name or glob; settings override the example's own annotations. */
+  keys: z.record(z.string().min(1), keyPolicySchema).default({}),
+});
+
+const warningIgnoreSchema = z
+  .strictObject({
+    /** A warning code (README "Warning codes"), or an error code a warning is reported under. */
+    code: z.string().refine((code) => code in WARNING_CODES || code in ERROR_CODES, { message: 'not a known warning or error code' }).optional(),
+    /** Glob of the file the warning names, relative to the repo root. */
+    path: z.string().min(1).optional(),
+  })
+  .refine((value) => value.code !== undefined || value.path !== undefined, { message: 'give "code", "path" or both' });
+
+const warningsSchema = z.strictObject({
+  /** Warnings matching an entry are left out of reports but counted (summary.warningsSilenced). */
+  ignore: z.array(warningIgnoreSchema).default([]),
+});
+
 /** The whole coffre.yaml. Every field is optional; an absent file means all defaults. */
 export const coffreConfigSchema = z.strictObject({
   version: z.literal(1).default(1),
@@ -184,6 +243,9 @@ export const coffreConfigSchema = z.strictObject({
   render: renderSchema.prefault({}),
   /** Keyed by service name: the folder path relative to the repo root, with `/` (e.g. `mattermost`, `apps/wiki`). */
   services: z.record(z.string().min(1), serviceSchema).default({}),
+  /** Keyed by a glob of target paths relative to the repo root (`apps/<glob>/.env`): every matching entry applies, in order. */
+  files: z.record(z.string().min(1), filePolicySchema).default({}),
+  warnings: warningsSchema.prefault({}),
 });
 
 /** A parsed, defaulted coffre.yaml. */
@@ -192,6 +254,12 @@ export type CoffreConfig = z.output<typeof coffreConfigSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 /** One `services.<name>.files.<target>` entry. */
 export type FileOverride = z.output<typeof fileOverrideSchema>;
+/** One `files.<glob>` entry. */
+export type FilePolicy = z.output<typeof filePolicySchema>;
+/** One `files.<glob>.keys.<key glob>` entry. */
+export type KeyPolicy = z.output<typeof keyPolicySchema>;
+/** One `warnings.ignore` entry. */
+export type WarningIgnore = z.output<typeof warningIgnoreSchema>;
 /** Resolved render settings (mode as a number, e.g. 0o600). */
 export type RenderSettings = z.output<typeof renderSchema>;
 

@@ -5,12 +5,14 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
-import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
+import { CoffreError, isCoffreError, type ErrorCode, type WarningCode } from '../errors.js';
 import type { SourceRef } from '../core/source-ref.js';
 import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES } from './bounded-read.js';
 import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
-import { renderSettingsFor, type CoffreConfig, type FileOverride, type RenderSettings } from './config.js';
+import { renderSettingsFor, type CoffreConfig, type FileOverride, type KeyPolicy, type RenderSettings } from './config.js';
+import { classifyExample } from './example-kind.js';
+import { exampleCandidates, nearestExample, suggestPattern, type NearbyExample } from './example-patterns.js';
 import { diskFiles, isFileEntry, type RepoEntry, type RepoFiles } from './repo-files.js';
 import { secretFileName, sopsFormatOf, vaultPathFor } from './secret-naming.js';
 
@@ -98,12 +100,16 @@ export interface SecretFileModel {
    * and no Vault address, or `source: null` in coffre.yaml. Absent when there is a source. Never holds a value.
    */
   noSourceReason?: string;
+  /** Why `example` is null: what was looked for, and the nearest candidate file with the pattern that finds it. */
+  exampleMissing?: string;
+  /** Key settings from coffre.yaml `files:` entries matching the target, in order (absent when none). */
+  keyPolicy?: Array<{ key: string; policy: KeyPolicy }>;
 }
 
 /** Something discovery found wrong; `file` is posix, relative to the root. Never holds a value. */
 export interface RepoProblem {
   severity: 'error' | 'warning';
-  code: ErrorCode | 'EXAMPLE_UNREFERENCED';
+  code: ErrorCode | WarningCode;
   service?: string;
   file: string;
   line?: number;
@@ -178,6 +184,8 @@ class Discovery {
   readonly inputs = new Set<string>();
   /** Examples some secrets file uses (or would use, for skipped files): never "unreferenced". */
   private readonly referencedExamples = new Set<string>();
+  /** `files:` globs of coffre.yaml that matched a target. */
+  private readonly usedFilePolicies = new Set<string>();
   /** `services.<s>.files.<t>` keys that matched a target, as `<s>\0<t>`. */
   private readonly usedFileOverrides = new Set<string>();
   /** Targets whose source came from coffre.yaml (exempt from the collision check). */
@@ -422,29 +430,31 @@ class Discovery {
   private async buildSecretFile(service: FoundService, composeFileRel: string, acc: TargetAccumulator): Promise<SecretFileModel | null> {
     const targetRel = this.rel(acc.target);
     const override = this.findFileOverride(service, acc.target);
-    const exampleCandidates = this.config.examples.suffixes.map((suffix) => acc.target + suffix);
-    if (override?.skip) {
-      for (const candidate of exampleCandidates) this.referencedExamples.add(candidate);
-      if (override.example) this.referencedExamples.add(path.resolve(service.dir, override.example));
+    const policy = this.filePolicyFor(targetRel);
+    const candidates = exampleCandidates(service.dir, acc.target, this.config.examples.suffixes, this.config.examples.patterns).filter((c) => isInside(this.root, c));
+    if (override?.skip || policy.skip) {
+      for (const candidate of candidates) this.referencedExamples.add(candidate);
+      if (override?.example) this.referencedExamples.add(path.resolve(service.dir, override.example));
       return null;
     }
 
     let example: string | null = null;
+    let exampleMissing: string | undefined;
     if (override?.example !== undefined) {
       const configured = path.resolve(service.dir, override.example);
       this.referencedExamples.add(configured);
       if (await this.isFile(configured)) example = configured;
       else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
     } else {
-      for (const candidate of exampleCandidates) {
+      for (const candidate of candidates) {
         if (await this.isFile(candidate)) {
           example = candidate;
           break;
         }
       }
       if (example === null) {
-        const looked = exampleCandidates.map((c) => this.rel(c)).join(', ');
-        this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `env_file ${targetRel} has no example (looked for ${looked})`);
+        exampleMissing = await this.describeMissingExample(service, acc.target, candidates);
+        this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `env_file ${targetRel} has no example (${exampleMissing})`);
       } else {
         this.referencedExamples.add(example);
       }
@@ -469,7 +479,57 @@ class Discovery {
       composeLine: acc.line,
       source,
       ...(source === null ? { noSourceReason: this.noSourceReason(acc.target, override) } : {}),
+      ...(exampleMissing !== undefined ? { exampleMissing } : {}),
+      ...(policy.keys.length > 0 ? { keyPolicy: policy.keys } : {}),
     };
+  }
+
+  /** The `files:` entries of coffre.yaml whose glob matches the target (relative to the root), merged in order. */
+  private filePolicyFor(targetRel: string): { skip: boolean; keys: Array<{ key: string; policy: KeyPolicy }> } {
+    let skip = false;
+    const keys: Array<{ key: string; policy: KeyPolicy }> = [];
+    for (const [glob, entry] of Object.entries(this.config.files)) {
+      if (!picomatch(glob, { dot: true })(targetRel)) continue;
+      this.usedFilePolicies.add(glob);
+      if (entry.skip !== undefined) skip = entry.skip;
+      for (const [key, policy] of Object.entries(entry.keys)) keys.push({ key, policy });
+    }
+    return { skip, keys };
+  }
+
+  /**
+   * What was looked for, and the nearest example-looking file (example-patterns.ts `nearestExample`) among those
+   * of the service folder (as deep as the unreferenced-example scan) and of the target's folder inside the repo.
+   */
+  private async describeMissingExample(service: FoundService, target: string, candidates: string[]): Promise<string> {
+    const bySuffix = new Set(this.config.examples.suffixes.map((suffix) => target + suffix));
+    const fromPatterns = candidates.filter((c) => !bySuffix.has(c)).map((c) => this.rel(c));
+    const looked = `looked for ${candidates.filter((c) => bySuffix.has(c)).map((c) => this.rel(c)).join(', ')}${fromPatterns.length > 0 ? `, then from examples.patterns ${fromPatterns.join(', ')}` : ''}`;
+    const nearby: NearbyExample[] = [];
+    const seen = new Set<string>();
+    const collect = (file: string) => {
+      const suffix = this.config.examples.suffixes.find((s) => file.endsWith(s) && path.basename(file).length > s.length);
+      if (suffix === undefined || seen.has(file) || !isInside(this.root, file)) return;
+      seen.add(file);
+      nearby.push({ file, stem: path.basename(file).slice(0, -suffix.length) });
+    };
+    for (const file of await this.listExampleFiles(service.dir, new Set())) collect(file);
+    const targetDir = path.dirname(target);
+    if (isInside(this.root, targetDir) || targetDir === this.root) {
+      this.inputs.add(targetDir);
+      // A folder that does not exist (yet) holds no candidate: not a problem to report here.
+      const entries = await this.files.list(targetDir).catch(() => [] as RepoEntry[]);
+      for (const entry of entries) if (entry.kind !== 'dir') collect(path.join(targetDir, entry.name));
+    }
+    const nearest = nearestExample(target, nearby);
+    if (nearest === null) return looked;
+    const pattern = suggestPattern(service.dir, target, nearest.file);
+    const key = toPosixRelative(service.dir, target);
+    return (
+      `${looked}; did you mean ${this.rel(nearest.file)}? ` +
+      (pattern !== null ? `Add the pattern "${pattern}" to examples.patterns in coffre.yaml, or set` : 'Set') +
+      ` services.${service.name}.files["${key}"].example: ${toPosixRelative(service.dir, nearest.file)}`
+    );
   }
 
   private async sourceFor(service: FoundService, target: string, name: string, override: FileOverride | undefined): Promise<SourceRef | null> {
@@ -544,7 +604,7 @@ class Discovery {
         if (this.referencedExamples.has(file)) continue;
         const suffix = this.config.examples.suffixes.find((s) => file.endsWith(s))!;
         const stem = path.basename(file).slice(0, -suffix.length);
-        if (composeNames.has(stem) || !isEnvLike(stem, path.relative(service.dir, path.dirname(file)))) continue;
+        if (composeNames.has(stem) || classifyExample(stem, path.relative(service.dir, path.dirname(file))) !== 'env') continue;
         this.problems.push({
           severity: 'warning',
           code: 'EXAMPLE_UNREFERENCED',
@@ -588,6 +648,9 @@ class Discovery {
         if (this.usedFileOverrides.has(`${serviceName}\0${key}`)) continue;
         this.problems.push({ severity: 'warning', code: 'COFFRE_CONFIG_INVALID', service: serviceName, file, message: `services.${serviceName}.files["${key}"] matches no env_file target of ${serviceName}` });
       }
+    }
+    for (const glob of Object.keys(this.config.files)) {
+      if (!this.usedFilePolicies.has(glob)) this.problems.push({ severity: 'warning', code: 'COFFRE_CONFIG_INVALID', file, message: `files["${glob}"] matches no env_file target (globs match target paths relative to the repo root)` });
     }
   }
 
@@ -678,6 +741,5 @@ function isOutsideOrUp(root: string, target: string, declared: string): boolean 
  * `.env`, `.env.*`, `env`, or any file in a `secrets/` folder. Other templates (`nginx.conf.sample`) are not ours.
  */
 export function isEnvLike(stem: string, relDir: string): boolean {
-  if (/\.(secrets|env)$/.test(stem) || stem === '.env' || stem === 'env' || stem.startsWith('.env.')) return true;
-  return relDir.split(/[\\/]/).includes('secrets');
+  return classifyExample(stem, relDir) === 'env';
 }

@@ -47,7 +47,7 @@ export function prepareAsOf(context: AsOfSources, view: CommitView, options: { v
     commit: view.commit,
     committedAt: view.committedAt,
     valuesAsOf,
-    readExample: (file) => readExample(file.example, file.exampleRel, view.files),
+    readExample: (file) => readExample(file.example, file.exampleRel, view.files, file.keyPolicy),
     async readValues(file, example) {
       const ref = file.source;
       if (ref === null) return { snapshot: null, origins: [] };

@@ -4,8 +4,13 @@
 import pLimit from 'p-limit';
 import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceError, type ServiceResult } from '../core/report.js';
+import picomatch from 'picomatch';
+import path from 'node:path';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
-import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
+import { sourcesGitWillNotCommit, trackedFiles } from '../render/index.js';
+import type { CoffreConfig } from '../repo/config.js';
+import { toPosixRelative, type RepoModel, type SecretFileModel, type ServiceModel } from '../repo/discover.js';
+import { vaultPathFor } from '../repo/secret-naming.js';
 import { readExample } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
@@ -24,6 +29,12 @@ export interface CheckOptions {
 export interface CheckContext {
   repo: RepoModel;
   sources: SourceSet;
+  /**
+   * The coffre.yaml in force (a Workspace has it): enables the checks that need it (empty Vault prefix, sops
+   * sources git will not commit, tracked targets without example) and `warnings.ignore`. Without it, none run.
+   */
+  config?: CoffreConfig;
+  configFile?: string | null;
 }
 
 /** Picks the services named in `names` (all when empty); an unknown name is a usage error. */
@@ -46,22 +57,26 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   const limit = pLimit(options.concurrency ?? 64);
   const keysOnly = options.keysOnly ?? false;
   const progress = trackProgress(selected.length, options.onProgress);
+  const tracked = context.config ? await trackedTargetsWithoutExample(context.repo.root, selected) : new Set<string>();
   const services: ServiceResult[] = await Promise.all(
     selected.map(async (service) => {
       progress.started(service.name);
-      const files = await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly))));
+      const files = await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly, tracked.has(file.targetRel)))));
       progress.finished(service.name);
       const errors = serviceErrors(context.repo, service.name);
       return { name: service.name, files, ...(errors.length > 0 ? { errors } : {}) };
     }),
   );
   const selectedNames = new Set(selected.map((s) => s.name));
-  const problems: RepoFinding[] = context.repo.problems
+  const found: RepoFinding[] = context.repo.problems
     .filter((p) => p.service === undefined || selectedNames.has(p.service))
     // A missing example is reported on its file already; listing it twice would only add noise.
     .filter((p) => p.code !== 'COFFRE_EXAMPLE_MISSING')
     .map((p) => ({ severity: p.severity, code: p.code, file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), message: p.message }));
+  if (context.config) found.push(...emptyVaultPrefixWarnings(context, selected), ...(await ignoredSopsSourceWarnings(context.repo.root, selected)));
+  const { kept: problems, silenced } = silenceWarnings(found, context.config?.warnings.ignore ?? []);
   const summary = summarize(services);
+  if (silenced > 0) summary.warningsSilenced = silenced;
   return {
     version: 1,
     complete: services.every((s) => s.files.every((f) => f.status === 'complete')) && problems.every((p) => p.severity !== 'error'),
@@ -72,7 +87,7 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   };
 }
 
-async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel, keysOnly: boolean): Promise<FileResult> {
+async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel, keysOnly: boolean, tracked: boolean): Promise<FileResult> {
   const base: FileResult = {
     example: file.exampleRel,
     target: file.targetRel,
@@ -83,12 +98,15 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
   };
   try {
     if (file.example === null || file.exampleRel === null) {
-      throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it (add ${file.targetRel}.example)`, { file: file.targetRel });
+      const why = file.exampleMissing ?? `add ${file.targetRel}.example`;
+      // A committed env file without example is most likely plain settings, not secrets: say how to skip it.
+      const skip = tracked ? `; git tracks ${file.targetRel}: if it holds no secret, mark it skipped in coffre.yaml: files: { "${file.targetRel}": { skip: true } }` : '';
+      throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example (${why})${skip}`, { file: file.targetRel });
     }
     // The example and the source are independent reads: one waits on the disk, the other on Vault or age.
     const source = file.source;
     const [example, stored] = await Promise.all([
-      readExample(file.example, file.exampleRel),
+      readExample(file.example, file.exampleRel, undefined, file.keyPolicy),
       source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
     ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
@@ -99,7 +117,10 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
       return { ...base, status: 'source-missing', keys: example.keys.filter((k) => !k.commentedOut).map((k) => ({ name: k.name, status: 'missing' as const, line: k.line, optional: k.optional })) };
     }
     const keys = diffCompleteness(example, stored).map((k) => ({ name: k.name, status: k.status, line: k.line, optional: k.optional }));
-    return { ...base, status: fileStatusOf(keys), keys, ...(stored.version !== undefined ? { version: stored.version } : {}) };
+    // Vault's subkeys endpoint gives names, not emptiness: "complete" then only means "every key is there".
+    const hidden = !('values' in stored) && example.keys.some((k) => stored.keys.get(k.name) === 'unknown');
+    const note = hidden ? 'key names only: whether a value is empty is not visible without reading the values (run check without --keys-only)' : undefined;
+    return { ...base, status: fileStatusOf(keys), keys, ...(stored.version !== undefined ? { version: stored.version } : {}), ...(note ? { note } : {}) };
   } catch (error) {
     return { ...base, error: describeError(error) };
   }
@@ -141,4 +162,57 @@ export function exitCodeOfReport(report: CheckReport): number {
     }
   }
   return code;
+}
+
+/**
+ * VAULT_PREFIX_EMPTY: a Vault path derived from the `{prefix}` template with an empty `vault.prefix` is
+ * `<service>/<name>`, which every repo on the same server derives alike. One warning per run, on coffre.yaml.
+ */
+function emptyVaultPrefixWarnings(context: CheckContext, services: ServiceModel[]): RepoFinding[] {
+  const vault = context.config!.vault;
+  if (vault.prefix !== '' || !vault.path.includes('{prefix}')) return [];
+  const derived = services.flatMap((service) =>
+    service.secretFiles.filter((f) => f.source?.kind === 'vault' && f.source.mount === vault.mount && f.source.path === vaultPathFor(vault.path, { prefix: '', service: service.name, name: f.name })),
+  );
+  if (derived.length === 0) return [];
+  const file = context.configFile ? toPosixRelative(context.repo.root, path.resolve(context.repo.root, context.configFile)) : 'coffre.yaml';
+  const first = derived[0]!.source as { mount: string; path: string };
+  return [
+    {
+      severity: 'warning',
+      code: 'VAULT_PREFIX_EMPTY',
+      file,
+      message: `vault.prefix is empty: ${derived.length} secrets file${derived.length === 1 ? ' uses' : 's use'} Vault paths like ${first.mount}/${first.path}, which another repo on the same server would share; set a per-repo vault.prefix in coffre.yaml (e.g. "prefix: ${path.basename(context.repo.root)}") and move the secrets`,
+    },
+  ];
+}
+
+/** SOPS_SOURCE_IGNORED: sops files (inside the repo) that git neither tracks nor would add. */
+async function ignoredSopsSourceWarnings(root: string, services: ServiceModel[]): Promise<RepoFinding[]> {
+  const rels = [...new Set(services.flatMap((s) => s.secretFiles).flatMap((f) => (f.source?.kind === 'sops' ? [toPosixRelative(root, f.source.file)] : [])))].filter((rel) => !rel.startsWith('..'));
+  const ignored = await sourcesGitWillNotCommit(root, rels);
+  return ignored.map((entry) => ({
+    severity: 'warning' as const,
+    code: 'SOPS_SOURCE_IGNORED',
+    file: entry.rel,
+    message:
+      `${entry.rel} is a sops source git will never commit: ${entry.source}:${entry.line} ("${entry.pattern}") ignores it, so a deploy host ` +
+      (entry.folderIgnored
+        ? `would have no source. git cannot re-include a file below an ignored folder: replace "${entry.pattern}" by "${entry.pattern}*" in ${entry.source}, then add "!*.sops.*" (or "${entry.negation}") after it`
+        : `would have no source: add "!*.sops.*" (or "${entry.negation}") at the end of ${entry.source}`),
+  }));
+}
+
+/** Targets without example that git tracks (to suggest `skip`), relative to the root; empty outside git. */
+async function trackedTargetsWithoutExample(root: string, services: ServiceModel[]): Promise<Set<string>> {
+  const rels = services.flatMap((s) => s.secretFiles).filter((f) => f.example === null && !f.targetRel.startsWith('..')).map((f) => f.targetRel);
+  return trackedFiles(root, rels);
+}
+
+/** Splits out the warnings a `warnings.ignore` entry matches (code and/or glob of the file named); errors are never silenced. */
+export function silenceWarnings(problems: RepoFinding[], rules: ReadonlyArray<{ code?: string | undefined; path?: string | undefined }>): { kept: RepoFinding[]; silenced: number } {
+  if (rules.length === 0) return { kept: problems, silenced: 0 };
+  const matchers = rules.map((rule) => ({ code: rule.code, path: rule.path === undefined ? null : picomatch(rule.path, { dot: true }) }));
+  const kept = problems.filter((p) => p.severity !== 'warning' || !matchers.some((m) => (m.code === undefined || m.code === p.code) && (m.path === null || m.path(p.file))));
+  return { kept, silenced: problems.length - kept.length };
 }

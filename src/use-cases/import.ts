@@ -336,7 +336,7 @@ async function createSops(
 
 async function declaredKeys({ file }: ResolvedSecretFile): Promise<{ keys: Set<string>; allowEmpty: Set<string> } | null> {
   if (file.example === null || file.exampleRel === null) return null;
-  const example = await readExample(file.example, file.exampleRel);
+  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
   return { keys: new Set(example.keys.map((k) => k.name)), allowEmpty: new Set(example.keys.filter((k) => k.allowEmpty).map((k) => k.name)) };
 }
 

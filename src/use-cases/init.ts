@@ -75,15 +75,17 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
   }
   const repo = await discoverRepo({ root, config: defaultConfig(), vaultEnabled: false });
 
-  const prefix = path.basename(root);
+  // A per-repo prefix keeps two repos on one OpenBao from sharing `<service>/<name>` paths (check warns without one).
+  const prefix = path.basename(root).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'infra';
   const lines = [
     '# coffre.yaml, written by `coffre init`. Every field is optional; see the README for all of them.',
     'version: 1',
     '',
-    '# Vault/OpenBao (optional): a per-repo prefix keeps this repo\'s paths apart from other repos\'.',
-    '# vault:',
-    '#   address: https://bao.example.org',
-    `#   prefix: ${prefix}`,
+    '# Vault/OpenBao: the per-repo prefix keeps this repo\'s paths (<prefix>/<service>/<name>) apart from other',
+    '# repos\' on the same server; it has no effect until an address is set (here or BAO_ADDR).',
+    'vault:',
+    '  # address: https://bao.example.org',
+    `  prefix: ${prefix}`,
     '',
     '# Discovered services and their env_file targets (no entry is needed for them; add overrides here):',
     '# services:',

@@ -199,14 +199,14 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
 
 async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: AsOfRender | undefined): Promise<PreparedFile> {
   if (file.example === null || file.exampleRel === null) {
-    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example beside it`, { file: file.targetRel });
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example${file.exampleMissing ? ` (${file.exampleMissing})` : ' beside it'}`, { file: file.targetRel });
   }
   if (asOf !== undefined) {
     const example = await asOf.readExample({ ...file, example: file.example, exampleRel: file.exampleRel });
     const { snapshot, origins } = await asOf.readValues(file, example);
     return { file, example, snapshot, origins };
   }
-  const example = await readExample(file.example, file.exampleRel);
+  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
   const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
   return { file, example, snapshot };
 }

@@ -214,7 +214,7 @@ async function exampleKeyOf({ file }: ResolvedSecretFile, key: string, allowExtr
     if (allowExtra) return null;
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} has no example, so ${key} cannot be checked against it (add ${file.targetRel}.example, or pass --allow-extra)`, { file: file.targetRel });
   }
-  const example = await readExample(file.example, file.exampleRel);
+  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
   const found = example.keys.filter((k) => k.name === key).at(-1) ?? null;
   if (found === null && !allowExtra) {
     throw new CoffreError('COFFRE_USAGE', `${key} is not a key of ${file.exampleRel}: add it to the example first, or pass --allow-extra`, { file: file.exampleRel });

@@ -34,7 +34,7 @@ t.test('examples/infra without coffre.yaml: init writes a coffre.yaml check read
   t.match(result.stdout, 'sops: a .sops.yaml exists: no key generated', 'the demo .sops.yaml is kept');
   const config = await readFile(path.join(repo, 'coffre.yaml'), 'utf8');
   t.match(config, /^version: 1$/m);
-  t.match(config, /^#   prefix: infra$/m, 'the repo folder name as the suggested vault.prefix');
+  t.match(config, /^vault:\n(?:  #.*\n)*  prefix: infra$/m, 'the repo folder name as the vault.prefix');
   t.match(config, /^#   mattermost: {4}# mattermost\/docker-compose\.yml$/m, 'services listed as comments');
   t.match(config, /^# {5}secrets\/db\.secrets: {4}# target mattermost\/secrets\/db\.secrets/m, 'targets listed as comments');
 

@@ -9,11 +9,13 @@ t.test('an absent or empty config gives every default', async (t) => {
   t.same(config, {
     version: 1,
     discovery: { composeFiles: ['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml'], maxDepth: 3, exclude: ['node_modules', '.git'] },
-    examples: { suffixes: ['.example', '.dist', '.sample'] },
+    examples: { suffixes: ['.example', '.dist', '.sample'], patterns: ['{dir}/{stem}{suffix}', '{base}{suffix}', '{dir}/../conf-sample/{base}{suffix}'] },
     sops: { suffixes: ['.sops.yaml', '.sops.yml', '.sops.json', '.sops.env', '.sops.ini', '.sops'], ageKeyFile: null },
     vault: { address: null, mount: 'secret', prefix: '', path: '{prefix}/{service}/{name}', namespace: null, tls: { caCert: null, caPath: null, clientCert: null, clientKey: null, serverName: null }, timeoutMs: 10000, concurrency: 8, auth: { method: 'token' } },
     render: { mode: 0o600, owner: null, group: null },
     services: {},
+    files: {},
+    warnings: { ignore: [] },
   });
   t.same(parseConfig('', 'coffre.yaml'), config);
   t.same(parseConfig('# only a comment\n', 'coffre.yaml'), config);
