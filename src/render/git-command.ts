@@ -12,7 +12,8 @@ import { CoffreError } from '../errors.js';
  * and reads its paths from stdin).
  */
 const SUBCOMMANDS = {
-  // Reads the index only: no content is compared, so no clean/smudge filter runs (-m/-d/-o are not used).
+  // Reads the index only: no content is compared, so no clean/smudge filter runs (-m/-d are not used). `-o`
+  // (guard --tree) walks the work tree reading .gitignore files; with core.fsmonitor off it runs nothing.
   'ls-files': { global: ['--literal-pathspecs'], options: [] },
   // With --no-index it reads .gitignore files and nothing else; the user's excludes file is not a rule.
   'check-ignore': { global: [], options: ['--no-index'] },
@@ -75,6 +76,8 @@ export interface GitRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes (`cat-file --batch` sizes count bytes, and blobs need not be UTF-8). */
+  stdoutBytes?: Buffer;
 }
 
 export interface GitRunOptions {
@@ -171,13 +174,15 @@ function spawnGit(argv: string[], env: NodeJS.ProcessEnv, options: GitRunOptions
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
-    child.on('close', (code, signal) =>
+    child.on('close', (code, signal) => {
+      const bytes = Buffer.concat(stdout);
       resolve({
         code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(stdout).toString('utf8'),
+        stdout: bytes.toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
+        stdoutBytes: bytes,
+      });
+    });
     child.stdin.on('error', () => {
       // git may exit before reading stdin (e.g. not a repository); its exit code tells the story.
     });
