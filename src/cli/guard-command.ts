@@ -1,4 +1,5 @@
 // `coffre [-C DIR] guard [--staged | --tree] [--with-store] [--format text|json]`, `coffre guard --install-hook`
+import path from 'node:path';
 import { formatGuardJson, formatGuardText, GUARD_FINDING_CODES, type GuardScope } from '../core/guard-report.js';
 import { CoffreError, ERROR_CODES } from '../errors.js';
 import { installPreCommitHook, runGuard } from '../use-cases/guard.js';
@@ -13,7 +14,7 @@ values or without sops metadata (a decrypted copy), or an env_file target a comm
 ignores. For pre-commit hooks and CI. Prints file:line, codes and key names, never a value.
   -C, --repo DIR     act as if started in DIR (env COFFRE_REPO): the repo is found upwards from there
   (default)          the tracked files, as they are in the work tree
-  --staged           the index: what the next commit holds (the pre-commit hook)
+  --staged           the index: what the next commit holds (the pre-commit hook; GIT_INDEX_FILE honoured)
   --tree             tracked files plus untracked ones the ignore rules do not exclude (what git add -A stages)
   --with-store       also refuse any line holding a current store value (8+ characters) of a key; reads the
                      sources like render (Vault token, age key): for admin machines and hosts
@@ -46,7 +47,9 @@ export const guardCommand: CliCommand = {
       return 0;
     }
     const scope: GuardScope = staged ? 'staged' : tree ? 'tree' : 'tracked';
-    const report = await runGuard({ root: where.root, env: io.env, scope, withStore: flagOf(values, 'with-store') });
+    // In a pre-commit hook of `git commit -a` or `git commit <paths>`, the commit's index is GIT_INDEX_FILE.
+    const indexFile = staged && io.env.GIT_INDEX_FILE ? path.resolve(io.cwd, io.env.GIT_INDEX_FILE) : undefined;
+    const report = await runGuard({ root: where.root, env: io.env, scope, withStore: flagOf(values, 'with-store'), ...(indexFile !== undefined ? { indexFile } : {}) });
     io.stdout.write(stringOf(values, 'format') === 'json' ? formatGuardJson(report) : formatGuardText(report));
     return report.clean ? 0 : ERROR_CODES.COFFRE_GUARD_REFUSED.exit;
   },

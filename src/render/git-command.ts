@@ -84,6 +84,11 @@ export interface GitRunOptions {
   /** Written to git's stdin. */
   input?: string;
   timeoutMs?: number;
+  /**
+   * GIT_INDEX_FILE for this run (absolute; anything else is ignored): the index `git commit -a` / `git commit
+   * <paths>` hands its pre-commit hook, which is not .git/index. A path to read, never a program.
+   */
+  indexFile?: string;
 }
 
 /**
@@ -99,11 +104,13 @@ export async function runGit(dir: string, subcommand: GitSubcommand, args: reado
   const { global, options: hardening } = SUBCOMMANDS[subcommand];
   const argv = ['--no-pager', ...global, '-C', dir, ...CONFIG_OVERRIDES.flatMap((entry) => ['-c', entry])];
   const command = [subcommand, ...hardening, ...args];
-  const first = await spawnGit([...argv, ...command], gitEnvironment(), options);
+  const env = gitEnvironment();
+  if (options.indexFile !== undefined && path.isAbsolute(options.indexFile)) env.GIT_INDEX_FILE = options.indexFile;
+  const first = await spawnGit([...argv, ...command], env, options);
   if (first.code === 0 || !isDubiousOwnership(first.stderr)) return first;
   const trusted = await userSafeDirectories();
   if (trusted.length === 0) return first;
-  return spawnGit([...argv, ...trusted.flatMap((entry) => ['-c', `safe.directory=${entry}`]), ...command], gitEnvironment(), options);
+  return spawnGit([...argv, ...trusted.flatMap((entry) => ['-c', `safe.directory=${entry}`]), ...command], env, options);
 }
 
 /** True when git refused a repository owned by another user (the stderr keeps git's safe.directory hint). */

@@ -3,7 +3,7 @@
 // hook installer). Read-only; every run goes through git-command.ts (no config can make git run a program).
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import { isDubiousOwnership, runGit, type GitRun } from './git-command.js';
+import { isDubiousOwnership, runGit, type GitRun, type GitRunOptions } from './git-command.js';
 
 /**
  * The path of `root` inside its git work tree, posix with a trailing `/` ("" at the top, or when `root` is in
@@ -36,12 +36,13 @@ export interface GitFileEntry {
 /**
  * Files below `root`: `staged` lists the index (what the next commit holds, with blob ids), `tracked` the
  * index's paths (their work-tree content is read by the caller), `addable` the tracked files plus untracked
- * ones the ignore rules do not exclude (what `git add -A` would stage). Throws COFFRE_USAGE when `root` is
+ * ones the ignore rules do not exclude (what `git add -A` would stage). `indexFile`: the index to read instead
+ * of .git/index (GIT_INDEX_FILE of a pre-commit hook, absolute). Throws COFFRE_USAGE when `root` is
  * not in a git work tree, COFFRE_TARGET_UNSAFE when git fails otherwise.
  */
-export async function listGitFiles(root: string, set: GitFileSet): Promise<GitFileEntry[]> {
+export async function listGitFiles(root: string, set: GitFileSet, indexFile?: string): Promise<GitFileEntry[]> {
   const args = set === 'staged' ? ['-z', '--stage'] : set === 'tracked' ? ['-z', '--cached'] : ['-z', '--cached', '--others', '--exclude-standard'];
-  const run = await gitOrFail(root, 'ls-files', args);
+  const run = await gitOrFail(root, 'ls-files', args, indexFile !== undefined ? { indexFile } : {});
   const fields = run.stdout.split('\0').filter((entry) => entry !== '');
   if (set !== 'staged') return [...new Set(fields)].map((file) => ({ path: file }));
   const entries = new Map<string, GitFileEntry>();
@@ -87,7 +88,7 @@ export async function gitCommonDirOf(root: string): Promise<string> {
   return path.resolve(root, dir);
 }
 
-async function gitOrFail(root: string, subcommand: 'ls-files' | 'cat-file' | 'rev-parse', args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<GitRun> {
+async function gitOrFail(root: string, subcommand: 'ls-files' | 'cat-file' | 'rev-parse', args: string[], options: GitRunOptions = {}): Promise<GitRun> {
   let run: GitRun;
   try {
     run = await runGit(root, subcommand, args, options);

@@ -27,6 +27,8 @@ export interface GuardOptions {
   scope: GuardScope;
   /** Compare every line with the current store values (needs the Vault token / age key, like render). */
   withStore: boolean;
+  /** `staged`: the index to read (absolute GIT_INDEX_FILE a pre-commit hook gets), instead of .git/index. */
+  indexFile?: string;
 }
 
 /** The shortest value guard looks for: shorter ones would match ordinary text. */
@@ -49,7 +51,7 @@ interface Needle {
 export async function runGuard(options: GuardOptions): Promise<GuardReport> {
   const root = path.resolve(options.root);
   // The files first: a root outside any git work tree is refused before anything else is read.
-  const files = await listGitFiles(root, options.scope === 'staged' ? 'staged' : options.scope === 'tracked' ? 'tracked' : 'addable');
+  const files = await listGitFiles(root, options.scope === 'staged' ? 'staged' : options.scope === 'tracked' ? 'tracked' : 'addable', options.scope === 'staged' ? options.indexFile : undefined);
   const findings: GuardFinding[] = [];
   let needles: Needle[] = [];
   let repo: RepoModel;
@@ -178,7 +180,7 @@ function lineAt(text: string, offset: number): number {
 
 /**
  * Every current value of every secrets file with a source, at least MIN_GUARDED_VALUE_LENGTH long, that is not
- * a placeholder nor the example's own published value. A source that cannot be read fails the guard (it must
+ * a placeholder, nor the example's own published value, nor clear text in its own sops file. A source that cannot be read fails the guard (it must
  * not pass for want of looking).
  */
 async function storeNeedles(repo: RepoModel, sources: Parameters<typeof readValuesOf>[0]): Promise<Needle[]> {
@@ -196,9 +198,11 @@ async function storeNeedles(repo: RepoModel, sources: Parameters<typeof readValu
           // an unreadable example publishes nothing
         }
       }
+      // A value the sops file itself holds in clear (a key its rules leave unencrypted) is public, not a leak.
+      const clearText = file.source.kind === 'sops' ? await readFile(file.source.file, 'utf8').catch(() => '') : '';
       const label = sourceLabel(repo.root, file.source);
       for (const [key, value] of snapshot.values) {
-        if (value.length < MIN_GUARDED_VALUE_LENGTH || looksLikePlaceholder(value) || published.get(key) === value) continue;
+        if (value.length < MIN_GUARDED_VALUE_LENGTH || looksLikePlaceholder(value) || published.get(key) === value || clearText.includes(value)) continue;
         needles.push({ value, key, where: `${file.targetRel} of service ${service.name}, ${label.kind} ${label.ref}` });
       }
     }
