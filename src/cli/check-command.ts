@@ -4,7 +4,7 @@ import { formatJson, formatJunit, formatText } from '../core/report.js';
 import { formatSarif } from '../core/sarif.js';
 import { CoffreError } from '../errors.js';
 import { exitCodeOfReport, runCheck } from '../use-cases/check.js';
-import { repoPrefixInGit } from '../use-cases/guard.js';
+import { repoPrefixInGit } from '../use-cases/repo-prefix.js';
 import { openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand } from './command.js';
 import { useColor } from './io.js';

@@ -16,11 +16,6 @@ import { inspectSopsText } from '../sources/sops.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
 import { openWorkspace, type Environment } from './workspace.js';
 
-/** Where the coffre repo root sits in its git work tree (`dir/`, or "" at the top or outside git). */
-export function repoPrefixInGit(root: string): Promise<string> {
-  return gitPrefixOf(root);
-}
-
 export interface GuardOptions {
   root: string;
   env: Environment;
