@@ -153,6 +153,15 @@ t.test('a target the ignore rules no longer cover is refused (GUARD_TARGET_NOT_I
   t.same(codesOf(tree.report).sort(), ['GUARD_RENDERED_TARGET svc/secrets/app.secrets', 'GUARD_TARGET_NOT_IGNORED svc/secrets/app.secrets'], '--tree also sees the target git add -A would now stage');
 });
 
+t.test('a compose file that cannot be read in full is refused (GUARD_TARGETS_UNKNOWN): its targets cannot be guarded', async (t) => {
+  const { root } = await repo(t);
+  writeFileSync(path.join(root, 'svc', 'docker-compose.yml'), 'services:\n  app:\n    env_file: [\n');
+  const result = await guard(root, ['--format', 'json']);
+  t.equal(result.code, REFUSED);
+  t.same(result.report.findings.map((f: any) => f.code), ['GUARD_TARGETS_UNKNOWN']);
+  t.match(result.report.findings[0], { file: 'svc/docker-compose.yml', message: /^COFFRE_COMPOSE_INVALID: / });
+});
+
 t.test('--tree sees untracked files the ignore rules do not exclude; the default looks at tracked files only', async (t) => {
   const { root } = await repo(t);
   writeFileSync(path.join(root, 'svc', 'secrets', 'copy.secrets.sops.yaml'), `APP_TOKEN: ${canary.plain}\n`);
