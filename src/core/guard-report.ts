@@ -13,7 +13,7 @@ export type GuardFindingCode =
 /** One line per code: what it means (README table, `coffre help guard`). */
 export const GUARD_FINDING_CODES: Record<GuardFindingCode, string> = {
   GUARD_RENDERED_TARGET: 'a rendered secrets file (an env_file target of a service) is staged or tracked',
-  GUARD_SOPS_NO_METADATA: 'a file named like a sops file (`*.sops.yaml|yml|json|env|ini`, `*.sops`) has no sops metadata: a decrypted copy, or never encrypted',
+  GUARD_SOPS_NO_METADATA: 'a file named like a sops file (`*.sops.yaml|yml|json|env|ini`, `*.sops`, also with a backup suffix) has no sops metadata: a decrypted copy, or never encrypted',
   GUARD_SOPS_PLAINTEXT: 'a sops file holds clear-text values its encryption rules say must be encrypted (key names and lines given)',
   GUARD_TARGET_NOT_IGNORED: 'an env_file target is not ignored by a committed .gitignore any more: a render would write a file git could commit',
   GUARD_VALUE_LEAK: 'with --with-store: a line holds a current store value (8+ characters) of a key, named with file:line (never the value)',

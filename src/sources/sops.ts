@@ -15,7 +15,7 @@ import { setSopsValues } from '../sops/set-values.js';
 import { encryptionDecider } from '../sops/encryption-rule.js';
 import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
 import { entriesOf, isSopsComment, isSopsList, isSopsMap, type SopsNode } from '../sops/tree.js';
-import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
+import type { KeyListing, KeyPresence, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
 
 /** Age identities are parsed by the codec; use-cases reach it through this source module only. */
 export { parseAgeIdentities, type AgeIdentity };
@@ -321,14 +321,14 @@ export type SopsInspection =
 const SOPS_CIPHERTEXT = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
 
 /**
- * Parses `text` as the sops store its name selects and lists the leaves its encryption rule wants encrypted
+ * Parses `text` as the sops store `format` (default: the one its name selects) and lists the leaves its encryption rule wants encrypted
  * that are not `ENC[AES256_GCM,…]` (sops never encrypts "" or null). Needs no key, decrypts nothing; `file`
  * names it in messages. A rule coffre cannot evaluate counts as "every value encrypted".
  */
-export function inspectSopsText(text: string, file: string): SopsInspection {
+export function inspectSopsText(text: string, file: string, format: SopsStoreFormat = sopsFormatForPath(file)): SopsInspection {
   let sops: SopsFile;
   try {
-    sops = parseSopsFile(text, sopsFormatForPath(file), file);
+    sops = parseSopsFile(text, format, file);
   } catch (error) {
     const coffre = error instanceof CoffreError ? error : null;
     return { kind: 'no-metadata', code: coffre?.code ?? 'COFFRE_SOPS_SYNTAX', ...(coffre?.location.line !== undefined ? { line: coffre.location.line } : {}) };

@@ -5,6 +5,7 @@
 import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GuardFinding, GuardReport, GuardScope } from '../core/guard-report.js';
+import type { SopsStoreFormat } from '../core/source-ref.js';
 import { looksLikePlaceholder } from '../core/placeholder.js';
 import { CoffreError } from '../errors.js';
 import { gitignoreLineFor, targetsNotIgnoredByGitignore } from '../render/git-exposure.js';
@@ -30,11 +31,15 @@ export interface GuardOptions {
 export const MIN_GUARDED_VALUE_LENGTH = 8;
 
 /**
- * A file named like a sops source: `<name>.sops`, `<name>.sops.{yaml,yml,json,env,ini}` with a non-empty name
- * (`.sops.yaml`, sops' own configuration, is not one).
+ * The sops store of a file named like a sops source, or null: `<name>.sops` (binary) or
+ * `<name>.sops.{yaml,yml,json,env,ini}` with a non-empty name (`.sops.yaml`, sops' own configuration, is not
+ * one), also with a backup suffix (`.bak`, `.orig`, `.dec`, `.decrypted`…: where `sops -d` output lands).
  */
-export function isSopsFileName(file: string): boolean {
-  return /^.+\.sops(?:\.(?:ya?ml|json|env|ini))?$/i.test(path.posix.basename(file));
+export function sopsStoreOfName(file: string): SopsStoreFormat | null {
+  const match = /^.+\.sops(?:\.(ya?ml|json|env|ini))?(?:\.(?:bak|backup|orig|old|dec|decrypted|plain|clear|tmp|save|copy|swp)|~)*$/i.exec(path.posix.basename(file));
+  if (!match) return null;
+  const extension = match[1]?.toLowerCase();
+  return extension === undefined ? 'binary' : extension === 'yml' ? 'yaml' : extension === 'env' ? 'dotenv' : (extension as SopsStoreFormat);
 }
 
 interface Needle {
@@ -75,12 +80,12 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
   }
 
   const targets = new Map<string, string>();
-  const sopsSources = new Set<string>();
+  const sopsSources = new Map<string, SopsStoreFormat>();
   for (const service of repo.services) {
     for (const file of service.secretFiles) {
       if (!file.targetRel.startsWith('../')) targets.set(file.targetRel, service.name);
       const label = sourceLabel(root, file.source);
-      if (label.kind === 'sops' && label.ref !== null) sopsSources.add(label.ref);
+      if (file.source?.kind === 'sops' && label.ref !== null) sopsSources.set(label.ref, file.source.format);
     }
   }
 
@@ -115,10 +120,11 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
 
   const content = contentReader(root, options.scope, files);
   for (const entry of files) {
-    if (!isSopsFileName(entry.path) && !sopsSources.has(entry.path)) continue;
+    const format = sopsStoreOfName(entry.path) ?? sopsSources.get(entry.path);
+    if (format === undefined) continue;
     const bytes = await content(entry);
     if (bytes === null) continue;
-    const inspection = inspectSopsText(bytes.toString('utf8'), entry.path);
+    const inspection = inspectSopsText(bytes.toString('utf8'), entry.path, format);
     if (inspection.kind === 'no-metadata') {
       findings.push({
         code: 'GUARD_SOPS_NO_METADATA',

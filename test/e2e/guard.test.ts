@@ -113,16 +113,28 @@ t.test('a decrypted copy under a sops name is refused (GUARD_SOPS_NO_METADATA); 
   t.match(decrypted, canary.sops, 'the real sops decrypted it');
   writeFileSync(sopsFile, decrypted);
   writeFileSync(path.join(root, 'svc', 'secrets', 'other.secrets.sops.env'), `OTHER=${canary.plain}\n`);
+  // Where `sops -d … > …` output often lands: a backup suffix after the sops name; an encrypted backup is fine.
+  writeFileSync(path.join(root, 'svc', 'secrets', 'app.secrets.sops.yaml.dec'), decrypted);
+  writeFileSync(path.join(root, 'svc', 'secrets', 'app.secrets.sops.yaml.bak'), encrypted);
+  writeFileSync(path.join(root, 'svc', 'secrets', 'notes.sops.md'), 'how we use sops\n');
   await mustGit(root, ['add', '-A']);
   const staged = await guard(root, ['--staged', '--format', 'json']);
   t.equal(staged.code, REFUSED);
-  t.same(codesOf(staged.report).sort(), ['GUARD_SOPS_NO_METADATA svc/secrets/app.secrets.sops.yaml', 'GUARD_SOPS_NO_METADATA svc/secrets/other.secrets.sops.env']);
+  t.same(codesOf(staged.report).sort(), [
+    'GUARD_SOPS_NO_METADATA svc/secrets/app.secrets.sops.yaml',
+    'GUARD_SOPS_NO_METADATA svc/secrets/app.secrets.sops.yaml.dec',
+    'GUARD_SOPS_NO_METADATA svc/secrets/other.secrets.sops.env',
+  ]);
   // Restore the encrypted file in the work tree only: the index still holds the decrypted copy.
   writeFileSync(sopsFile, encrypted);
   const stillStaged = await guard(root, ['--staged', '--format', 'json']);
   t.ok(codesOf(stillStaged.report).includes('GUARD_SOPS_NO_METADATA svc/secrets/app.secrets.sops.yaml'), '--staged judges the staged content');
   const tracked = await guard(root, ['--format', 'json']);
-  t.same(codesOf(tracked.report), ['GUARD_SOPS_NO_METADATA svc/secrets/other.secrets.sops.env'], 'the tracked files are read from the work tree');
+  t.same(
+    codesOf(tracked.report),
+    ['GUARD_SOPS_NO_METADATA svc/secrets/app.secrets.sops.yaml.dec', 'GUARD_SOPS_NO_METADATA svc/secrets/other.secrets.sops.env'],
+    'the tracked files are read from the work tree',
+  );
 });
 
 t.test('a sops file with a value edited to clear text is refused (GUARD_SOPS_PLAINTEXT) naming the key and line; sops-unencrypted keys are fine', async (t) => {
