@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   COFFRE_SOPS_NO_CREATION_RULE: { exit: 2, http: 422, summary: 'import: a new sops file is needed but no .sops.yaml creation rule with age recipients matches it' },
   COFFRE_COMMIT_UNKNOWN: { exit: 2, http: 404, summary: 'render --as-of: the commit is not in the repo history (unknown, ambiguous, rewritten), or git cannot read it' },
   COFFRE_AS_OF_VALUE_GONE: { exit: 3, http: 502, summary: 'render --as-of: a value the old configuration needs no longer exists (version destroyed or deleted)' },
+  COFFRE_GUARD_REFUSED: { exit: 6, http: 422, summary: 'coffre guard: the commit or tree holds a rendered target, an unencrypted sops file, a target git would not ignore, or a store value (GUARD_* findings)' },
   COFFRE_INTERNAL: { exit: 70, http: 500, summary: 'an unexpected internal error' },
 } as const satisfies Record<string, { exit: number; http: number; summary: string }>;
 

@@ -1,9 +1,22 @@
 // A fatal error as a machine-readable document, so that `--format json|junit > report` never leaves an empty or
 // half-written report: json `{ "version": 1, "error": { "code", "message" } }`, junit one errored test case.
-// Only the error's code and its safe message (never a value) go into it.
+// Only the error's code and its safe message (never a value) go into it. sarif: a log whose one invocation
+// failed, with the code in its notification; gitlab: one blocker issue (an empty array would read as clean).
+import { formatGitlabError } from '../core/gitlab-report.js';
+import { formatSarifError } from '../core/sarif.js';
+
+/** Where the error points to (repo-relative), and the version a SARIF log names. */
+export interface ErrorDocumentContext {
+  file?: string;
+  line?: number;
+  toolVersion?: string;
+}
 
 /** The error document for `format`, or null for a human format. */
-export function formatErrorDocument(format: string, code: string, message: string): string | null {
+export function formatErrorDocument(format: string, code: string, message: string, context: ErrorDocumentContext = {}): string | null {
+  const where = { ...(context.file !== undefined ? { file: context.file } : {}), ...(context.line !== undefined ? { line: context.line } : {}) };
+  if (format === 'sarif') return formatSarifError(code, message, { toolVersion: context.toolVersion ?? '0.0.0', ...where });
+  if (format === 'gitlab') return formatGitlabError(code, message, where);
   if (format === 'json') return `${JSON.stringify({ version: 1, error: { code, message } }, null, 2)}\n`;
   if (format !== 'junit') return null;
   return [

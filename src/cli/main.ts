@@ -23,6 +23,7 @@ export const commands: Record<string, () => Promise<CliCommand>> = {
   init: async () => (await import('./init-command.js')).initCommand,
   serve: async () => (await import('./serve-command.js')).serveCommand,
   token: async () => (await import('./token-command.js')).tokenCommand,
+  guard: async () => (await import('./guard-command.js')).guardCommand,
   completion: async () => (await import('./completion-command.js')).completionCommand(loadCommandTable),
 };
 
@@ -110,7 +111,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 function reportError(error: unknown, io: CliIo, format: string): number {
   let code: string;
   let message: string;
+  let location: { file?: string; line?: number } = {};
   if (isCoffreError(error)) {
+    location = error.location;
     code = error.code;
     message = formatErrorMessage(error);
     io.stderr.write(`coffre: ${code}: ${message}\n`);
@@ -121,7 +124,7 @@ function reportError(error: unknown, io: CliIo, format: string): number {
     io.stderr.write(`coffre: ${code}: ${message}\n`);
     if (io.env.COFFRE_DEBUG === '1') io.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   }
-  const document = formatErrorDocument(format, code, message);
+  const document = formatErrorDocument(format, code, message, { ...location, toolVersion: VERSION });
   if (document !== null) io.stdout.write(document);
   return exitCodeFor(error);
 }

@@ -12,7 +12,8 @@ import { CoffreError } from '../errors.js';
  * and reads its paths from stdin).
  */
 const SUBCOMMANDS = {
-  // Reads the index only: no content is compared, so no clean/smudge filter runs (-m/-d/-o are not used).
+  // Reads the index only: no content is compared, so no clean/smudge filter runs (-m/-d are not used). `-o`
+  // (guard --tree) walks the work tree reading .gitignore files; with core.fsmonitor off it runs nothing.
   'ls-files': { global: ['--literal-pathspecs'], options: [] },
   // With --no-index it reads .gitignore files and nothing else; the user's excludes file is not a rule.
   'check-ignore': { global: [], options: ['--no-index'] },
@@ -75,12 +76,19 @@ export interface GitRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes (`cat-file --batch` sizes count bytes, and blobs need not be UTF-8). */
+  stdoutBytes?: Buffer;
 }
 
 export interface GitRunOptions {
   /** Written to git's stdin. */
   input?: string;
   timeoutMs?: number;
+  /**
+   * GIT_INDEX_FILE for this run (absolute; anything else is ignored): the index `git commit -a` / `git commit
+   * <paths>` hands its pre-commit hook, which is not .git/index. A path to read, never a program.
+   */
+  indexFile?: string;
 }
 
 /**
@@ -96,11 +104,13 @@ export async function runGit(dir: string, subcommand: GitSubcommand, args: reado
   const { global, options: hardening } = SUBCOMMANDS[subcommand];
   const argv = ['--no-pager', ...global, '-C', dir, ...CONFIG_OVERRIDES.flatMap((entry) => ['-c', entry])];
   const command = [subcommand, ...hardening, ...args];
-  const first = await spawnGit([...argv, ...command], gitEnvironment(), options);
+  const env = gitEnvironment();
+  if (options.indexFile !== undefined && path.isAbsolute(options.indexFile)) env.GIT_INDEX_FILE = options.indexFile;
+  const first = await spawnGit([...argv, ...command], env, options);
   if (first.code === 0 || !isDubiousOwnership(first.stderr)) return first;
   const trusted = await userSafeDirectories();
   if (trusted.length === 0) return first;
-  return spawnGit([...argv, ...trusted.flatMap((entry) => ['-c', `safe.directory=${entry}`]), ...command], gitEnvironment(), options);
+  return spawnGit([...argv, ...trusted.flatMap((entry) => ['-c', `safe.directory=${entry}`]), ...command], env, options);
 }
 
 /** True when git refused a repository owned by another user (the stderr keeps git's safe.directory hint). */
@@ -171,13 +181,15 @@ function spawnGit(argv: string[], env: NodeJS.ProcessEnv, options: GitRunOptions
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
-    child.on('close', (code, signal) =>
+    child.on('close', (code, signal) => {
+      const bytes = Buffer.concat(stdout);
       resolve({
         code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(stdout).toString('utf8'),
+        stdout: bytes.toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),
-      }),
-    );
+        stdoutBytes: bytes,
+      });
+    });
     child.stdin.on('error', () => {
       // git may exit before reading stdin (e.g. not a repository); its exit code tells the story.
     });

@@ -12,8 +12,10 @@ import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } fr
 import { listSopsKeys } from '../sops/key-listing.js';
 import { createSopsYaml } from '../sops/create.js';
 import { setSopsValues } from '../sops/set-values.js';
-import { parseSopsFile, type SopsFile } from '../sops/sops-file.js';
-import type { KeyListing, KeyPresence, SecretSource, SopsRef, ValueSnapshot } from './secret-source.js';
+import { encryptionDecider } from '../sops/encryption-rule.js';
+import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
+import { entriesOf, isSopsComment, isSopsList, isSopsMap, type SopsNode } from '../sops/tree.js';
+import type { KeyListing, KeyPresence, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
 
 /** Age identities are parsed by the codec; use-cases reach it through this source module only. */
 export { parseAgeIdentities, type AgeIdentity };
@@ -306,4 +308,52 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** What `coffre guard` sees in a file named like a sops file, without any key: is every value encrypted? */
+export type SopsInspection =
+  | { kind: 'encrypted' }
+  /** No (valid) sops metadata: a decrypted copy, or a file never encrypted. `code` is the parse error's. */
+  | { kind: 'no-metadata'; code: string; line?: number }
+  /** sops metadata, but values its rules say are encrypted are clear text (names and lines, never values). */
+  | { kind: 'plaintext'; keys: Array<{ name: string; line: number }> };
+
+const SOPS_CIPHERTEXT = /^ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,type:[a-z]+\]$/;
+
+/**
+ * Parses `text` as the sops store `format` (default: the one its name selects) and lists the leaves its encryption rule wants encrypted
+ * that are not `ENC[AES256_GCM,…]` (sops never encrypts "" or null). Needs no key, decrypts nothing; `file`
+ * names it in messages. A rule coffre cannot evaluate counts as "every value encrypted".
+ */
+export function inspectSopsText(text: string, file: string, format: SopsStoreFormat = sopsFormatForPath(file)): SopsInspection {
+  let sops: SopsFile;
+  try {
+    sops = parseSopsFile(text, format, file);
+  } catch (error) {
+    const coffre = error instanceof CoffreError ? error : null;
+    return { kind: 'no-metadata', code: coffre?.code ?? 'COFFRE_SOPS_SYNTAX', ...(coffre?.location.line !== undefined ? { line: coffre.location.line } : {}) };
+  }
+  let decide: (path: readonly string[]) => boolean;
+  try {
+    decide = encryptionDecider(sops.metadata.rule, file);
+  } catch {
+    decide = () => true;
+  }
+  const keys: Array<{ name: string; line: number }> = [];
+  const visit = (node: SopsNode, keyPath: string[], line: number): void => {
+    if (isSopsMap(node)) {
+      for (const entry of entriesOf(node)) visit(entry.value, [...keyPath, entry.key], entry.line);
+      return;
+    }
+    if (isSopsList(node)) {
+      for (const item of node.items) if (!isSopsComment(item)) visit(item as SopsNode, keyPath, line);
+      return;
+    }
+    if (node === null || node === '') return;
+    if (!decide(keyPath)) return;
+    if (typeof node === 'string' && SOPS_CIPHERTEXT.test(node)) return;
+    if (!keys.some((k) => k.name === keyPath.join('.') && k.line === line)) keys.push({ name: keyPath.join('.'), line });
+  };
+  for (const branch of sops.branches) visit(branch, [], branch.line ?? 1);
+  return keys.length === 0 ? { kind: 'encrypted' } : { kind: 'plaintext', keys };
 }
