@@ -1,5 +1,5 @@
 // The corpus oracle itself, on a small literal repo: it reports exactly the files the real compose reads
-// (env_file with `..` and `${VAR:-default}`, secrets `file:`, an override file, the project .env of an
+// (env_file with `..` and `${VAR:-default}`, secrets `file:`, an override file with a profiled service, the project .env of an
 // interpolating project with an example), and its read-back check catches a file whose bytes compose reads
 // differently from the store (so a green corpus test means something).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ t.test('reports every file compose reads, resolved as compose resolves it', asyn
   const dir = t.testdir({
     svc: {
       'docker-compose.yml': composeFile,
-      'docker-compose.override.yml': 'services:\n  worker:\n    image: alpine\n    env_file: [worker.env]\n',
+      'docker-compose.override.yml': 'services:\n  worker:\n    image: alpine\n    profiles: [jobs]\n    env_file: [worker.env]\n',
       'app.env.example': 'API_KEY=\n',
       '.env.example': 'DB_PASSWORD=\n',
     },

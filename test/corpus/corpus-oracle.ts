@@ -119,7 +119,8 @@ function composeEnv(): Record<string, string> {
 
 async function runCompose(cwd: string, files: string[] | null, args: string[]): Promise<{ ok: true; stdout: string } | { ok: false; stderr: string }> {
   try {
-    const { stdout } = await exec(composeBinary, [...(files ?? []).flatMap((f) => ['-f', f]), ...args], { cwd, env: composeEnv(), maxBuffer: 1 << 26 });
+    // Every profile: a service behind `profiles:` still reads its env files when that profile is up.
+    const { stdout } = await exec(composeBinary, [...(files ?? []).flatMap((f) => ['-f', f]), '--profile', '*', ...args], { cwd, env: composeEnv(), maxBuffer: 1 << 26 });
     return { ok: true, stdout };
   } catch (error) {
     const { stderr, code } = error as { stderr?: string; code?: string };
