@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
-import { loadConfig } from '../../src/repo/config.js';
+import { defaultConfig, loadConfig, type CoffreConfig } from '../../src/repo/config.js';
+import { isCoffreError } from '../../src/errors.js';
 import { discoverRepo, type RepoModel, type RepoProblem } from '../../src/repo/discover.js';
 import { projectRoot } from '../support/tools.js';
 
@@ -44,6 +45,11 @@ export interface CorpusManifest {
   noExample?: Record<string, string>;
   /** Config (coffre.yaml) a user needs for this repo beyond the defaults, in words; empty when none. */
   configNeeded?: string[];
+  /**
+   * Absolute folders that are a repo folder on the deploy host (a bind mount), as the repo's coffre.yaml says:
+   * compose's `/mnt/x/a.env` is then the repo's `<folder>/a.env`, and the examples are keyed by the latter.
+   */
+  absoluteTargets?: Record<string, string>;
   notes?: string[];
 }
 
@@ -326,6 +332,8 @@ export function targetsOfModel(copy: string, project: ComposeProject, model: Mod
 /** What coffre resolves in a repo, with its default discovery (and the repo's coffre.yaml when it has one). */
 export interface CoffreView {
   model: RepoModel;
+  /** Why the repo's coffre.yaml was refused (coffre then ran with the defaults); null when it was read or absent. */
+  configError: string | null;
   /** Target (same keys as ComposeTarget.path) → coffre service and example. */
   targets: Map<string, { service: string; example: string | null }>;
   errors: RepoProblem[];
@@ -333,7 +341,18 @@ export interface CoffreView {
 }
 
 export async function coffreView(repo: CorpusRepo): Promise<CoffreView> {
-  const { config, file } = await loadConfig(repo.dir);
+  let config: CoffreConfig;
+  let file: string | null;
+  let configError: string | null = null;
+  try {
+    ({ config, file } = await loadConfig(repo.dir));
+  } catch (error) {
+    // The config a user of this repo would write, refused: a finding of its own; the rest runs on the defaults.
+    if (!isCoffreError(error) || error.code !== 'COFFRE_CONFIG_INVALID') throw error;
+    configError = error.message;
+    config = defaultConfig();
+    file = null;
+  }
   const model = await discoverRepo({ root: repo.dir, config, vaultEnabled: false, configFile: file });
   const targets = new Map<string, { service: string; example: string | null }>();
   for (const service of model.services) {
@@ -341,7 +360,7 @@ export async function coffreView(repo: CorpusRepo): Promise<CoffreView> {
       targets.set(relOrAbs(repo.dir, secretFile.target), { service: service.name, example: secretFile.exampleRel });
     }
   }
-  return { model, targets, errors: model.problems.filter((p) => p.severity === 'error'), warnings: model.problems.filter((p) => p.severity === 'warning') };
+  return { model, configError, targets, errors: model.problems.filter((p) => p.severity === 'error'), warnings: model.problems.filter((p) => p.severity === 'warning') };
 }
 
 /** One difference between coffre and compose (or the manifest's expected example). */
@@ -374,7 +393,13 @@ export interface RepoComparison {
 export function compareRepo(repo: CorpusRepo, compose: ComposeRepoResult, coffre: CoffreView): RepoComparison {
   const mismatches: Mismatch[] = [];
   const byPath = new Map<string, ComposeTarget[]>();
-  for (const target of compose.targets) byPath.set(target.path, [...(byPath.get(target.path) ?? []), target]);
+  for (const target of compose.targets) {
+    const key = mapAbsolute(target.path, repo.manifest.absoluteTargets ?? {});
+    byPath.set(key, [...(byPath.get(key) ?? []), target]);
+  }
+  if (coffre.configError !== null) {
+    mismatches.push({ repo: repo.slug, kind: 'false-error', where: 'coffre.yaml', compose: '-', coffre: `COFFRE_CONFIG_INVALID (coffre ran with the defaults): ${coffre.configError.split('\n').join('; ')}` });
+  }
   let found = 0;
   let examplesExpected = 0;
   let examplesAssociated = 0;
@@ -398,7 +423,7 @@ export function compareRepo(repo: CorpusRepo, compose: ComposeRepoResult, coffre
     if (!byPath.has(file)) mismatches.push({ repo: repo.slug, kind: 'extra-target', where: mine.service, compose: 'not read by compose', coffre: `target ${file}` });
   }
   const noExample = new Set(Object.keys(repo.manifest.noExample ?? {}));
-  let falseErrors = 0;
+  let falseErrors = coffre.configError === null ? 0 : 1;
   for (const error of coffre.errors) {
     // A missing example that really is missing upstream is a true error.
     if (error.code === 'COFFRE_EXAMPLE_MISSING' && [...noExample].some((t) => error.message.includes(t))) continue;
@@ -417,6 +442,15 @@ export function compareRepo(repo: CorpusRepo, compose: ComposeRepoResult, coffre
     mismatches,
     configNeeded: repo.manifest.configNeeded ?? [],
   };
+}
+
+/** `/mnt/x/a.env` → `secrets/a.env` when the manifest maps `/mnt/x` to `secrets`; other paths unchanged. */
+export function mapAbsolute(file: string, mapping: Readonly<Record<string, string>>): string {
+  if (!path.isAbsolute(file)) return file;
+  for (const [from, to] of Object.entries(mapping)) {
+    if (file.startsWith(`${from.replace(/\/+$/, '')}/`)) return path.posix.join(to, file.slice(from.replace(/\/+$/, '').length + 1));
+  }
+  return file;
 }
 
 /** Whether `file` exists as a regular file. */
