@@ -31,7 +31,7 @@ for (const repo of listCorpusRepos()) {
 
 let out = '';
 const print = (text) => (out += text);
-const header = ['repo', 'commit', 'targets found / compose', 'examples associated (no config)', 'false errors', 'config needed'];
+const header = ['repo', 'commit', 'targets found / compose', 'examples associated', 'false errors', 'config needed'];
 const cells = rows.map((r) => [r.repo, r.commit, `${r.found} / ${r.composeTargets}`, `${r.examplesAssociated} / ${r.examplesExpected}`, String(r.falseErrors), r.configNeeded.join('; ') || 'none']);
 if (markdown) {
   print(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`);
