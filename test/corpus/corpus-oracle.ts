@@ -522,7 +522,14 @@ export async function renderCheck(
       }
     }
     await Promise.all(writes);
-    const services = await tools.render(copy);
+    let services: Awaited<ReturnType<typeof tools.render>>;
+    try {
+      services = await tools.render(copy);
+    } catch (error) {
+      // e.g. a coffre.yaml this coffre refuses (reported by the target comparison already): nothing rendered.
+      result.mismatches.push({ repo: repo.slug, where: '-', problem: `render could not run: ${(error as Error).message.split('\n')[0]}` });
+      return result;
+    }
     const writtenKeys = new Map<string, string[]>();
     for (const service of services) {
       if (service.status !== 'written' && service.status !== 'unchanged') {
