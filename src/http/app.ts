@@ -10,7 +10,7 @@ import type { Workspace } from '../use-cases/workspace.js';
 import { createAuthFailureLimiter } from './auth-failure-limiter.js';
 import { installAuthentication } from './authentication.js';
 import { answerFrameworkError, HttpRefusal, installErrorHandling } from './error-handler.js';
-import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { createServerMetrics, statusClass, type ServerMetrics } from './metrics.js';
 import { collectRoutes } from './openapi.js';
 import { hostAllowed, type AllowedHosts } from './request-origin.js';
 import { checkRoutes } from './routes/check.js';
@@ -66,8 +66,17 @@ export interface AppDeps {
   authFailures?: { maxFailures?: number; windowMs?: number };
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * The app's metrics (a registry of its own). The shell creates them when its Vault transports must report
+   * into them (`metrics.vaultObserver`); otherwise the app creates its own.
+   */
   metrics?: ServerMetrics;
+  /** coffre's version and the Node.js version (OpenAPI info, coffre_build_info); the shell passes the real ones. */
+  build?: { version: string; node: string };
 }
+
+/** When the shell gives no build information (tests). */
+const UNKNOWN_BUILD = { version: '0.0.0-unknown', node: 'unknown' };
 
 /** What route plugins receive. */
 export interface RouteContext {
@@ -105,7 +114,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   };
   const app = (deps.tls ? fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : fastify(options)) as unknown as FastifyInstance;
-  const metrics = deps.metrics ?? createServerMetrics();
+  const build = deps.build ?? UNKNOWN_BUILD;
+  const metrics = deps.metrics ?? createServerMetrics({ build });
   const routes = collectRoutes(app);
   // Absolute paths no answer may show; each opened workspace's root joins them.
   const roots = new Set<string>(deps.repoRoots ?? []);
@@ -152,12 +162,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
   app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? withoutRoots(payload, roots) : payload));
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, never the raw URL: bounded label values, no path a client made up.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
+  installRequestMetrics(app, metrics);
 
   const limiterOptions = { now: deps.now ?? Date.now, ...deps.authFailures };
   const limiters = { perClient: createAuthFailureLimiter(limiterOptions), perCredential: createAuthFailureLimiter(limiterOptions) };
@@ -175,6 +180,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     { prefix: '/v1' },
   );
   return app;
+}
+
+/** Counts and times every answer by method, route pattern and status (class). */
+function installRequestMetrics(app: FastifyInstance, metrics: ServerMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: bounded label values, no path a client made up.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ method: request.method, route, status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
 }
 
 /**

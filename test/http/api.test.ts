@@ -197,7 +197,8 @@ t.test('GET /metrics exposes request counts per route and renders by outcome in 
   t.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   t.match(response.body, /# TYPE coffre_http_requests_total counter/);
   t.match(response.body, /coffre_http_requests_total\{method="GET",route="\/v1\/check",status="200"\} \d+/);
-  t.match(response.body, /coffre_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/services",le="\+Inf"\} \d+/);
+  // prom-client writes `le` first; histograms are labelled by status class since issue 13.
+  t.match(response.body, /coffre_http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/v1\/services",status_class="2xx"\} \d+/);
   t.match(response.body, /coffre_renders_total\{outcome="refused"\} 1/);
   t.match(response.body, /coffre_http_auth_failures_total\{reason="missing"\} \d+/);
   t.notMatch(response.body, /nope|nothing-here/, 'labels are route patterns, never raw URLs');

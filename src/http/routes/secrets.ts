@@ -105,10 +105,12 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       const body = request.body;
       if ((body.generate === undefined) === (body.value === undefined)) throw new CoffreError('COFFRE_USAGE', 'give exactly one of "generate" or "value"');
       const value: NewValue = body.value !== undefined ? { kind: 'value', value: body.value } : { kind: 'generate', ...body.generate };
-      const result = await context.queue.run(service, () =>
-        context.withWorkspace((workspace) =>
-          runRotate(workspace, { service, file, key, value, mode: 'upsert', render: body.render ?? false, allowExtra: body.allowExtra ?? false, who: principal.id, audit: auditTo(context, request.id) }),
-        { services: [service] }),
+      const result = await counted(context, value.kind === 'value' ? 'set' : 'rotate', () =>
+        context.queue.run(service, () =>
+          context.withWorkspace((workspace) =>
+            runRotate(workspace, { service, file, key, value, mode: 'upsert', render: body.render ?? false, allowExtra: body.allowExtra ?? false, who: principal.id, audit: auditTo(context, request.id) }),
+          { services: [service] }),
+        ),
       );
       return answer(reply, result, service);
     },
@@ -130,10 +132,12 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     async (request, reply) => {
       const { service, file } = request.params;
       const principal = requireService(request, service);
-      const result = await context.queue.run(service, () =>
-        context.withWorkspace(
-          (workspace) => runRollback(workspace, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) }),
-          { services: [service] },
+      const result = await counted(context, 'rollback', () =>
+        context.queue.run(service, () =>
+          context.withWorkspace(
+            (workspace) => runRollback(workspace, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) }),
+            { services: [service] },
+          ),
         ),
       );
       return answer(reply, result, service);
@@ -157,6 +161,19 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       return context.withWorkspace((workspace) => listVersions(workspace, { service, file }), { services: [service] });
     },
   );
+}
+
+/** Runs a write and counts its outcome in coffre_secret_writes_total. */
+async function counted(context: RouteContext, action: 'rotate' | 'set' | 'rollback', write: () => Promise<WriteResult>): Promise<WriteResult> {
+  let result: WriteResult;
+  try {
+    result = await write();
+  } catch (error) {
+    context.metrics.secretWrites.inc({ action, outcome: 'error' });
+    throw error;
+  }
+  context.metrics.secretWrites.inc({ action, outcome: result.renderFailed ? 'render-failed' : result.changed ? 'changed' : 'unchanged' });
+  return result;
 }
 
 function auditTo(context: RouteContext, reqId: string): (record: AuditRecord) => void {
