@@ -7,8 +7,7 @@ import type { Logger } from 'pino';
 import { runCheck as defaultRunCheck } from '../use-cases/check.js';
 import { runRender as defaultRunRender } from '../use-cases/render.js';
 import type { Workspace } from '../use-cases/workspace.js';
-import { createAuthFailureLimiter } from './auth-failure-limiter.js';
-import { installAuthentication } from './authentication.js';
+import { installAuthentication, registerAuthFailureLimiters, type AuthFailureLimits } from './authentication.js';
 import { answerFrameworkError, HttpRefusal, installErrorHandling } from './error-handler.js';
 import { createServerMetrics, statusClass, type ServerMetrics } from './metrics.js';
 import { collectRoutes } from './openapi.js';
@@ -60,10 +59,8 @@ export interface AppDeps {
    */
   repoRoots?: readonly string[];
   useCases?: Partial<UseCases>;
-  /** Milliseconds clock for the auth-failure window (default Date.now). */
-  now?: () => number;
   /** Failed authentications allowed per client address, and per presented credential, and window (default 10 per 60 s). */
-  authFailures?: { maxFailures?: number; windowMs?: number };
+  authFailures?: AuthFailureLimits;
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /**
@@ -164,13 +161,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? withoutRoots(payload, roots) : payload));
   installRequestMetrics(app, metrics);
 
-  const limiterOptions = { now: deps.now ?? Date.now, ...deps.authFailures };
-  const limiters = { perClient: createAuthFailureLimiter(limiterOptions), perCredential: createAuthFailureLimiter(limiterOptions) };
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
   void app.register(docsRoutes, { routes });
   void app.register(
     async (v1) => {
+      const limiters = await registerAuthFailureLimiters(v1, deps.authFailures);
       installAuthentication(v1, { tokens: deps.tokens, limiters, metrics });
       await v1.register(serviceRoutes, { context });
       await v1.register(checkRoutes, { context });
