@@ -10,7 +10,7 @@ import type { Workspace } from '../use-cases/workspace.js';
 import { installAuthentication, registerAuthFailureLimiters, type AuthFailureLimits } from './authentication.js';
 import { answerFrameworkError, HttpRefusal, installErrorHandling } from './error-handler.js';
 import { createServerMetrics, statusClass, type ServerMetrics } from './metrics.js';
-import { collectRoutes } from './openapi.js';
+import { collectRoutes, registerDocsPage, registerOpenApi } from './openapi.js';
 import { hostAllowed, type AllowedHosts } from './request-origin.js';
 import { checkRoutes } from './routes/check.js';
 import { docsRoutes } from './routes/docs.js';
@@ -114,6 +114,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const build = deps.build ?? UNKNOWN_BUILD;
   const metrics = deps.metrics ?? createServerMetrics({ build });
   const routes = collectRoutes(app);
+  registerOpenApi(app, { title: 'coffre', version: build.version });
   // Absolute paths no answer may show; each opened workspace's root joins them.
   const roots = new Set<string>(deps.repoRoots ?? []);
   const context: RouteContext = {
@@ -163,7 +164,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
-  void app.register(docsRoutes, { routes });
+  void app.register(docsRoutes);
+  registerDocsPage(app);
   void app.register(
     async (v1) => {
       const limiters = await registerAuthFailureLimiters(v1, deps.authFailures);

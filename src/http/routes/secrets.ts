@@ -89,6 +89,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       config: { permission: 'admin' },
       bodyLimit: PUT_BODY_LIMIT,
       schema: {
+        operationId: 'writeSecretKey',
         summary: 'Write a new value for one key (generated or given)',
         description:
           'Rotation = a new VALUE (not sops re-keying). Vault: check-and-set against the version read (409 COFFRE_CONFLICT when it ' +
@@ -121,6 +122,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     {
       config: { permission: 'admin' },
       schema: {
+        operationId: 'rollbackSecretFile',
         summary: 'Make an older Vault KV v2 version current again',
         description: 'Writes the data of version `to` as a new version, with check-and-set. sops files: 400 (their history is git).',
         tags: ['secrets'],
@@ -149,6 +151,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'listSecretFileVersions',
         summary: 'Versions of a secrets file (Vault KV v2 versions; sops lastmodified and git commits)',
         tags: ['secrets'],
         params: requestSchema(fileParams),
