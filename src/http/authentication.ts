@@ -27,7 +27,7 @@ export interface AuthenticationOptions {
   metrics: ServerMetrics;
 }
 
-/** A limiter of @fastify/rate-limit (`createRateLimit`): `increment: false` peeks without counting. */
+/** A limiter of @fastify/rate-limit (`createRateLimit`): each call counts one failure and says where the key stands. */
 type RateLimiter = ReturnType<FastifyInstance['createRateLimit']>;
 
 /** The two failure limiters of {@link installAuthentication}. */
@@ -74,9 +74,9 @@ function credentialKey(request: FastifyRequest): string | null {
   return tokenDigest(BEARER.exec(header)?.[1] ?? header);
 }
 
-/** Seconds a limiter's peek says to wait (0: under budget). */
-function waitOf(status: Awaited<ReturnType<RateLimiter>> | null): number {
-  if (status === null || status.isAllowed || status.remaining > 0) return 0;
+/** Seconds to wait when this failure went over the budget (0: within it, or not counted by this limiter). */
+function waitOf(status: Awaited<ReturnType<RateLimiter>>): number {
+  if (status.isAllowed || !status.isExceeded) return 0;
   return Math.max(1, status.ttlInSeconds);
 }
 
@@ -109,15 +109,16 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
   if (principal !== null) return principal;
 
   const { perClient, perCredential } = options.limiters;
-  // Peek first (a refused attempt is not counted again), then count the failure under both keys. The
-  // credential is keyed by its digest: the same wrong token is limited from every address.
-  const [client, credential] = await Promise.all([perClient(request, { increment: false }), perCredential(request, { increment: false })]);
+  // Each failure is counted under both keys in one step of the store, and the answer follows from that count:
+  // a peek-then-count would let concurrent failures all pass the peek. Counting a refused attempt changes
+  // nothing (the window is fixed from the first failure). The credential is keyed by its digest: the same
+  // wrong token is limited from every address.
+  const [client, credential] = await Promise.all([perClient(request), perCredential(request)]);
   const wait = Math.max(waitOf(client), waitOf(credential));
   if (wait > 0) {
     options.metrics.authFailures.inc({ reason: 'rate-limited' });
     throw new HttpRefusal('COFFRE_RATE_LIMITED', `too many failed authentications from this client or with this credential; retry in ${wait} s`, wait);
   }
-  await Promise.all([perClient(request), perCredential(request)]);
   const reason = header === undefined ? 'missing' : match === null ? 'malformed' : 'unknown';
   options.metrics.authFailures.inc({ reason });
   request.log.warn({ authFailure: reason }, 'authentication failed');

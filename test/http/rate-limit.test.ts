@@ -1,7 +1,8 @@
 // Failed authentications counted by @fastify/rate-limit (src/http/authentication.ts): the window expires in
 // real time, IPv6 clients are counted by /64 and IPv4-mapped addresses as IPv4, a missing header counts per
-// client only, a valid token is never counted (not even when its role is refused), and a refused attempt
-// is not counted again. (The per-client / per-credential / trust-proxy cases are in api.test.ts and socket.test.ts.)
+// client only, a valid token is never counted (not even when its role is refused), a refused attempt does
+// not extend the window, and a burst of concurrent failures cannot overrun the budget. (The per-client,
+// per-credential and trust-proxy cases are in api.test.ts and socket.test.ts.)
 import t from 'tap';
 import { bearer, makeHttpFixture } from './http-fixture.js';
 
@@ -54,7 +55,7 @@ t.test('a missing header counts per client only; valid tokens are never counted,
   t.equal(await attempt('192.0.2.31', null), 429, 'but per client');
 });
 
-t.test('a refused attempt is not counted again: the window does not slide while a client keeps trying', async (t) => {
+t.test('refused attempts do not extend the window: it does not slide while a client keeps trying', async (t) => {
   const app = fixture.app({ authFailures: { maxFailures: 1, windowMs: 1_000 } });
   t.teardown(() => app.close());
   const attempt = attempts(app);
@@ -62,4 +63,16 @@ t.test('a refused attempt is not counted again: the window does not slide while 
   for (let i = 0; i < 3; i++) t.equal(await attempt('192.0.2.40', `coffre_q${i}`), 429);
   await new Promise((resolve) => setTimeout(resolve, 1_100));
   t.equal(await attempt('192.0.2.40', 'coffre_r'), 401, 'one window after the first failure, whatever was tried meanwhile');
+});
+
+t.test('concurrent failures cannot overrun the budget: each is counted before it is answered', async (t) => {
+  const app = fixture.app({ authFailures: { maxFailures: 3, windowMs: 60_000 } });
+  t.teardown(() => app.close());
+  await app.ready();
+  const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => app.inject({ url: '/v1/services', headers: bearer(`coffre_burst_${i}`), remoteAddress: '192.0.2.50' }).then((r) => r.statusCode)));
+  // The plugin's local store hands every caller the same live counter, so a burst may be refused before its
+  // budget is used up; never after.
+  t.ok(statuses.filter((s) => s === 401).length <= 3, `at most three of a burst answered 401 (${statuses.join(' ')})`);
+  t.same(statuses.filter((s) => s !== 401 && s !== 429), [], 'the others refused with 429');
+  t.equal(await attempts(app)('192.0.2.50', fixture.tokens.check), 200, 'a valid token is still served');
 });
