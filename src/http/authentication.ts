@@ -1,7 +1,7 @@
 // Bearer-token authentication and role checks for the /v1 routes, with rate limiting of failures per client
 // address and per presented credential (its sha256), counted by @fastify/rate-limit. A valid token is never
 // refused by that limiter. A presented token is hashed and dropped: it is never logged, stored or echoed.
-import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpRefusal } from './error-handler.js';
 import type { ServerMetrics } from './metrics.js';
@@ -58,7 +58,8 @@ export async function registerAuthFailureLimiters(scope: FastifyInstance, limits
   // `cache` reaches the limiter's own store (the plugin passes it to store.child) but is missing from the typings.
   const common = { max: limits.maxFailures ?? 10, timeWindow: limits.windowMs ?? 60_000, cache: TRACKED_KEYS } as { max: number; timeWindow: number };
   return {
-    perClient: scope.createRateLimit(common),
+    // The plugin's own key, guarded: a socket already gone has no address (it would throw).
+    perClient: scope.createRateLimit({ ...common, keyGenerator: (request) => normalizeIP((request.ip as string | undefined) ?? '', 64) }),
     perCredential: scope.createRateLimit({
       ...common,
       keyGenerator: (request) => credentialKey(request) ?? '',
@@ -110,9 +111,9 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
 
   const { perClient, perCredential } = options.limiters;
   // Each failure is counted under both keys in one step of the store, and the answer follows from that count:
-  // a peek-then-count would let concurrent failures all pass the peek. Counting a refused attempt changes
-  // nothing (the window is fixed from the first failure). The credential is keyed by its digest: the same
-  // wrong token is limited from every address.
+  // a peek-then-count would let concurrent failures all pass the peek. Counting refused attempts never extends
+  // a window (fixed from the first failure); it can only bring the other key's limit nearer. The credential is
+  // keyed by its digest: the same wrong token is limited from every address.
   const [client, credential] = await Promise.all([perClient(request), perCredential(request)]);
   const wait = Math.max(waitOf(client), waitOf(credential));
   if (wait > 0) {
