@@ -27,6 +27,7 @@ const onlyImportedBy: Record<string, string> = { sops: 'sources' };
 const importExceptions: Record<string, string> = {
   'cli/serve-command.ts → http/app': '`coffre serve` is the CLI starting the HTTP shell: it builds the app',
   'cli/serve-command.ts → http/logger': 'the one pino logger is created at the edge that starts the server',
+  'cli/serve-command.ts → http/metrics': "the app's metrics are created at the edge: the Vault session, opened before the app, reports into them",
   'cli/serve-command.ts → http/server': 'the CLI listens and hands `process` to closeOnSignals',
   'cli/serve-command.ts → http/request-origin': '--allowed-host and --trust-proxy are parsed once at the edge, then passed to buildApp',
   'cli/serve-command.ts → http/token-registry': 'the tokens file is parsed once at the edge, then passed to buildApp',

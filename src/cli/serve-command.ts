@@ -8,6 +8,7 @@ import type { DestinationStream } from 'pino';
 import { CoffreError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
+import { createServerMetrics } from '../http/metrics.js';
 import { parseAllowedHost, parseTrustedProxy } from '../http/request-origin.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
@@ -15,6 +16,7 @@ import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
+import { VERSION } from './main.js';
 import { locateRepo } from './repo-root.js';
 
 export const serveUsage = `usage: coffre [-C DIR] serve [--listen HOST:PORT] [--tokens FILE] [--tls-cert FILE --tls-key FILE]
@@ -93,9 +95,13 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
 
   const logger = createLogger({ level: values['log-level'] ?? io.env.COFFRE_LOG_LEVEL ?? 'info', destination: io.stdout as unknown as DestinationStream });
   const root = where.root;
+  // The app's metrics, made here so that the Vault transports (the session's, opened before the app) report into them.
+  const build = { version: VERSION, node: process.versions.node };
+  const metrics = createServerMetrics({ build });
+  const vaultObserver = metrics.vaultObserver;
   // One Vault session for the process: it logs in once and keeps its token renewed, so requests (each with
   // its own workspace, below) never log in themselves. Its state shows in /readyz.
-  const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }) });
+  const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }), vaultObserver });
   // Opened once up front so that a bad coffre.yaml, Vault setting or age key stops the start, not a request;
   // each request then opens its own (sources memoise reads for one run).
   let summary;
@@ -113,7 +119,7 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
 
   const discoveryCache = createDiscoveryCache();
   const app = buildApp({
-    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
+    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, vaultObserver, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
     logger,
     tokens,
     ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
@@ -121,6 +127,8 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
     // No answer names a path of this host: the root as given and resolved is replaced in every body.
     repoRoots: [root, await realpath(root).catch(() => root)],
     ...(tls ? { tls } : {}),
+    metrics,
+    build,
   });
   app.addHook('onClose', async () => vaultSession?.close());
   let url: string;

@@ -7,11 +7,10 @@ import type { Logger } from 'pino';
 import { runCheck as defaultRunCheck } from '../use-cases/check.js';
 import { runRender as defaultRunRender } from '../use-cases/render.js';
 import type { Workspace } from '../use-cases/workspace.js';
-import { createAuthFailureLimiter } from './auth-failure-limiter.js';
-import { installAuthentication } from './authentication.js';
+import { installAuthentication, registerAuthFailureLimiters, type AuthFailureLimits } from './authentication.js';
 import { answerFrameworkError, HttpRefusal, installErrorHandling } from './error-handler.js';
-import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { collectRoutes } from './openapi.js';
+import { createServerMetrics, statusClass, type ServerMetrics } from './metrics.js';
+import { collectRoutes, registerDocsPage, registerOpenApi } from './openapi.js';
 import { hostAllowed, type AllowedHosts } from './request-origin.js';
 import { checkRoutes } from './routes/check.js';
 import { docsRoutes } from './routes/docs.js';
@@ -60,14 +59,21 @@ export interface AppDeps {
    */
   repoRoots?: readonly string[];
   useCases?: Partial<UseCases>;
-  /** Milliseconds clock for the auth-failure window (default Date.now). */
-  now?: () => number;
   /** Failed authentications allowed per client address, and per presented credential, and window (default 10 per 60 s). */
-  authFailures?: { maxFailures?: number; windowMs?: number };
+  authFailures?: AuthFailureLimits;
   /** TLS material; plain HTTP without it. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * The app's metrics (a registry of its own). The shell creates them when its Vault transports must report
+   * into them (`metrics.vaultObserver`); otherwise the app creates its own.
+   */
   metrics?: ServerMetrics;
+  /** coffre's version and the Node.js version (OpenAPI info, coffre_build_info); the shell passes the real ones. */
+  build?: { version: string; node: string };
 }
+
+/** When the shell gives no build information (tests). */
+const UNKNOWN_BUILD = { version: '0.0.0-unknown', node: 'unknown' };
 
 /** What route plugins receive. */
 export interface RouteContext {
@@ -105,8 +111,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   };
   const app = (deps.tls ? fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) : fastify(options)) as unknown as FastifyInstance;
-  const metrics = deps.metrics ?? createServerMetrics();
+  const build = deps.build ?? UNKNOWN_BUILD;
+  const metrics = deps.metrics ?? createServerMetrics({ build });
   const routes = collectRoutes(app);
+  registerOpenApi(app, { title: 'coffre', version: build.version });
   // Absolute paths no answer may show; each opened workspace's root joins them.
   const roots = new Set<string>(deps.repoRoots ?? []);
   const context: RouteContext = {
@@ -152,20 +160,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
   app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? withoutRoots(payload, roots) : payload));
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, never the raw URL: bounded label values, no path a client made up.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
+  installRequestMetrics(app, metrics);
 
-  const limiterOptions = { now: deps.now ?? Date.now, ...deps.authFailures };
-  const limiters = { perClient: createAuthFailureLimiter(limiterOptions), perCredential: createAuthFailureLimiter(limiterOptions) };
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
-  void app.register(docsRoutes, { routes });
+  void app.register(docsRoutes);
+  registerDocsPage(app);
   void app.register(
     async (v1) => {
+      const limiters = await registerAuthFailureLimiters(v1, deps.authFailures);
       installAuthentication(v1, { tokens: deps.tokens, limiters, metrics });
       await v1.register(serviceRoutes, { context });
       await v1.register(checkRoutes, { context });
@@ -175,6 +178,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     { prefix: '/v1' },
   );
   return app;
+}
+
+/** Counts and times every answer by method, route pattern and status (class). */
+function installRequestMetrics(app: FastifyInstance, metrics: ServerMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: bounded label values, no path a client made up.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ method: request.method, route, status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
 }
 
 /**

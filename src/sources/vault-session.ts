@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import { httpError, type VaultTokenProvider } from './vault.js';
 import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTls, type VaultTransport } from './vault-transport.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** AppRole credentials as read now (the files are read again for every login). */
 export interface AppRoleCredentials {
@@ -52,6 +52,8 @@ export interface VaultSessionOptions {
   renewFraction?: number;
   /** After a request got no answer, how long other requests fail at once before one probes again (default 5000 ms). */
   circuitCooldownMs?: number;
+  /** Told about every request of the session's transport (coffre serve's metrics). */
+  observer?: VaultRequestObserver;
 }
 
 /** What the session shows of itself (/readyz): never the token, its accessor or the secret_id. */
@@ -106,7 +108,7 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
   const logger = options.logger;
   // Behind a circuit: when the server stops answering, reads fail at once; one probes again after the cool-down.
   const transport = guardTransport(
-    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.tls ? { tls: options.tls } : {}) }),
+    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.tls ? { tls: options.tls } : {}), ...(options.observer ? { observer: options.observer } : {}) }),
     createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
   );
   // The transport's own token slot stays empty: every call names its token, so a login or renewal running

@@ -55,6 +55,30 @@ export interface VaultTransportOptions {
   namespace?: string;
   timeoutMs: number;
   tls?: VaultTls;
+  /** Told about every request sent (coffre serve's metrics). */
+  observer?: VaultRequestObserver;
+}
+
+/** What kind of Vault API a request called: bounded names, never its path (which names services and secrets). */
+export type VaultOperation = 'kv-data' | 'kv-metadata' | 'kv-subkeys' | 'auth' | 'sys' | 'other';
+
+/** How a request ended: the status class of its answer, or why it got none. */
+export type VaultRequestOutcome = '2xx' | '3xx' | '4xx' | '5xx' | 'unreachable' | 'timeout';
+
+/**
+ * Told about each request the transport sent, once it settled: what kind, how long, how it ended. It never
+ * sees a path, token, body or answer. Its failures are ignored (it may not break a request).
+ */
+export interface VaultRequestObserver {
+  requestSettled(event: { operation: VaultOperation; outcome: VaultRequestOutcome; seconds: number }): void;
+}
+
+/** The operation kind of an API path relative to `/v1/` (KV v2: `<mount…>/data|metadata|subkeys/<path>`). */
+export function vaultOperationOf(apiPath: string): VaultOperation {
+  if (apiPath.startsWith('sys/')) return 'sys';
+  if (apiPath.startsWith('auth/')) return 'auth';
+  const kv = /^(?:[^/?]+\/)+?(data|metadata|subkeys)(?:\/|\?|$)/.exec(apiPath);
+  return kv ? (`kv-${kv[1]}` as VaultOperation) : 'other';
 }
 
 /** The transport: raw calls relative to `/v1/`, a token slot, AppRole login, and `close()`. */
@@ -222,21 +246,31 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
     headers: token ? { 'X-Vault-Request': 'true', 'X-Vault-Token': token } : { 'X-Vault-Request': 'true' },
   });
 
-  async function answerOf(call: () => Promise<unknown>): Promise<VaultAnswer> {
+  async function answerOf(apiPath: string, call: () => Promise<unknown>): Promise<VaultAnswer> {
     if (closed) throw new VaultTransportFailure('unreachable', 'source closed');
+    const started = performance.now();
+    let outcome: VaultAnswer | VaultTransportFailure;
     try {
       const body = await call();
-      return { status: 200, body: body === undefined || body === '' ? null : body };
+      outcome = { status: 200, body: body === undefined || body === '' ? null : body };
     } catch (error) {
-      const outcome = classify(error);
-      if (outcome instanceof VaultTransportFailure) throw outcome;
-      return outcome;
+      outcome = classify(error);
     }
+    if (options.observer !== undefined) {
+      const settled = outcome instanceof VaultTransportFailure ? outcome.kind : (`${Math.min(5, Math.max(2, Math.floor(outcome.status / 100)))}xx` as VaultRequestOutcome);
+      try {
+        options.observer.requestSettled({ operation: vaultOperationOf(apiPath), outcome: settled, seconds: (performance.now() - started) / 1000 });
+      } catch {
+        // an observer never breaks a request
+      }
+    }
+    if (outcome instanceof VaultTransportFailure) throw outcome;
+    return outcome;
   }
 
   return {
-    get: (apiPath, token) => answerOf(() => client.read(apiPath, freshOptions(token))),
-    post: (apiPath, body, token) => answerOf(() => client.write(apiPath, body, freshOptions(token))),
+    get: (apiPath, token) => answerOf(apiPath, () => client.read(apiPath, freshOptions(token))),
+    post: (apiPath, body, token) => answerOf(apiPath, () => client.write(apiPath, body, freshOptions(token))),
     setToken(token) {
       client.token = token;
     },
@@ -245,7 +279,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
       const previous = client.token;
       client.token = '';
       try {
-        return await answerOf(() =>
+        return await answerOf(`auth/${mount}/login`, () =>
           client.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: mount, requestOptions: freshOptions() }),
         );
       } finally {

@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { CoffreError, type ErrorCode } from '../errors.js';
 import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
 import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultTls, type VaultTransport } from './vault-transport.js';
+import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** How the source authenticates: a token as is, an AppRole login on first use, or a shared session's token. */
 export type VaultAuth =
@@ -44,6 +44,8 @@ export interface VaultSourceOptions {
   transport?: VaultTransport;
   /** After a request got no answer, how long other requests fail at once before one probes again (default 5000 ms). */
   circuitCooldownMs?: number;
+  /** Told about every request of the transport this source creates (a borrowed one has its own). */
+  observer?: VaultRequestObserver;
 }
 
 /** What `health()` reports. `tokenTtlSeconds` is absent when the token cannot look itself up; 0 = no expiry. */
@@ -136,6 +138,7 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
         timeoutMs,
         ...(options.namespace ? { namespace: options.namespace } : {}),
         ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.observer ? { observer: options.observer } : {}),
       }),
       createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
     );

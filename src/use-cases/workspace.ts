@@ -11,7 +11,7 @@ import type { DiscoveryCache } from '../repo/discovery-cache.js';
 import { openCommitView, type CommitView } from './commit-view.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
-import type { VaultTls } from '../sources/vault-transport.js';
+import type { VaultRequestObserver, VaultTls } from '../sources/vault-transport.js';
 import { createVaultSession, type VaultSession, type VaultSessionAuth, type VaultSessionLogger } from '../sources/vault-session.js';
 import type { SourceSet } from './source-set.js';
 
@@ -50,6 +50,8 @@ export interface OpenWorkspaceOptions {
    * first, so an unknown commit fails before anything else is opened.
    */
   asOf?: string;
+  /** Told about every Vault request of the transports this workspace creates (a shared session has its own). */
+  vaultObserver?: VaultRequestObserver;
 }
 
 export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Workspace> {
@@ -57,7 +59,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   const commitView = options.asOf === undefined ? null : await openCommitView(root, options.asOf);
   const { config, file: configFile } = await loadConfig(root);
   const shared = options.vaultSession ?? null;
-  const vaultOptions = shared ? await sharedSessionOptions(root, config, options.env, shared) : await resolveVaultOptions(root, config, options.env);
+  const vaultOptions = shared ? await sharedSessionOptions(root, config, options.env, shared) : await resolveVaultOptions(root, config, options.env, options.vaultObserver);
   const vaultSession = vaultOptions?.auth.method === 'session' ? (vaultOptions.auth.session as VaultSession) : null;
   let identities: AgeIdentity[];
   let repo: RepoModel;
@@ -92,6 +94,8 @@ export interface OpenVaultSessionOptions {
   root: string;
   env: Environment;
   logger?: VaultSessionLogger;
+  /** Told about every request of the session's transport (coffre serve's metrics). */
+  vaultObserver?: VaultRequestObserver;
 }
 
 /**
@@ -111,6 +115,7 @@ export async function openVaultSession(options: OpenVaultSessionOptions): Promis
     ...(common.namespace ? { namespace: common.namespace } : {}),
     ...(common.tls ? { tls: common.tls } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.vaultObserver ? { observer: options.vaultObserver } : {}),
   });
 }
 
@@ -267,9 +272,10 @@ async function sessionAuth(root: string, config: CoffreConfig, env: Environment,
   return { method: 'token', token: await staticToken(root, env, address) };
 }
 
-async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment): Promise<VaultSourceOptions | null> {
+async function resolveVaultOptions(root: string, config: CoffreConfig, env: Environment, observer?: VaultRequestObserver): Promise<VaultSourceOptions | null> {
   const common = await vaultCommon(root, config, env);
   if (common === null) return null;
+  const observed = observer ? { observer } : {};
   if (config.vault.auth.method === 'approle') {
     // A session private to this workspace: one login per run, renewed if the run outlives 2/3 of the TTL.
     const session = createVaultSession({
@@ -278,10 +284,11 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
       auth: await sessionAuth(root, config, env, common.address),
       ...(common.namespace ? { namespace: common.namespace } : {}),
       ...(common.tls ? { tls: common.tls } : {}),
+      ...observed,
     });
     return { ...common, auth: { method: 'session', session }, transport: session.transport };
   }
-  return { ...common, auth: { method: 'token', token: await staticToken(root, env, common.address) } };
+  return { ...common, auth: { method: 'token', token: await staticToken(root, env, common.address) }, ...observed };
 }
 
 /**

@@ -1,11 +1,10 @@
 // Tokens file parsing (file:line errors), token lookup, roles and scopes, `coffre token new`, the serve
-// command's refusals (no tokens, insecure off loopback), listen addresses, and the metrics exposition.
+// command's refusals (no tokens, insecure off loopback), listen addresses. (The auth-failure limiter and the
+// metrics exposition moved to libraries: test/http/rate-limit.test.ts, test/http/metrics.test.ts.)
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { runCli } from '../../src/cli/main.js';
-import { createAuthFailureLimiter } from '../../src/http/auth-failure-limiter.js';
-import { createMetricsRegistry } from '../../src/http/metrics.js';
 import { hostAllowed, parseAllowedHost, parseTrustedProxy } from '../../src/http/request-origin.js';
 import { isLoopbackHost, parseListenAddress } from '../../src/http/server.js';
 import { createServiceQueue } from '../../src/http/service-queue.js';
@@ -218,50 +217,6 @@ t.test('listen addresses and loopback detection', async (t) => {
   t.same(parseListenAddress('0.0.0.0:443'), { host: '0.0.0.0', port: 443 });
   for (const bad of ['8080', 'host:99999', '::1:80', 'a:b']) t.throws(() => parseListenAddress(bad), { code: 'COFFRE_USAGE' }, bad);
   t.same(['127.0.0.1', '127.1.2.3', '::1', 'localhost', '0.0.0.0', '::', '10.0.0.1'].map(isLoopbackHost), [true, true, true, true, false, false, false]);
-});
-
-t.test('the auth-failure window counts per address, caps memory, and expires', async (t) => {
-  let now = 0;
-  const limiter = createAuthFailureLimiter({ now: () => now, maxFailures: 2, windowMs: 10_000, maxAddresses: 2 });
-  limiter.recordFailure('a');
-  t.equal(limiter.retryAfter('a'), 0);
-  limiter.recordFailure('a');
-  now = 4_000;
-  t.equal(limiter.retryAfter('a'), 6, 'seconds left in the window');
-  limiter.recordFailure('b');
-  limiter.recordFailure('c');
-  t.equal(limiter.retryAfter('a'), 0, 'the oldest address was evicted at the cap');
-  limiter.recordFailure('c');
-  t.ok(limiter.retryAfter('c') > 0);
-  now = 20_000;
-  t.equal(limiter.retryAfter('c'), 0, 'the window expired');
-});
-
-t.test('metrics exposition: counters and cumulative histogram buckets with escaped labels', async (t) => {
-  const registry = createMetricsRegistry();
-  const counter = registry.counter('x_total', 'things');
-  counter.inc({ route: '/a"b' });
-  counter.inc({ route: '/a"b' }, 2);
-  const histogram = registry.histogram('x_seconds', 'latency', [0.1, 1]);
-  histogram.observe({ route: '/r' }, 0.05);
-  histogram.observe({ route: '/r' }, 0.5);
-  histogram.observe({ route: '/r' }, 5);
-  t.equal(
-    registry.expose(),
-    [
-      '# HELP x_total things',
-      '# TYPE x_total counter',
-      'x_total{route="/a\\"b"} 3',
-      '# HELP x_seconds latency',
-      '# TYPE x_seconds histogram',
-      'x_seconds_bucket{route="/r",le="0.1"} 1',
-      'x_seconds_bucket{route="/r",le="1"} 2',
-      'x_seconds_bucket{route="/r",le="+Inf"} 3',
-      'x_seconds_sum{route="/r"} 5.55',
-      'x_seconds_count{route="/r"} 3',
-      '',
-    ].join('\n'),
-  );
 });
 
 t.test('the service queue runs one task at a time per service and survives a failed task', async (t) => {

@@ -15,6 +15,7 @@ export async function checkRoutes(app: FastifyInstance, { context }: { context: 
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'checkAll',
         summary: 'Check every service the token may see',
         description: 'keysOnly=true reads key names only (Vault subkeys, sops clear-text names): no value leaves the store.',
         tags: ['check'],
@@ -38,6 +39,7 @@ export async function checkRoutes(app: FastifyInstance, { context }: { context: 
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'checkService',
         summary: 'Check one service',
         description: 'A service in a sub-folder is named with its path, URL-encoded: /v1/services/apps%2Fwiki/check.',
         tags: ['check'],

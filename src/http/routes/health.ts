@@ -27,7 +27,7 @@ type Readiness = z.output<typeof readiness>;
 export async function healthRoutes(app: FastifyInstance, { context }: { context: RouteContext }): Promise<void> {
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: responseSchema(liveness) } } },
+    { schema: { operationId: 'getLiveness', summary: 'Liveness: the process answers', tags: ['health'], response: { 200: responseSchema(liveness) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -35,6 +35,7 @@ export async function healthRoutes(app: FastifyInstance, { context }: { context:
     '/readyz',
     {
       schema: {
+        operationId: 'getReadiness',
         summary: 'Readiness: Vault reachable, unsealed, token valid (TTL); age identities loaded',
         tags: ['health'],
         response: { 200: responseSchema(readiness), 503: responseSchema(readiness) },

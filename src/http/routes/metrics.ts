@@ -1,4 +1,4 @@
-// GET /metrics: the Prometheus text exposition of the server's counters and histograms.
+// GET /metrics: the Prometheus text exposition of the app's registry (src/http/metrics.ts).
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../app.js';
 
@@ -7,8 +7,11 @@ export async function metricsRoutes(app: FastifyInstance, { context }: { context
     '/metrics',
     {
       config: { contentType: 'text/plain; version=0.0.4' },
-      schema: { summary: 'Prometheus metrics', tags: ['health'], response: { 200: { type: 'string' } } },
+      schema: { operationId: 'getMetrics', summary: 'Prometheus metrics', tags: ['health'], response: { 200: { type: 'string' } } },
     },
-    async (_request, reply) => reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(context.metrics.registry.expose()),
+    async (_request, reply) => {
+      const { contentType, text } = await context.metrics.expose();
+      return reply.header('content-type', contentType).send(text);
+    },
   );
 }

@@ -16,6 +16,7 @@ export async function renderRoutes(app: FastifyInstance, { context }: { context:
     {
       config: { permission: 'render' },
       schema: {
+        operationId: 'renderService',
         summary: 'Render one service (dryRun: plan only)',
         description:
           'Writes every env_file target of the service atomically, only when complete. 409 when the source is incomplete ' +

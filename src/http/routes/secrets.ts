@@ -89,6 +89,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       config: { permission: 'admin' },
       bodyLimit: PUT_BODY_LIMIT,
       schema: {
+        operationId: 'writeSecretKey',
         summary: 'Write a new value for one key (generated or given)',
         description:
           'Rotation = a new VALUE (not sops re-keying). Vault: check-and-set against the version read (409 COFFRE_CONFLICT when it ' +
@@ -105,10 +106,12 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       const body = request.body;
       if ((body.generate === undefined) === (body.value === undefined)) throw new CoffreError('COFFRE_USAGE', 'give exactly one of "generate" or "value"');
       const value: NewValue = body.value !== undefined ? { kind: 'value', value: body.value } : { kind: 'generate', ...body.generate };
-      const result = await context.queue.run(service, () =>
-        context.withWorkspace((workspace) =>
-          runRotate(workspace, { service, file, key, value, mode: 'upsert', render: body.render ?? false, allowExtra: body.allowExtra ?? false, who: principal.id, audit: auditTo(context, request.id) }),
-        { services: [service] }),
+      const result = await counted(context, value.kind === 'value' ? 'set' : 'rotate', () =>
+        context.queue.run(service, () =>
+          context.withWorkspace((workspace) =>
+            runRotate(workspace, { service, file, key, value, mode: 'upsert', render: body.render ?? false, allowExtra: body.allowExtra ?? false, who: principal.id, audit: auditTo(context, request.id) }),
+          { services: [service] }),
+        ),
       );
       return answer(reply, result, service);
     },
@@ -119,6 +122,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     {
       config: { permission: 'admin' },
       schema: {
+        operationId: 'rollbackSecretFile',
         summary: 'Make an older Vault KV v2 version current again',
         description: 'Writes the data of version `to` as a new version, with check-and-set. sops files: 400 (their history is git).',
         tags: ['secrets'],
@@ -130,10 +134,12 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     async (request, reply) => {
       const { service, file } = request.params;
       const principal = requireService(request, service);
-      const result = await context.queue.run(service, () =>
-        context.withWorkspace(
-          (workspace) => runRollback(workspace, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) }),
-          { services: [service] },
+      const result = await counted(context, 'rollback', () =>
+        context.queue.run(service, () =>
+          context.withWorkspace(
+            (workspace) => runRollback(workspace, { service, file, to: request.body.to, render: request.body.render ?? false, who: principal.id, audit: auditTo(context, request.id) }),
+            { services: [service] },
+          ),
         ),
       );
       return answer(reply, result, service);
@@ -145,6 +151,7 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'listSecretFileVersions',
         summary: 'Versions of a secrets file (Vault KV v2 versions; sops lastmodified and git commits)',
         tags: ['secrets'],
         params: requestSchema(fileParams),
@@ -157,6 +164,19 @@ export async function secretRoutes(app: FastifyInstance, { context }: { context:
       return context.withWorkspace((workspace) => listVersions(workspace, { service, file }), { services: [service] });
     },
   );
+}
+
+/** Runs a write and counts its outcome in coffre_secret_writes_total. */
+async function counted(context: RouteContext, action: 'rotate' | 'set' | 'rollback', write: () => Promise<WriteResult>): Promise<WriteResult> {
+  let result: WriteResult;
+  try {
+    result = await write();
+  } catch (error) {
+    context.metrics.secretWrites.inc({ action, outcome: 'error' });
+    throw error;
+  }
+  context.metrics.secretWrites.inc({ action, outcome: result.renderFailed ? 'render-failed' : result.changed ? 'changed' : 'unchanged' });
+  return result;
 }
 
 function auditTo(context: RouteContext, reqId: string): (record: AuditRecord) => void {

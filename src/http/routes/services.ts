@@ -13,6 +13,7 @@ export async function serviceRoutes(app: FastifyInstance, { context }: { context
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'listServices',
         summary: 'List services and their secrets files',
         tags: ['services'],
         response: { 200: responseSchema(serviceList), '4xx': responseSchema(errorBody), '5xx': responseSchema(errorBody) },
