@@ -260,6 +260,13 @@ export async function startOpenBaoCluster(options: ClusterOptions = {}): Promise
       const r = await vaultHttp(address(first), rootToken, 'POST', 'secret/data/coffre-cluster-probe', { data: { ready: 'yes' } });
       return r.status === 200 ? true : null;
     });
+    // Standbys serve KV reads themselves once their copy of the mount has seen the upgrade done: wait for it.
+    for (const spec of specs) {
+      await waitUntil(`KV v2 on ${spec.id}`, async () => {
+        const r = await vaultHttp(address(spec), rootToken, 'GET', 'secret/data/coffre-cluster-probe');
+        return r.status === 200 ? true : null;
+      });
+    }
     await vaultHttp(address(first), rootToken, 'DELETE', 'secret/metadata/coffre-cluster-probe');
 
     const nodes: ClusterNode[] = specs.map((spec) => ({
