@@ -19,7 +19,7 @@ const SERVICES = 40;
 /** A read or a write must get through within this much after the kill (election included). */
 const FAILOVER_BOUND_MS = 20_000;
 
-const cluster = await startOpenBaoCluster();
+const cluster = await startOpenBaoCluster({ log: (line) => process.stderr.write(`cluster: ${line}\n`) });
 t.teardown(() => cluster.stop());
 
 // A least-privilege token from the committed policy (the rotator: reads, writes, metadata).
