@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { parseEnvFile } from '../../src/core/env-file.js';
 import { makeClusterRepo, type ClusterRepo } from '../support/cluster-repo.js';
 import { startCutProxy, type CutProxy } from '../support/cut-proxy.js';
+import type { CliRun } from '../support/run-cli.js';
 import { startOpenBaoCluster, type ClusterNode } from '../support/openbao-cluster.js';
 import { vaultHttp } from '../support/openbao.js';
 import { runCoffre } from '../support/run-cli.js';
@@ -56,6 +57,17 @@ async function arrange(tt: Test, options: { failoverMs?: number } = {}): Promise
     ...(options.failoverMs !== undefined ? { failoverMs: options.failoverMs } : {}),
   });
   return { active, proxy, repo };
+}
+
+/** Waits for the proxy to hold the request; a run that ends without sending it fails the test (no hang). */
+async function heldDuring(tt: Test, proxy: CutProxy, run: Promise<CliRun>): Promise<boolean> {
+  const first = await Promise.race([proxy.held().then(() => 'held' as const), run.then(() => 'ended' as const)]);
+  if (first === 'ended') {
+    const result = await run;
+    tt.fail(`the run ended before the request to hold was sent: exit ${result.code} ${result.stderr.slice(0, 300)}`);
+    return false;
+  }
+  return true;
 }
 
 /** Brings a killed node back (it rejoins as a follower) so the next test again has three. */
@@ -106,7 +118,7 @@ t.test('check: the active node killed mid-run, the reads go on on another node a
   t.teardown(heal);
   proxy.hold(new RegExp(`^GET /v1/secret/(subkeys|data)/${escape(repo.prefix)}/svc020/f0`), 'answer');
   const run = runCoffre(['-C', repo.root, 'check', '--all', '--format', 'json'], env);
-  await proxy.held();
+  if (!(await heldDuring(t, proxy, run))) return;
   await active.kill();
   const killedAt = Date.now();
   proxy.cut();
@@ -124,7 +136,7 @@ t.test('render --all: the active node killed mid-run, every service is rendered 
   t.teardown(heal);
   proxy.hold(new RegExp(`^GET /v1/secret/data/${escape(repo.prefix)}/svc020/f1`), 'answer');
   const run = runCoffre(['-C', repo.root, 'render', '--all'], env);
-  await proxy.held();
+  if (!(await heldDuring(t, proxy, run))) return;
   await active.kill();
   const killedAt = Date.now();
   proxy.cut();
@@ -151,7 +163,7 @@ for (const what of ['answer', 'request'] as const) {
     t.equal(before.current, 1);
     proxy.hold(new RegExp(`^POST /v1/secret/data/${escape(file.vaultPath)} `), what);
     const run = runCoffre(['-C', repo.root, 'rotate', 'svc005', 'f0', 'F0_KEY_1', '--generate', '--render', '--format', 'json'], env);
-    await proxy.held();
+    if (!(await heldDuring(t, proxy, run))) return;
     await active.kill();
     const killedAt = Date.now();
     proxy.cut();
@@ -175,7 +187,7 @@ t.test('every node down: check and render fail closed, naming every node, within
   // Render: every node killed while a read is held; the services rendered before stay whole, the rest absent.
   proxy.hold(new RegExp(`^GET /v1/secret/data/${escape(repo.prefix)}/svc015/f0`), 'answer');
   const run = runCoffre(['-C', repo.root, 'render', '--all'], env);
-  await proxy.held();
+  if (!(await heldDuring(t, proxy, run))) return;
   await Promise.all(cluster.nodes.map((n) => n.kill()));
   proxy.cut();
   const started = Date.now();

@@ -51,9 +51,19 @@ export interface ClusterOptions {
 }
 
 const liveChildren = new Set<ChildProcess>();
-process.once('exit', () => {
+const liveDirs = new Set<string>();
+function cleanUpNow(): void {
   for (const child of liveChildren) killGroup(child, 'SIGKILL');
-});
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.once('exit', cleanUpNow);
+// A test or bench killed by a signal (tap's timeout sends SIGTERM) runs no 'exit' handler: clean up, then die.
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    cleanUpNow();
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -90,6 +100,7 @@ export async function startOpenBaoCluster(options: ClusterOptions = {}): Promise
   const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
   const log = options.log ?? (() => {});
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffre-cluster-'));
+  liveDirs.add(dir);
   const specs: Array<{ id: string; port: number; clusterPort: number; home: string; config: string }> = [];
   const used = new Set<number>();
   const pick = async (): Promise<number> => {
@@ -118,6 +129,7 @@ export async function startOpenBaoCluster(options: ClusterOptions = {}): Promise
       await Promise.all([...children.values()].map((c) => c.exited));
     }
     rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   };
 
   const startNode = (spec: (typeof specs)[number]): void => {

@@ -19,13 +19,5 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  void cluster.stop().then(() => process.exit(0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-process.on('SIGHUP', stop);
+// Ctrl-C / SIGTERM / SIGHUP: openbao-cluster.ts kills every node and removes the temp directory, then exits.
 setInterval(() => {}, 1 << 30);
