@@ -341,7 +341,16 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       }
       // Outcome unknown (or a refusal that may be our own earlier write): read back what the cluster holds.
       forget(ref);
-      const meta = await readEnvelope(ref, 'metadata');
+      let meta: Record<string, unknown> | null;
+      try {
+        meta = await readEnvelope(ref, 'metadata');
+      } catch (error) {
+        if (!(error instanceof CoffreError) || (error.code !== 'COFFRE_SOURCE_UNREACHABLE' && error.code !== 'COFFRE_SOURCE_TIMEOUT')) throw error;
+        throw new CoffreError(
+          error.code,
+          `${address}: ${where}: the write was sent but its outcome is unknown (${uncertain ?? 'no answer'}) and reading it back failed too: ${error.message}; run \`coffre versions\` to see whether version ${cas + 1} was written before rotating again`,
+        );
+      }
       const current = meta === null ? 0 : meta.current_version;
       if (typeof current !== 'number') throw badResponse(address, where, 'no current_version in the metadata');
       if (current > cas) {
