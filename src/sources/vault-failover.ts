@@ -112,8 +112,11 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
   let closed = false;
 
   /** Whether an HTTP answer means "this node cannot serve it now, another may": never for a definitive answer. */
-  function retryable(answer: VaultAnswer, method: 'GET' | 'POST'): boolean {
+  function retryable(answer: VaultAnswer, method: 'GET' | 'POST', apiPath: string): boolean {
     if (answer.status === 503) return true; // sealed, or a standby that knows no active node
+    // A sealed node's health (node-vault hands sys/health over as a success whatever its status): ask the next;
+    // when every node is sealed, the last one's answer says so.
+    if (apiPath.startsWith('sys/health') && (answer.body as { sealed?: unknown } | null)?.sealed === true) return true;
     if (answer.status >= 300 && answer.status < 400) return true; // a standby redirecting to the active: not followed
     if (answer.status === 429) {
       // A standby that has not applied the X-Vault-Index we sent yet answers 429 with no error text; a rate
@@ -125,10 +128,10 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
     return method === 'GET' && answer.status >= 500;
   }
 
-  async function attempt(node: Node, method: 'GET' | 'POST', call: (t: VaultTransport) => Promise<VaultAnswer>): Promise<Attempt> {
+  async function attempt(node: Node, method: 'GET' | 'POST', apiPath: string, call: (t: VaultTransport) => Promise<VaultAnswer>): Promise<Attempt> {
     try {
       const answer = await call(node.transport);
-      return { answer, retry: retryable(answer, method) };
+      return { answer, retry: retryable(answer, method, apiPath) };
     } catch (error) {
       if (!(error instanceof VaultTransportFailure)) throw error;
       // Refused or skipped by an open circuit: never reached the node, safe to send elsewhere, write or not.
@@ -138,7 +141,7 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
     }
   }
 
-  async function send(method: 'GET' | 'POST', call: (t: VaultTransport) => Promise<VaultAnswer>): Promise<VaultAnswer> {
+  async function send(method: 'GET' | 'POST', apiPath: string, call: (t: VaultTransport) => Promise<VaultAnswer>): Promise<VaultAnswer> {
     if (closed) throw new VaultTransportFailure('unreachable', 'source closed');
     if (downFailure !== null && now() < downUntil) throw new VaultCircuitOpen(downFailure);
     const deadline = now() + failoverMs;
@@ -151,7 +154,7 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
       const start = preferred;
       for (let i = 0; i < nodes.length; i++) {
         const position = (start + i) % nodes.length;
-        const outcome = await attempt(nodes[position]!, method, call);
+        const outcome = await attempt(nodes[position]!, method, apiPath, call);
         if ('answer' in outcome) {
           if (!outcome.retry) {
             preferred = position;
@@ -183,9 +186,9 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
   }
 
   return {
-    get: (apiPath, token) => send('GET', (t) => t.get(apiPath, token)),
-    post: (apiPath, body, token) => send('POST', (t) => t.post(apiPath, body, token)),
-    approleLogin: (mount, roleId, secretId) => send('POST', (t) => t.approleLogin(mount, roleId, secretId)),
+    get: (apiPath, token) => send('GET', apiPath, (t) => t.get(apiPath, token)),
+    post: (apiPath, body, token) => send('POST', apiPath, (t) => t.post(apiPath, body, token)),
+    approleLogin: (mount, roleId, secretId) => send('POST', `auth/${mount}/login`, (t) => t.approleLogin(mount, roleId, secretId)),
     setToken(token) {
       for (const node of nodes) node.transport.setToken(token);
     },

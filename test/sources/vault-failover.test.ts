@@ -7,7 +7,7 @@ import t from 'tap';
 import { CoffreError } from '../../src/errors.js';
 import { createIndexTracker } from '../../src/sources/vault-failover.js';
 import { createVaultSource } from '../../src/sources/vault.js';
-import { sharedOpenBao } from '../support/openbao.js';
+import { sharedOpenBao, startOpenBao } from '../support/openbao.js';
 import { tcpServer } from '../support/tcp-server.js';
 
 const index = (cluster: string, value: string): string => Buffer.from(JSON.stringify({ cluster, value })).toString('base64');
@@ -145,4 +145,18 @@ t.test('with every node down, the error names each node and why; the next read f
   const again = await source.listKeys({ kind: 'vault' as const, mount: 'secret', path: 'app/other' }).then(() => null, (e: unknown) => e);
   t.match((again as Error).message, 'not sent');
   t.equal(connections, seen, 'the second read sent nothing');
+});
+
+t.test('health of a cluster with one sealed node is the health of an unsealed one; all sealed says sealed', async (t) => {
+  const bao = await sharedOpenBao(t);
+  const sealed = await startOpenBao();
+  t.teardown(() => sealed.stop());
+  await sealed.seal();
+  const source = createVaultSource({ address: sealed.address, addresses: [sealed.address, bao.address], auth: { method: 'token', token: bao.rootToken }, failoverMs: 2_000 });
+  t.teardown(() => source.close());
+  const health = await source.health();
+  t.equal(health.sealed, false, 'the unsealed node answered');
+  const allSealed = createVaultSource({ address: sealed.address, addresses: [sealed.address, `http://127.0.0.1:${await closedPort()}`], auth: { method: 'token', token: 'x' }, failoverMs: 500 });
+  t.teardown(() => allSealed.close());
+  t.same(await allSealed.health(), { initialized: true, sealed: true, version: (await allSealed.health()).version }, 'sealed, not an error');
 });
