@@ -1,10 +1,11 @@
 // bench/cluster: 3 "hosts" (3 real, cold `coffre render --all` processes, each in its own copy of the repo)
 // rendering the same 200 services (3 files × 12 keys each, all in OpenBao) at once against a real 3-node
 // OpenBao Raft cluster (test/support/openbao-cluster.ts), listed in coffre.yaml's vault.addresses.
-// Rounds: fresh renders, then one round where the active node is SIGKILLed while the hosts render.
+// Rounds: fresh renders; the same with one node address (baseline, same run); then one round where the active
+// node is SIGKILLed while the hosts render.
 // Reports wall time per host and per round, and every error. Run: `npm run bench:cluster`. Not a test.
 import { spawn } from 'node:child_process';
-import { cp, readFile, rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -102,6 +103,17 @@ async function main(): Promise<void> {
     };
     const walls: number[] = [];
     for (let i = 0; i < RUNS; i++) walls.push(await round(`fresh ${i + 1}`));
+    // Baseline in the same run: the same hosts with only the active node as \`vault.address\` (no failover layer).
+    const configs = await Promise.all(roots.map((root) => readFile(path.join(root, 'coffre.yaml'), 'utf8')));
+    const activeNow = await cluster.activeNode();
+    await Promise.all(
+      roots.map((root, i) =>
+        writeFile(path.join(root, 'coffre.yaml'), configs[i]!.replace(/ {2}addresses:\n( {4}- .*\n)+/, `  address: ${activeNow.address}\n`)),
+      ),
+    );
+    const single: number[] = [];
+    for (let i = 0; i < RUNS; i++) single.push(await round(`baseline ${i + 1}: one address (the active node)`));
+    await Promise.all(roots.map((root, i) => writeFile(path.join(root, 'coffre.yaml'), configs[i]!)));
     const killed = await cluster.activeNode();
     await round(`fresh, active node killed after ${KILL_AFTER_MS} ms`, async () => {
       await new Promise((resolve) => setTimeout(resolve, KILL_AFTER_MS));
@@ -117,7 +129,7 @@ async function main(): Promise<void> {
         '| --- | ---: | --- | --- | --- | ---: |',
         ...rows,
         '',
-        `median wall time of the fresh rounds: ${(median(walls) / 1000).toFixed(2)} s`,
+        `median wall time: ${(median(walls) / 1000).toFixed(2)} s with vault.addresses (3 nodes), ${(median(single) / 1000).toFixed(2)} s with one address (ratio ${(median(walls) / median(single)).toFixed(2)})`,
         '',
       ].join('\n'),
     );
