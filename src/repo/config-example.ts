@@ -32,6 +32,9 @@ sops:
 vault:
   # null: BAO_ADDR or VAULT_ADDR; with neither, Vault is not used.
   address: null
+  # Or a cluster's nodes, in order of preference (address stays null); see "Scaling out" in the README.
+  # addresses: [https://bao-1.example.org:8200, https://bao-2.example.org:8200, https://bao-3.example.org:8200]
+  # failoverMs: 15000                # with addresses: how long one request may go from node to node
   mount: secret                      # the KV v2 mount
   prefix: ""
   # Path below the mount; empty segments are dropped (empty prefix → <service>/<name>).

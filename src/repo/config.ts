@@ -130,6 +130,16 @@ const vaultSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(10_000),
   concurrency: z.number().int().positive().max(256).default(8),
   auth: vaultAuthSchema.prefault({ method: 'token' }),
+  /**
+   * The nodes of an OpenBao/Vault cluster, instead of `address`: reads and writes fail over between them (see
+   * the README's "Scaling out"). Absent → `address` (or BAO_ADDR / VAULT_ADDR), one server.
+   */
+  addresses: z.array(z.url()).min(1).max(16).optional(),
+  /** With `addresses`: how long one request may go from node to node before it fails (default 15000 ms). */
+  failoverMs: z.number().int().positive().max(600_000).optional(),
+}).refine((vault) => vault.addresses === undefined || vault.address === null, {
+  message: 'give vault.address (one server) or vault.addresses (a cluster), not both',
+  path: ['addresses'],
 });
 
 const renderSchema = z.strictObject({

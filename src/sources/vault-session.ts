@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import { httpError, type VaultTokenProvider } from './vault.js';
-import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
+import { circuitNote } from './vault-circuit.js';
+import { createNodesTransport, nodesLabel } from './vault-failover.js';
+import { VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** AppRole credentials as read now (the files are read again for every login). */
 export interface AppRoleCredentials {
@@ -54,6 +55,10 @@ export interface VaultSessionOptions {
   circuitCooldownMs?: number;
   /** Told about every request of the session's transport (coffre serve's metrics). */
   observer?: VaultRequestObserver;
+  /** The nodes of a cluster (`address` is then ignored); requests fail over between them (vault-failover.ts). */
+  addresses?: string[];
+  /** Cluster only: how long one request may go from node to node (default 15000 ms). */
+  failoverMs?: number;
 }
 
 /** What the session shows of itself (/readyz): never the token, its accessor or the secret_id. */
@@ -75,7 +80,7 @@ export interface VaultSessionState {
 
 /** A session: the token provider sources use, plus its lifecycle and state. */
 export interface VaultSession extends VaultTokenProvider {
-  /** The normalised server origin the session's token belongs to. */
+  /** The normalised server origin the session's token belongs to (a cluster: its origins joined with ","). */
   readonly address: string;
   readonly namespace: string | undefined;
   /**
@@ -95,7 +100,8 @@ const ERROR_MARK = 'error occurred';
 
 /** Creates a session; nothing is sent before `start()` or the first `currentToken()`. */
 export function createVaultSession(options: VaultSessionOptions): VaultSession {
-  const address = originOf(options.address);
+  const nodes = (options.addresses !== undefined && options.addresses.length > 0 ? options.addresses : [options.address]).map(originOf);
+  const address = nodesLabel(nodes);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
   const renewFraction = options.renewFraction ?? 2 / 3;
@@ -107,10 +113,15 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
   }
   const logger = options.logger;
   // Behind a circuit: when the server stops answering, reads fail at once; one probes again after the cool-down.
-  const transport = guardTransport(
-    createVaultTransport({ address, timeoutMs, ...(options.namespace ? { namespace: options.namespace } : {}), ...(options.tls ? { tls: options.tls } : {}), ...(options.observer ? { observer: options.observer } : {}) }),
-    createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
-  );
+  const transport = createNodesTransport({
+    addresses: nodes,
+    timeoutMs,
+    ...(options.failoverMs !== undefined ? { failoverMs: options.failoverMs } : {}),
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.circuitCooldownMs !== undefined ? { circuitCooldownMs: options.circuitCooldownMs } : {}),
+  });
   // The transport's own token slot stays empty: every call names its token, so a login or renewal running
   // beside reads can never change what those reads send.
 

@@ -48,6 +48,18 @@ export interface VaultTls {
   servername?: string;
 }
 
+/**
+ * Read-after-write across the nodes of a cluster (OpenBao standbys serve reads from their own, possibly lagging,
+ * copy): the highest `X-Vault-Index` any node answered is sent with every later request, so a standby that has
+ * not applied that index yet answers 429 (retried elsewhere by vault-failover.ts) instead of older data.
+ */
+export interface VaultIndexTracker {
+  /** The opaque index to send, or undefined before any answer carried one. */
+  current(): string | undefined;
+  /** Takes an answer's `X-Vault-Index` into account (the highest wins). */
+  observe(index: string): void;
+}
+
 /** Options of {@link createVaultTransport}; everything is explicit, nothing comes from the environment. */
 export interface VaultTransportOptions {
   /** `http(s)://host:port`, no trailing path. */
@@ -57,6 +69,8 @@ export interface VaultTransportOptions {
   tls?: VaultTls;
   /** Told about every request sent (coffre serve's metrics). */
   observer?: VaultRequestObserver;
+  /** Shared by the transports of one cluster's nodes; absent for a single address (no header sent). */
+  index?: VaultIndexTracker;
 }
 
 /** What kind of Vault API a request called: bounded names, never its path (which names services and secrets). */
@@ -112,6 +126,8 @@ interface HookRequest {
   uri: string;
   headers?: Record<string, string>;
   json?: unknown;
+  /** Ours, passed through node-vault's request options: receives the answer's X-Vault-Index. */
+  coffreIndex?: VaultIndexTracker;
 }
 
 /** What node-vault expects back from the hook (then it turns non-2xx into an ApiResponseError). */
@@ -162,6 +178,8 @@ function sendWithDeadline(options: HookRequest, agents: { http: http.Agent; http
       url,
       { method: options.method, headers, agent: secure ? agents.https : agents.http },
       (response) => {
+        const index = response.headers['x-vault-index'];
+        if (typeof index === 'string' && index !== '') options.coffreIndex?.observe(index);
         const chunks: Buffer[] = [];
         let size = 0;
         response.on('data', (chunk: Buffer) => {
@@ -242,9 +260,12 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
   let closed = false;
   // A fresh headers object per call: node-vault writes X-Vault-Token into whatever object it is given.
   // node-vault sends a per-call X-Vault-Token header in preference to client.token.
-  const freshOptions = (token?: string): object => ({
-    headers: token ? { 'X-Vault-Request': 'true', 'X-Vault-Token': token } : { 'X-Vault-Request': 'true' },
-  });
+  const freshOptions = (token?: string): object => {
+    const headers: Record<string, string> = token ? { 'X-Vault-Request': 'true', 'X-Vault-Token': token } : { 'X-Vault-Request': 'true' };
+    const index = options.index?.current();
+    if (index !== undefined) headers['X-Vault-Index'] = index;
+    return options.index === undefined ? { headers } : { headers, coffreIndex: options.index };
+  };
 
   async function answerOf(apiPath: string, call: () => Promise<unknown>): Promise<VaultAnswer> {
     if (closed) throw new VaultTransportFailure('unreachable', 'source closed');

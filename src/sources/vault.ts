@@ -4,8 +4,9 @@
 import pLimit from 'p-limit';
 import { CoffreError, type ErrorCode } from '../errors.js';
 import type { KeyListing, KeyPresence, SecretSource, ValueSnapshot, VaultRef } from './secret-source.js';
-import { circuitNote, createVaultCircuit, guardTransport } from './vault-circuit.js';
-import { createVaultTransport, VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
+import { circuitNote } from './vault-circuit.js';
+import { createNodesTransport, nodesLabel, VaultOutcomeUnknown } from './vault-failover.js';
+import { VaultTransportFailure, type VaultAnswer, type VaultRequestObserver, type VaultTls, type VaultTransport } from './vault-transport.js';
 
 /** How the source authenticates: a token as is, an AppRole login on first use, or a shared session's token. */
 export type VaultAuth =
@@ -46,6 +47,13 @@ export interface VaultSourceOptions {
   circuitCooldownMs?: number;
   /** Told about every request of the transport this source creates (a borrowed one has its own). */
   observer?: VaultRequestObserver;
+  /**
+   * The nodes of a cluster (`address` is then ignored): a request a node cannot serve goes to the next one
+   * (vault-failover.ts), and a write whose outcome is unknown is settled by reading the KV metadata back.
+   */
+  addresses?: string[];
+  /** Cluster only: how long one request may go from node to node, and a write be settled (default 15000 ms). */
+  failoverMs?: number;
 }
 
 /** What `health()` reports. `tokenTtlSeconds` is absent when the token cannot look itself up; 0 = no expiry. */
@@ -115,7 +123,13 @@ type Endpoint = 'subkeys' | 'data' | 'metadata';
 
 /** Creates a Vault/OpenBao KV v2 source. Nothing is sent until the first call. */
 export function createVaultSource(options: VaultSourceOptions): VaultSource {
-  const address = parseAddress(options.address);
+  const nodes = (options.addresses !== undefined && options.addresses.length > 0 ? options.addresses : [options.address]).map(parseAddress);
+  if (new Set(nodes).size !== nodes.length) throw new CoffreError('COFFRE_CONFIG_INVALID', `Vault addresses list a node twice: ${nodesLabel(nodes)}`);
+  const cluster = nodes.length > 1;
+  /** How the server (or the cluster: every node) is named in messages. */
+  const address = nodesLabel(nodes);
+  const failoverMs = options.failoverMs ?? 15_000;
+  if (!Number.isInteger(failoverMs) || failoverMs <= 0) throw usage('failoverMs must be a positive integer');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw usage('timeoutMs must be a positive integer');
@@ -132,16 +146,15 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   const ownsTransport = options.transport === undefined;
   const transport: VaultTransport =
     options.transport ??
-    guardTransport(
-      createVaultTransport({
-        address,
-        timeoutMs,
-        ...(options.namespace ? { namespace: options.namespace } : {}),
-        ...(options.tls ? { tls: options.tls } : {}),
-        ...(options.observer ? { observer: options.observer } : {}),
-      }),
-      createVaultCircuit(options.circuitCooldownMs !== undefined ? { cooldownMs: options.circuitCooldownMs } : {}),
-    );
+    createNodesTransport({
+      addresses: nodes,
+      timeoutMs,
+      failoverMs,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.circuitCooldownMs !== undefined ? { circuitCooldownMs: options.circuitCooldownMs } : {}),
+    });
   const limit = pLimit(concurrency);
   const reads = new Map<string, Promise<unknown>>();
   const mountChecks = new Map<string, Promise<string | null>>();
@@ -175,10 +188,11 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     throw httpError(answer, address, `auth/${mount}/login`, 'AppRole login');
   }
 
-  async function send(call: () => Promise<VaultAnswer>, where: string): Promise<VaultAnswer> {
+  async function send(call: () => Promise<VaultAnswer>, where: string, keepUnknown = false): Promise<VaultAnswer> {
     try {
       return await call();
     } catch (error) {
+      if (keepUnknown && error instanceof VaultOutcomeUnknown) throw error;
       if (error instanceof VaultTransportFailure) {
         if (error.kind === 'timeout') {
           throw new CoffreError('COFFRE_SOURCE_TIMEOUT', `${address}: ${where}: no answer within ${timeoutMs} ms${circuitNote(error)}`);
@@ -190,13 +204,13 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
   }
 
   /** Sends with the session's current token (taken when the request leaves the queue); a dead one is replaced once. */
-  async function sendAuthed(call: (token?: string) => Promise<VaultAnswer>, where: string): Promise<VaultAnswer> {
-    if (session === undefined) return send(() => call(), where);
+  async function sendAuthed(call: (token?: string) => Promise<VaultAnswer>, where: string, keepUnknown = false): Promise<VaultAnswer> {
+    if (session === undefined) return send(() => call(), where, keepUnknown);
     const token = await session.currentToken();
-    const answer = await send(() => call(token), where);
+    const answer = await send(() => call(token), where, keepUnknown);
     if (answer.status !== 403) return answer;
     const fresh = await session.recoverFromDenial(token);
-    return fresh === null ? answer : send(() => call(fresh), where);
+    return fresh === null ? answer : send(() => call(fresh), where, keepUnknown);
   }
 
   async function get(apiPath: string, where: string): Promise<VaultAnswer> {
@@ -204,9 +218,10 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     return limit(() => sendAuthed((token) => transport.get(apiPath, token), where));
   }
 
-  async function post(apiPath: string, body: unknown, where: string): Promise<VaultAnswer> {
+  /** `keepUnknown`: a write that may have been applied throws VaultOutcomeUnknown (cluster), for the caller to settle. */
+  async function post(apiPath: string, body: unknown, where: string, keepUnknown = false): Promise<VaultAnswer> {
     await ensureToken();
-    return limit(() => sendAuthed((token) => transport.post(apiPath, body, token), where));
+    return limit(() => sendAuthed((token) => transport.post(apiPath, body, token), where, keepUnknown));
   }
 
   /** A 403 means "this path is not yours" for a valid token, "no usable token" for a dead one: ask the token. */
@@ -299,6 +314,74 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
     for (const endpoint of ['subkeys', 'data', 'values', 'metadata'] as const) reads.delete(`${endpoint}\u0000${ref.mount}\u0000${ref.path}`);
   }
 
+  /**
+   * A check-and-set write on a cluster, applied exactly once. The write is sent again only when it certainly was
+   * not applied: its outcome is unknown after a dropped connection, a timeout or a 5xx (the node may have
+   * committed it before dying), so coffre then reads the metadata back (on any node, X-Vault-Index kept) and
+   * decides: version `cas + 1` exists and holds exactly `values` → it was applied (settled); `cas + 1` holds
+   * something else → COFFRE_CONFLICT; the secret is still at `cas` → not applied, send again with the same
+   * `cas`. Check-and-set lets only one write ever create version `cas + 1`, so a re-sent write can neither
+   * double the version nor overwrite another writer; a check-and-set refusal after an unknown outcome is
+   * settled the same way (it may be our own first write, seen late). Bounded by failoverMs.
+   */
+  async function writeOnCluster(ref: VaultRef, apiPath: string, values: Readonly<VaultData>, cas: number): Promise<VaultAnswer | { settled: number }> {
+    const where = describe(ref);
+    const deadline = Date.now() + failoverMs;
+    let uncertain: string | null = null;
+    for (let round = 0; ; round++) {
+      let answer: VaultAnswer | null = null;
+      try {
+        answer = await post(apiPath, { options: { cas }, data: values }, where, true);
+      } catch (error) {
+        if (!(error instanceof VaultOutcomeUnknown)) throw error;
+        uncertain = error.reason;
+      }
+      if (answer !== null) {
+        const casRefused = answer.status === 400 && errorsOf(answer).some((e) => e.includes('check-and-set'));
+        const unknown = answer.status >= 500;
+        if (unknown) uncertain = `HTTP ${answer.status}`;
+        if (!unknown && !(casRefused && uncertain !== null)) return answer;
+      }
+      // Outcome unknown (or a refusal that may be our own earlier write): read back what the cluster holds.
+      forget(ref);
+      let meta: Record<string, unknown> | null;
+      try {
+        meta = await readEnvelope(ref, 'metadata');
+      } catch (error) {
+        if (!(error instanceof CoffreError) || (error.code !== 'COFFRE_SOURCE_UNREACHABLE' && error.code !== 'COFFRE_SOURCE_TIMEOUT')) throw error;
+        throw new CoffreError(
+          error.code,
+          `${address}: ${where}: the write was sent but its outcome is unknown (${uncertain ?? 'no answer'}) and reading it back failed too: ${error.message}; run \`coffre versions\` to see whether version ${cas + 1} was written before rotating again`,
+        );
+      }
+      const current = meta === null ? 0 : meta.current_version;
+      if (typeof current !== 'number') throw badResponse(address, where, 'no current_version in the metadata');
+      if (current > cas) {
+        let written: VaultData | null = null;
+        try {
+          const data = await readEnvelope(ref, 'data', `?version=${cas + 1}`, 'version');
+          written = data === null ? null : storedOf(data, ref);
+        } catch (error) {
+          // Version cas+1 deleted or destroyed since: it is not ours to claim.
+          if (!(error instanceof CoffreError) || (error.code !== 'COFFRE_SOURCE_DELETED' && error.code !== 'COFFRE_SOURCE_DESTROYED')) throw error;
+        }
+        if (written !== null && sameJson(written, values)) return { settled: cas + 1 };
+        throw new CoffreError('COFFRE_CONFLICT', `${address}: ${where}: check-and-set failed, the secret is no longer at version ${cas} (another write made version ${cas + 1})`);
+      }
+      if (current < cas) {
+        throw new CoffreError('COFFRE_CONFLICT', `${address}: ${where}: check-and-set failed, the secret is at version ${current}, not ${cas}`);
+      }
+      // Still at `cas`: not applied (yet). Send it again, with the same cas, while the budget lasts.
+      if (Date.now() >= deadline) {
+        throw new CoffreError(
+          'COFFRE_SOURCE_UNREACHABLE',
+          `${address}: ${where}: write not applied within ${failoverMs} ms of failover (last attempt: ${uncertain ?? 'no answer'}); the secret is still at version ${cas}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * 2 ** Math.min(round, 4))));
+    }
+  }
+
   let identity: Promise<VaultTokenIdentity | null> | undefined;
   const source: VaultSource = {
     kind: 'vault',
@@ -379,8 +462,10 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       // A KV v1 mount would silently store `{options, data}` under the key "data/<path>".
       await ensureKvV2(ref);
       forget(ref);
-      const answer = await post(`${encodePath(ref.mount)}/data/${encodePath(ref.path)}`, { options: { cas }, data: values }, where);
+      const apiPath = `${encodePath(ref.mount)}/data/${encodePath(ref.path)}`;
+      const answer = cluster ? await writeOnCluster(ref, apiPath, values, cas) : await post(apiPath, { options: { cas }, data: values }, where);
       forget(ref);
+      if ('settled' in answer) return { version: answer.settled };
       if (answer.status === 200) {
         const version = (answer.body as { data?: { version?: unknown } } | null)?.data?.version;
         if (typeof version !== 'number') throw badResponse(address, where, 'no version in the write answer');
@@ -560,6 +645,19 @@ function isJsonValue(value: unknown, depth: number): boolean {
   if (isRecord(value)) {
     const proto = Object.getPrototypeOf(value);
     return (proto === Object.prototype || proto === null) && Object.values(value).every((v) => isJsonValue(v, depth + 1));
+  }
+  return false;
+}
+
+/** Deep equality of JSON values (map key order ignored). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
+  }
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
   }
   return false;
 }

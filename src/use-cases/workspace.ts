@@ -110,6 +110,8 @@ export async function openVaultSession(options: OpenVaultSessionOptions): Promis
   const auth = await sessionAuth(root, config, options.env, common.address);
   return createVaultSession({
     address: common.address,
+    ...(common.addresses ? { addresses: common.addresses } : {}),
+    ...(common.failoverMs !== undefined ? { failoverMs: common.failoverMs } : {}),
     timeoutMs: common.timeoutMs,
     auth,
     ...(common.namespace ? { namespace: common.namespace } : {}),
@@ -143,13 +145,17 @@ async function readSecretFile(root: string, file: string, what: string): Promise
 type VaultCommon = Omit<VaultSourceOptions, 'auth'>;
 
 async function vaultCommon(root: string, config: CoffreConfig, env: Environment, withTls = true): Promise<VaultCommon | null> {
-  const address = config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
+  // vault.addresses (a cluster's nodes) before vault.address, before the environment's one address.
+  const addresses = config.vault.addresses;
+  const address = addresses?.[0] ?? config.vault.address ?? envValue(env, 'BAO_ADDR', 'VAULT_ADDR');
   if (!address) return null;
   // coffre.yaml's namespace wins; BAO_NAMESPACE / VAULT_NAMESPACE fill it when the config leaves it out.
   const namespace = config.vault.namespace ?? envValue(env, 'BAO_NAMESPACE', 'VAULT_NAMESPACE');
-  const tls = withTls && /^https:/i.test(address) ? await vaultTls(root, config, env) : undefined;
+  const tls = withTls && (addresses ?? [address]).some((a) => /^https:/i.test(a)) ? await vaultTls(root, config, env) : undefined;
   return {
     address,
+    ...(addresses !== undefined && addresses.length > 1 ? { addresses } : {}),
+    ...(config.vault.failoverMs !== undefined ? { failoverMs: config.vault.failoverMs } : {}),
     timeoutMs: config.vault.timeoutMs,
     concurrency: config.vault.concurrency,
     ...(namespace ? { namespace } : {}),
@@ -239,7 +245,7 @@ async function sharedSessionOptions(root: string, config: CoffreConfig, env: Env
   const common = await vaultCommon(root, config, env, false);
   let origin: string | null = null;
   try {
-    origin = common ? new URL(common.address).origin : null;
+    origin = common ? (common.addresses ?? [common.address]).map((a) => new URL(a).origin).join(',') : null;
   } catch {
     // not a URL: reported below
   }
@@ -280,6 +286,8 @@ async function resolveVaultOptions(root: string, config: CoffreConfig, env: Envi
     // A session private to this workspace: one login per run, renewed if the run outlives 2/3 of the TTL.
     const session = createVaultSession({
       address: common.address,
+      ...(common.addresses ? { addresses: common.addresses } : {}),
+      ...(common.failoverMs !== undefined ? { failoverMs: common.failoverMs } : {}),
       timeoutMs: common.timeoutMs ?? 10_000,
       auth: await sessionAuth(root, config, env, common.address),
       ...(common.namespace ? { namespace: common.namespace } : {}),
