@@ -23,6 +23,8 @@ import { serviceRoutes } from './routes/services.js';
 import { MAX_PARAM_CHARS } from './schemas.js';
 import { createServiceQueue } from './service-queue.js';
 import type { TokenRegistry } from './token-registry.js';
+import { createAuditTrail } from './audit-trail.js';
+import { uiApiRoutes, uiPageRoutes } from './ui.js';
 
 /** The use-cases the HTTP API calls (the real ones by default; tests may wrap them to observe timing). */
 export interface UseCases {
@@ -109,6 +111,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const routes = collectRoutes(app);
   // Absolute paths no answer may show; each opened workspace's root joins them.
   const roots = new Set<string>(deps.repoRoots ?? []);
+  // The admin page's history: the audit lines of this process, also kept in memory (audit-trail.ts).
+  const auditTrail = createAuditTrail();
   const context: RouteContext = {
     async withWorkspace(task, scope) {
       const workspace = await deps.openWorkspace(scope);
@@ -121,7 +125,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     useCases: { runCheck: deps.useCases?.runCheck ?? defaultRunCheck, runRender: deps.useCases?.runRender ?? defaultRunRender },
     metrics,
-    audit: deps.logger.child({ component: 'audit' }),
+    audit: auditTrail.wrap(deps.logger.child({ component: 'audit' })),
     queue: createServiceQueue(),
   };
 
@@ -164,6 +168,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
   void app.register(docsRoutes, { routes });
+  void app.register(uiPageRoutes);
   void app.register(
     async (v1) => {
       installAuthentication(v1, { tokens: deps.tokens, limiters, metrics });
@@ -171,6 +176,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await v1.register(checkRoutes, { context });
       await v1.register(renderRoutes, { context });
       await v1.register(secretRoutes, { context });
+      await v1.register(uiApiRoutes, { context, auditTrail });
     },
     { prefix: '/v1' },
   );
