@@ -1,11 +1,11 @@
 // Launches the system's Chromium (Debian's `chromium` package) through puppeteer-core for the admin page's
 // browser tests: no browser download. Missing Chromium FAILS the test with how to install it; the only skip
 // is COFFRE_SKIP_BROWSER_TESTS=1, which .ci/run sets (loudly) when Chromium cannot be installed there.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import puppeteer, { type Browser } from 'puppeteer-core';
 
-/** Where Chromium is looked for: COFFRE_CHROMIUM, else /usr/bin/chromium. */
-export const chromiumPath = process.env.COFFRE_CHROMIUM ?? '/usr/bin/chromium';
+/** Where Chromium is looked for: COFFRE_CHROMIUM, else Debian's /usr/bin/chromium (or Ubuntu's chromium-browser). */
+export const chromiumPath = process.env.COFFRE_CHROMIUM ?? (['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((file) => existsSync(file)) ?? '/usr/bin/chromium');
 
 interface TestLike {
   teardown(fn: () => unknown): void;

@@ -42,9 +42,10 @@ export const UI_HTML = `<!doctype html>
       <button type="button" id="refresh">Refresh</button>
     </div>
     <p id="counts"></p>
+    <p id="matrix-help" class="hint">Services (rows) × secrets files (columns). Each cell gives the file's status; open it for its keys, versions and actions.</p>
     <div class="table-wrap" tabindex="0" role="region" aria-labelledby="matrix-title">
-      <table id="matrix">
-        <caption>Services (rows) × secrets files (columns). Each cell gives the file's status; open it for its keys, versions and actions.</caption>
+      <table id="matrix" aria-describedby="matrix-help">
+        <caption class="visually-hidden">Completeness of each service's secrets files</caption>
         <thead></thead>
         <tbody></tbody>
       </table>

@@ -9,6 +9,7 @@ export const UI_STYLE = `
 body { margin: 0; font: 16px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 a { color: var(--accent); }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .skip { position: absolute; left: -999px; top: 0; background: var(--bg); padding: .5rem; }
 .skip:focus { left: .5rem; }
 .top { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; padding: .6rem 1rem; border-bottom: 1px solid var(--line); }
@@ -40,6 +41,7 @@ caption { text-align: left; color: var(--muted); font-size: .9rem; padding-botto
 th, td { border-bottom: 1px solid var(--line); padding: .45rem .5rem; text-align: left; vertical-align: top; }
 thead th { background: #f3f5f8; position: sticky; top: 0; }
 tbody th { font-weight: 600; white-space: nowrap; }
+#matrix tbody th { position: sticky; left: 0; background: var(--bg); z-index: 1; }
 #matrix td { padding: .25rem; }
 #matrix td.none { color: var(--muted); text-align: center; }
 .cell { display: block; width: 100%; text-align: left; border-width: 2px; min-width: 9rem; }
@@ -63,7 +65,8 @@ dialog .field { display: grid; gap: .25rem; margin: .5rem 0; }
 @media (max-width: 40rem) {
   body { font-size: 15px; }
   main { padding: .6rem; }
-  .cell { min-width: 7rem; }
+  .cell { min-width: 6rem; font-size: .9rem; padding: .3rem .4rem; }
+  #matrix tbody th { padding-left: .2rem; }
   #keys thead { position: absolute; left: -9999px; }
   #keys tr { display: block; border-bottom: 2px solid var(--line); padding: .3rem 0; }
   #keys td, #keys th { display: block; border: 0; padding: .1rem .3rem; }
