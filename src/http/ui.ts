@@ -3,6 +3,8 @@
 // read-only /v1 routes only the page needs: who the token is, an example's key annotations, recent audit lines.
 // The page calls the same /v1 API as every client; nothing here returns a value.
 import helmet from '@fastify/helmet';
+// Types only: the route schema fields (operationId, tags, summary) @fastify/swagger reads.
+import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import * as z from 'zod';
 import { listExampleKeys, type ExampleKeysReport } from '../use-cases/example-keys.js';
@@ -32,11 +34,11 @@ export const UI_CSP_DIRECTIVES = {
   trustedTypes: ["'none'"],
 };
 
-const ASSETS: Array<{ url: string; type: string; body: string; summary: string }> = [
-  { url: '/ui/', type: 'text/html; charset=utf-8', body: UI_HTML, summary: 'The admin page (matrix, key lists, versions, actions)' },
-  { url: '/ui/app.js', type: 'text/javascript; charset=utf-8', body: UI_SCRIPT, summary: 'The admin page script' },
-  { url: '/ui/app.css', type: 'text/css; charset=utf-8', body: UI_STYLE, summary: 'The admin page stylesheet' },
-  { url: '/ui/icon.svg', type: 'image/svg+xml', body: UI_FAVICON, summary: 'The admin page icon' },
+const ASSETS: Array<{ url: string; type: string; body: string; summary: string; operationId: string }> = [
+  { url: '/ui/', type: 'text/html; charset=utf-8', body: UI_HTML, operationId: 'getUiPage', summary: 'The admin page (matrix, key lists, versions, actions)' },
+  { url: '/ui/app.js', type: 'text/javascript; charset=utf-8', body: UI_SCRIPT, operationId: 'getUiScript', summary: 'The admin page script' },
+  { url: '/ui/app.css', type: 'text/css; charset=utf-8', body: UI_STYLE, operationId: 'getUiStyle', summary: 'The admin page stylesheet' },
+  { url: '/ui/icon.svg', type: 'image/svg+xml', body: UI_FAVICON, operationId: 'getUiIcon', summary: 'The admin page icon' },
 ];
 
 /** GET /ui/ and its assets, with helmet's headers on exactly these routes. */
@@ -52,7 +54,7 @@ export async function uiPageRoutes(app: FastifyInstance): Promise<void> {
   for (const asset of ASSETS) {
     app.get(
       asset.url,
-      { config: { contentType: asset.type.split(';')[0] }, schema: { summary: asset.summary, tags: ['ui'], response: { 200: { type: 'string' } } } },
+      { config: { contentType: asset.type.split(';')[0] }, schema: { operationId: asset.operationId, summary: asset.summary, tags: ['ui'], response: { 200: { type: 'string' } } } },
       async (_request, reply) => reply.header('content-type', asset.type).send(asset.body),
     );
   }
@@ -123,7 +125,7 @@ export async function uiApiRoutes(app: FastifyInstance, { context, auditTrail }:
     '/whoami',
     {
       config: { permission: 'check' },
-      schema: { summary: 'The token\'s id, role and service scope, and what it may do', tags: ['ui'], response: { 200: responseSchema(whoamiAnswer), ...errors } },
+      schema: { operationId: 'getWhoami', summary: 'The token\'s id, role and service scope, and what it may do', tags: ['ui'], response: { 200: responseSchema(whoamiAnswer), ...errors } },
     },
     async (request): Promise<z.output<typeof whoamiAnswer>> => {
       const principal = request.principal;
@@ -143,6 +145,7 @@ export async function uiApiRoutes(app: FastifyInstance, { context, auditTrail }:
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'listExampleKeys',
         summary: 'The keys a secrets file\'s example declares, with their annotations (no value)',
         description: 'name, example line, @optional, @allow-empty, @generate charset and length. Reads the example only.',
         tags: ['ui'],
@@ -162,6 +165,7 @@ export async function uiApiRoutes(app: FastifyInstance, { context, auditTrail }:
     {
       config: { permission: 'check' },
       schema: {
+        operationId: 'getServiceHistory',
         summary: 'The last renders and writes of a service, from serve\'s audit trail',
         description: 'Kept in memory by this serve process (newest first, a bounded ring buffer; lost on restart). Names, versions and outcomes only.',
         tags: ['ui'],
