@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { listExampleKeys, type ExampleKeysReport } from '../use-cases/example-keys.js';
 import type { RouteContext } from './app.js';
 import type { AuditTrail } from './audit-trail.js';
-import { requireService } from './authentication.js';
+import { requireService, servicesInScope } from './authentication.js';
 import { HttpRefusal } from './error-handler.js';
 import { errorBody, MAX_PARAM_CHARS, requestSchema, responseSchema, serviceParams } from './schemas.js';
 import { roleAllows } from './token-registry.js';
@@ -93,28 +93,35 @@ export const exampleKeysAnswer = z.object({
   ),
 });
 
+const historyEntries = z.array(
+  z.object({
+    time: z.string(),
+    action: z.enum(['render', 'rotate', 'set', 'rollback', 'import']),
+    service: z.string(),
+    file: z.string().nullable(),
+    key: z.string().nullable(),
+    files: z.array(z.string()),
+    keys: z.array(z.string()),
+    outcome: z.string(),
+    dryRun: z.boolean(),
+    tokenId: z.string().nullable(),
+    oldVersion: z.union([z.number(), z.string()]).nullable(),
+    newVersion: z.union([z.number(), z.string()]).nullable(),
+    errorCode: z.string().nullable(),
+  }),
+);
+
+/** Where the history comes from: serve's in-memory audit trail (lost on restart). */
+const historyKept = z.object({ where: z.literal('memory'), capacity: z.number().int() });
+
+/** GET /v1/history: every service the token may see. */
+export const allHistoryAnswer = z.object({ kept: historyKept, entries: historyEntries });
+
 /** GET /v1/services/:service/history */
 export const historyAnswer = z.object({
   service: z.string(),
-  /** Where the entries come from: serve's in-memory audit trail (lost on restart). */
-  kept: z.object({ where: z.literal('memory'), capacity: z.number().int() }),
-  entries: z.array(
-    z.object({
-      time: z.string(),
-      action: z.enum(['render', 'rotate', 'set', 'rollback', 'import']),
-      service: z.string(),
-      file: z.string().nullable(),
-      key: z.string().nullable(),
-      files: z.array(z.string()),
-      keys: z.array(z.string()),
-      outcome: z.string(),
-      dryRun: z.boolean(),
-      tokenId: z.string().nullable(),
-      oldVersion: z.union([z.number(), z.string()]).nullable(),
-      newVersion: z.union([z.number(), z.string()]).nullable(),
-      errorCode: z.string().nullable(),
-    }),
-  ),
+  kept: historyKept,
+  entries: historyEntries,
 });
 
 const errors = { '4xx': responseSchema(errorBody), '5xx': responseSchema(errorBody) };
@@ -157,6 +164,25 @@ export async function uiApiRoutes(app: FastifyInstance, { context, auditTrail }:
       const { service, file } = request.params;
       requireService(request, service);
       return context.withWorkspace((workspace) => listExampleKeys(workspace, { service, file }), { services: [service] });
+    },
+  );
+
+  app.get(
+    '/history',
+    {
+      config: { permission: 'check' },
+      schema: {
+        operationId: 'getHistory',
+        summary: 'The last renders and writes of every service the token may see, from serve\'s audit trail',
+        description: 'Kept in memory by this serve process (newest first, a bounded ring buffer; lost on restart). Names, versions and outcomes only.',
+        tags: ['ui'],
+        response: { 200: responseSchema(allHistoryAnswer), ...errors },
+      },
+    },
+    async (request): Promise<z.output<typeof allHistoryAnswer>> => {
+      const entries = auditTrail.recent();
+      const visible = new Set(servicesInScope(request, [...new Set(entries.map((entry) => entry.service))]));
+      return { kept: { where: 'memory', capacity: auditTrail.capacity }, entries: entries.filter((entry) => visible.has(entry.service)) };
     },
   );
 

@@ -11,6 +11,7 @@ import { UI_FAVICON, UI_HTML } from '../../src/http/ui/page.js';
 import { UI_SCRIPT } from '../../src/http/ui/script.js';
 import { UI_STYLE } from '../../src/http/ui/style.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
+import { launchChromium } from '../support/chromium.js';
 import { projectRoot } from '../support/tools.js';
 import { bearer, makeHttpFixture } from './http-fixture.js';
 
@@ -116,6 +117,10 @@ t.test('GET …/history: the service\'s renders and writes from the audit trail,
   const chat = (await get('/v1/services/chat/history', fixture.tokens.check)).json();
   t.match(chat.entries, [{ action: 'rotate', file: 'db', key: 'DB_PASS', outcome: 'written', tokenId: 'ops', oldVersion: 1, newVersion: 2, dryRun: false }]);
   t.equal((await get('/v1/services/chat/history', fixture.tokens.padRender)).statusCode, 403, 'another service: refused');
+  const all = (await get('/v1/history', fixture.tokens.admin)).json();
+  t.same(all.entries.map((e: { service: string; action: string }) => `${e.service}:${e.action}`), ['chat:rotate', 'pad:render'], 'every service, newest first');
+  const scoped = (await get('/v1/history', fixture.tokens.padRender)).json();
+  t.same(scoped.entries.map((e: { service: string }) => e.service), ['pad'], 'only the services of the token\'s scope');
 });
 
 t.test('the audit trail keeps the newest lines up to its capacity, copies allow-listed fields only, and still logs', async (t) => {
@@ -141,6 +146,21 @@ t.test('the demo repo: keys of its sops files are listed from the example', asyn
   const response = await demo.inject({ url: '/v1/services/etherpad/secrets/etherpad/keys', headers: { host: 'localhost' } });
   t.equal(response.statusCode, 200, response.body);
   t.match(response.json().keys.find((k: { name: string }) => k.name === 'SESSION_KEY'), { generate: { charset: 'hex', length: 64 } });
+});
+
+t.test('the browser tests fail loudly without Chromium; they skip only when COFFRE_SKIP_BROWSER_TESTS=1 says it cannot be installed', async (t) => {
+  const saved = process.env.COFFRE_SKIP_BROWSER_TESTS;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.COFFRE_SKIP_BROWSER_TESTS;
+    else process.env.COFFRE_SKIP_BROWSER_TESTS = saved;
+  });
+  delete process.env.COFFRE_SKIP_BROWSER_TESTS;
+  const comments: string[] = [];
+  const probe = { teardown: () => undefined, comment: (message: string) => void comments.push(message) };
+  await t.rejects(launchChromium(probe, '/nonexistent/chromium'), /Chromium is missing at \/nonexistent\/chromium.*apt-get install -y chromium/);
+  process.env.COFFRE_SKIP_BROWSER_TESTS = '1';
+  t.equal(await launchChromium(probe, '/nonexistent/chromium'), null);
+  t.match(comments[0], /SKIPPED/);
 });
 
 t.test('no planted value in any answer', async (t) => {

@@ -209,6 +209,11 @@ t.test('Vault-backed repo: matrix, key list, rotate and rollback (admin), render
     t.ok(existsSync(path.join(fixture.dir, 'chat', 'secrets', 'db.secrets')), 'rendered');
     t.match(await page.$eval('#history-table tbody', (el) => el.textContent), /render.*written.*deployer/);
     t.match(await page.$eval('#history-table tbody', (el) => el.textContent), /render \(dry run\).*planned/);
+    await page.click('#back');
+    // The matrix is redrawn once the fresh check and history arrive.
+    await page.waitForFunction(() => /written/.test(document.querySelector('#matrix tbody tr[data-service="chat"] td.last-render')?.textContent ?? ''));
+    t.match(await page.$eval('#matrix tbody tr[data-service="chat"] td.last-render', (el) => el.textContent), /written by deployer/, 'the matrix shows each service\'s last render');
+    t.equal(await page.$eval('#matrix tbody tr[data-service="wiki"] td.last-render', (el) => el.textContent), '—');
   });
 
   await t.test('check token: no action at all, and the API refuses one', async (t) => {

@@ -16,11 +16,11 @@ interface TestLike {
  * A headless Chromium closed at teardown; null (after a loud comment: the caller skips its tests) only when COFFRE_SKIP_BROWSER_TESTS=1 and
  * Chromium is missing. Throws otherwise when it is missing.
  */
-export async function launchChromium(t: TestLike): Promise<Browser | null> {
+export async function launchChromium(t: TestLike, executable: string = chromiumPath): Promise<Browser | null> {
   try {
-    accessSync(chromiumPath, constants.X_OK);
+    accessSync(executable, constants.X_OK);
   } catch {
-    const message = `Chromium is missing at ${chromiumPath}: the admin page's browser tests need it (apt-get install -y chromium, or set COFFRE_CHROMIUM)`;
+    const message = `Chromium is missing at ${executable}: the admin page's browser tests need it (apt-get install -y chromium, or set COFFRE_CHROMIUM)`;
     if (process.env.COFFRE_SKIP_BROWSER_TESTS === '1') {
       t.comment(`!!!!!!!! SKIPPED: ${message}. COFFRE_SKIP_BROWSER_TESTS=1 says it cannot be installed here. !!!!!!!!`);
       process.stderr.write(`\n!!!!!!!! BROWSER TESTS SKIPPED: ${message} !!!!!!!!\n\n`);
@@ -30,7 +30,7 @@ export async function launchChromium(t: TestLike): Promise<Browser | null> {
   }
   // --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
   const browser = await puppeteer.launch({
-    executablePath: chromiumPath,
+    executablePath: executable,
     headless: true,
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-extensions'],
     protocolTimeout: 120_000,

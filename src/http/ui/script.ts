@@ -7,7 +7,7 @@ export const UI_SCRIPT = String.raw`
 // storage or cookies). Builds the DOM with createElement/textContent: no innerHTML (Trusted Types).
 'use strict';
 
-const state = { token: null, me: null, report: null, services: null };
+const state = { token: null, me: null, report: null, history: null };
 
 const $ = (id) => document.getElementById(id);
 
@@ -153,6 +153,7 @@ function signOut(message) {
   state.token = null;
   state.me = null;
   state.report = null;
+  state.history = null;
   $('who').textContent = '';
   $('signout').hidden = true;
   delete document.body.dataset.role;
@@ -186,8 +187,15 @@ function route() {
 async function loadOverview(fresh) {
   show('overview');
   if (fresh || state.report === null) {
+    $('matrix').setAttribute('aria-busy', 'true');
     say('Checking…');
-    state.report = await api('GET', '/v1/check');
+    try {
+      const [report, history] = await Promise.all([api('GET', '/v1/check'), api('GET', '/v1/history')]);
+      state.report = report;
+      state.history = history;
+    } finally {
+      $('matrix').setAttribute('aria-busy', 'false');
+    }
     say('Checked ' + new Date().toLocaleTimeString() + '.');
   }
   drawMatrix(state.report);
@@ -203,7 +211,7 @@ function drawMatrix(report) {
   }
   columns.sort();
   const head = $('matrix').tHead;
-  head.replaceChildren(h('tr', {}, h('th', { scope: 'col', text: 'Service' }), columns.map((c) => h('th', { scope: 'col', text: c }))));
+  head.replaceChildren(h('tr', {}, h('th', { scope: 'col', text: 'Service' }), columns.map((c) => h('th', { scope: 'col', text: c })), h('th', { scope: 'col', text: 'Last render' })));
   const body = $('matrix').tBodies[0];
   body.replaceChildren();
   for (const service of report.services) {
@@ -217,6 +225,8 @@ function drawMatrix(report) {
       }
       row.append(h('td', { 'data-file': column, 'data-status': files.map((f) => f.status).join(' ') }, files.map((f) => cellButton(service.name, column, f))));
     }
+    const last = state.history ? state.history.entries.find((e) => e.service === service.name && e.action === 'render') : null;
+    row.append(h('td', { class: 'last-render' }, last ? [h('time', { datetime: last.time, text: formatTime(last.time) }), h('br'), last.outcome + (last.dryRun ? ' (dry run)' : '') + (last.tokenId ? ' by ' + last.tokenId : '')] : '—'));
     body.append(row);
   }
   const problems = report.problems.concat(...report.services.map((s) => (s.errors || []).map((e) => ({ severity: 'error', code: e.code, file: e.file, line: e.line, message: e.message }))));

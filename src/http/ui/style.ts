@@ -43,6 +43,7 @@ thead th { background: #f3f5f8; position: sticky; top: 0; }
 tbody th { font-weight: 600; white-space: nowrap; }
 #matrix tbody th { position: sticky; left: 0; background: var(--bg); z-index: 1; }
 #matrix td { padding: .25rem; }
+#matrix td.last-render { font-size: .85rem; color: var(--muted); white-space: nowrap; }
 #matrix td.none { color: var(--muted); text-align: center; }
 .cell { display: block; width: 100%; text-align: left; border-width: 2px; min-width: 9rem; }
 .cell small { display: block; font-size: .8rem; }
