@@ -168,7 +168,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(healthRoutes, { context });
   void app.register(metricsRoutes, { context });
   void app.register(docsRoutes, { routes });
-  void app.register(uiPageRoutes);
+  void app.register(uiPageRoutes, { authentication: deps.tokens !== null });
   void app.register(
     async (v1) => {
       installAuthentication(v1, { tokens: deps.tokens, limiters, metrics });

@@ -35,14 +35,17 @@ export const UI_CSP_DIRECTIVES = {
 };
 
 const ASSETS: Array<{ url: string; type: string; body: string; summary: string; operationId: string }> = [
-  { url: '/ui/', type: 'text/html; charset=utf-8', body: UI_HTML, operationId: 'getUiPage', summary: 'The admin page (matrix, key lists, versions, actions)' },
+  { url: '/ui/', type: 'text/html; charset=utf-8', body: '', operationId: 'getUiPage', summary: 'The admin page (matrix, key lists, versions, actions)' },
   { url: '/ui/app.js', type: 'text/javascript; charset=utf-8', body: UI_SCRIPT, operationId: 'getUiScript', summary: 'The admin page script' },
   { url: '/ui/app.css', type: 'text/css; charset=utf-8', body: UI_STYLE, operationId: 'getUiStyle', summary: 'The admin page stylesheet' },
   { url: '/ui/icon.svg', type: 'image/svg+xml', body: UI_FAVICON, operationId: 'getUiIcon', summary: 'The admin page icon' },
 ];
 
 /** GET /ui/ and its assets, with helmet's headers on exactly these routes. */
-export async function uiPageRoutes(app: FastifyInstance): Promise<void> {
+export async function uiPageRoutes(app: FastifyInstance, options: { authentication: boolean }): Promise<void> {
+  // Told up front, so the page asks for a token without first probing the API (a 401 would count as a
+  // failed authentication of this client).
+  const html = UI_HTML.replace('{{AUTH}}', options.authentication ? 'token' : 'none');
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: UI_CSP_DIRECTIVES },
     // Served over plain HTTP on loopback too: an upgrade would break the page there.
@@ -55,7 +58,7 @@ export async function uiPageRoutes(app: FastifyInstance): Promise<void> {
     app.get(
       asset.url,
       { config: { contentType: asset.type.split(';')[0] }, schema: { operationId: asset.operationId, summary: asset.summary, tags: ['ui'], response: { 200: { type: 'string' } } } },
-      async (_request, reply) => reply.header('content-type', asset.type).send(asset.body),
+      async (_request, reply) => reply.header('content-type', asset.type).send(asset.url === '/ui/' ? html : asset.body),
     );
   }
 }

@@ -54,6 +54,7 @@ t.test('GET /ui/ and its assets: helmet headers, a strict CSP, no framing; /v1 a
   const api = await get('/v1/whoami', fixture.tokens.check);
   t.equal(api.headers['content-security-policy'], undefined, 'helmet is scoped to the page');
   t.equal((await get('/ui/nothing')).statusCode, 404);
+  t.match((await get('/ui/')).body, /<meta name="coffre-auth" content="token">/, 'the page knows a token is needed');
 });
 
 t.test('the page has no inline script or style, no event attribute, no external URL; the script parses and never uses innerHTML', async (t) => {
@@ -74,6 +75,7 @@ t.test('GET /v1/whoami: id, role, scope and what the role may do; anonymous with
   t.equal(missing.json().error.code, 'COFFRE_UNAUTHENTICATED');
   const open = buildApp({ openWorkspace: () => openWorkspace({ root: fixture.dir, env: fixture.env }), logger: createLogger({ level: 'silent' }), tokens: null });
   t.teardown(() => open.close());
+  t.match((await open.inject({ url: '/ui/', headers: { host: '127.0.0.1' } })).body, /<meta name="coffre-auth" content="none">/, 'no sign-in without authentication');
   const anonymous = await open.inject({ url: '/v1/whoami', headers: { host: '127.0.0.1' } });
   t.same(anonymous.json(), { id: 'anonymous', role: 'check', services: ['**'], anonymous: true, may: { check: true, render: false, admin: false } });
 });

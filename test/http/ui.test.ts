@@ -233,6 +233,7 @@ t.test('Vault-backed repo: matrix, key list, rotate and rollback (admin), render
   await t.test('no CSP violation, no script error; only expected refusals in the console', async (t) => {
     t.same(await w.violations(), [], 'no CSP violation');
     t.same(w.pageErrors, [], 'no uncaught error');
+    t.equal(w.consoleErrors.filter((m) => /status of 401/.test(m)).length, 1, 'one 401: the wrong token (the page does not probe the API before sign-in)');
     t.same(w.consoleErrors.filter((m) => !/status of (401|403)/.test(m)), [], 'console errors are the expected 401/403 only');
     // The watcher is live: an inline style is blocked and reported.
     await page.evaluate(() => {

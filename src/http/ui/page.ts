@@ -1,5 +1,6 @@
 // The admin page's HTML shell (served at /ui/): no inline script or style (the CSP forbids both); app.js
 // builds the content with DOM calls (never innerHTML: Trusted Types are required) from the /v1 API.
+// `{{AUTH}}` becomes `token` or `none` (serve --insecure-no-auth): whether the page must ask for a token.
 
 export const UI_HTML = `<!doctype html>
 <html lang="en">
@@ -7,6 +8,7 @@ export const UI_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<meta name="coffre-auth" content="{{AUTH}}">
 <title>coffre — secrets</title>
 <link rel="icon" href="/ui/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/ui/app.css">

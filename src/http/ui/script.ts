@@ -101,8 +101,10 @@ async function start() {
   $('refresh').addEventListener('click', () => loadOverview(true));
   $('confirm-cancel').addEventListener('click', () => $('confirm').close('cancel'));
   window.addEventListener('hashchange', route);
+  // serve says in the page whether it wants a token (none: --insecure-no-auth, read-only).
+  const auth = document.querySelector('meta[name="coffre-auth"]');
+  if (auth === null || auth.getAttribute('content') !== 'none') return showLogin();
   try {
-    // Without authentication (serve --insecure-no-auth) this answers at once; otherwise it is a 401.
     await whoami();
     route();
   } catch (error) {
