@@ -222,7 +222,7 @@ function drawMatrix(report) {
     for (const column of columns) {
       const files = service.files.filter((f) => logicalName(f.target) === column);
       if (files.length === 0) {
-        row.append(h('td', { class: 'none', 'data-file': column }, h('span', { 'aria-label': 'no ' + column + ' file' }, '—')));
+        row.append(h('td', { class: 'none', 'data-file': column }, h('span', { 'aria-hidden': 'true' }, '—'), h('span', { class: 'visually-hidden', text: 'no ' + column + ' file' })));
         continue;
       }
       row.append(h('td', { 'data-file': column, 'data-status': files.map((f) => f.status).join(' ') }, files.map((f) => cellButton(service.name, column, f))));
