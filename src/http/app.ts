@@ -22,6 +22,8 @@ import { serviceRoutes } from './routes/services.js';
 import { MAX_PARAM_CHARS } from './schemas.js';
 import { createServiceQueue } from './service-queue.js';
 import type { TokenRegistry } from './token-registry.js';
+import { createAuditTrail } from './audit-trail.js';
+import { uiApiRoutes, uiPageRoutes } from './ui.js';
 
 /** The use-cases the HTTP API calls (the real ones by default; tests may wrap them to observe timing). */
 export interface UseCases {
@@ -117,6 +119,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerOpenApi(app, { title: 'coffre', version: build.version });
   // Absolute paths no answer may show; each opened workspace's root joins them.
   const roots = new Set<string>(deps.repoRoots ?? []);
+  // The admin page's history: the audit lines of this process, also kept in memory (audit-trail.ts).
+  const auditTrail = createAuditTrail();
   const context: RouteContext = {
     async withWorkspace(task, scope) {
       const workspace = await deps.openWorkspace(scope);
@@ -129,7 +133,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     useCases: { runCheck: deps.useCases?.runCheck ?? defaultRunCheck, runRender: deps.useCases?.runRender ?? defaultRunRender },
     metrics,
-    audit: deps.logger.child({ component: 'audit' }),
+    audit: auditTrail.wrap(deps.logger.child({ component: 'audit' })),
     queue: createServiceQueue(),
   };
 
@@ -166,6 +170,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(metricsRoutes, { context });
   void app.register(docsRoutes);
   registerDocsPage(app);
+  void app.register(uiPageRoutes, { authentication: deps.tokens !== null });
   void app.register(
     async (v1) => {
       const limiters = await registerAuthFailureLimiters(v1, deps.authFailures);
@@ -174,6 +179,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       await v1.register(checkRoutes, { context });
       await v1.register(renderRoutes, { context });
       await v1.register(secretRoutes, { context });
+      await v1.register(uiApiRoutes, { context, auditTrail });
     },
     { prefix: '/v1' },
   );

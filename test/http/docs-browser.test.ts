@@ -1,13 +1,9 @@
 // The docs page in a real browser (Debian's chromium through puppeteer-core, no browser download): swagger-ui
 // renders every operation of the document under the page's CSP, and no request leaves the server's origin.
-import { existsSync } from 'node:fs';
-import puppeteer from 'puppeteer-core';
 import t from 'tap';
 import { listen } from '../../src/http/server.js';
+import { launchChromium } from '../support/chromium.js';
 import { makeHttpFixture } from './http-fixture.js';
-
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(chromium)) throw new Error(`this test needs Chromium at ${chromium} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 const fixture = await makeHttpFixture(t);
 
@@ -16,8 +12,8 @@ t.test('swagger-ui shows every operation, offline: nothing is fetched from anoth
   t.teardown(() => app.close());
   const base = await listen(app, { host: '127.0.0.1', port: 0 });
   const operations = Object.values((await app.inject({ url: '/openapi.json' })).json().paths as Record<string, object>).reduce((n: number, item) => n + Object.keys(item).length, 0);
-  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
+  if (browser === null) return;
   const page = await browser.newPage();
   const foreign: string[] = [];
   const violations: string[] = [];
