@@ -6,7 +6,7 @@ import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceError, type ServiceResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
 import type { RepoModel, SecretFileModel, ServiceModel } from '../repo/discover.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
 
@@ -88,7 +88,7 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
     // The example and the source are independent reads: one waits on the disk, the other on Vault or age.
     const source = file.source;
     const [example, stored] = await Promise.all([
-      readExample(file.example, file.exampleRel),
+      readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel }),
       source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
     ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
