@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   COFFRE_USAGE: { exit: 2, http: 400, summary: 'bad command-line usage or request parameters' },
   COFFRE_CONFIG_INVALID: { exit: 2, http: 500, summary: 'coffre.yaml is not valid (file, line and field named)' },
   COFFRE_COMPOSE_INVALID: { exit: 2, http: 500, summary: 'a compose file cannot be parsed or has a bad env_file entry' },
-  COFFRE_COMPOSE_UNSUPPORTED: { exit: 2, http: 500, summary: 'a compose form coffre does not follow (include:, an extends: file outside the repo)' },
+  COFFRE_COMPOSE_UNSUPPORTED: { exit: 2, http: 500, summary: 'a compose form coffre does not follow (include: with project_directory, remote or outside the repo; an extends: file or COMPOSE_FILE entry outside the repo)' },
   COFFRE_EXAMPLE_SYNTAX: { exit: 2, http: 500, summary: 'a secrets example has a syntax error (file:line named)' },
   COFFRE_EXAMPLE_MISSING: { exit: 2, http: 500, summary: 'an env_file target has no example beside it' },
   COFFRE_SERVICE_UNKNOWN: { exit: 2, http: 404, summary: 'no service of that name in the repo' },

@@ -824,7 +824,7 @@ class Discovery {
     const firstFile = layers[0]!.fileRel;
     const existing = targets.get(dotenv);
     if (existing === undefined) {
-      const where = this.locateTarget(dotenv, found.dir);
+      const where = this.locateTarget(path.relative(found.dir, dotenv), found.dir);
       targets.set(dotenv, { ...where, declaredPath: path.relative(found.dir, dotenv).split(path.sep).join('/'), format: 'compose', required: true, line: null, fileRel: firstFile, example, projectEnv: true });
     } else if (existing.format === 'compose') {
       existing.example ??= example;

@@ -269,8 +269,9 @@ function diffKeyNames(previous: string | null, next: Map<string, string>): Rende
  */
 function refuseOutsideRepo(file: SecretFileModel): void {
   if (file.targetRel.startsWith('/') || file.targetRel === '..' || file.targetRel.startsWith('../')) {
-    const what = file.targetRel.startsWith('/') ? 'is an absolute path outside the repo (map its folder with compose.absoluteTargets in coffre.yaml)' : 'is outside the repo';
-    throw new CoffreError('COFFRE_TARGET_UNSAFE', `${file.format === 'secret' ? 'secret file' : 'env_file'} ${file.declaredPath} of ${file.service} ${what}: coffre writes only inside the repo`, { file: file.targetRel });
+    const absolute = file.targetRel.startsWith('/');
+    const hint = absolute ? ' (map its folder into the repo with compose.absoluteTargets in coffre.yaml)' : '';
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `${file.format === 'secret' ? 'secret file' : 'env_file'} ${file.declaredPath} of ${file.service} is ${absolute ? 'an absolute path ' : ''}outside the repo: coffre writes only inside it${hint}`, { file: file.targetRel });
   }
 }
 
