@@ -136,3 +136,24 @@ t.test('a "../" target inside the repo renders when git ignores it; outside the 
   t.match(report.services[0].error.message, /env_file \/etc\/coffre-test\/o\.env of out is an absolute path outside the repo: coffre writes only inside it \(map its folder into the repo with compose\.absoluteTargets/);
   t.notOk(outside.stdout.includes(dir), 'the message does not depend on where the repo is checked out');
 });
+
+t.test('rotate --generate --render on a compose secret file: one new raw value in the sops file and the target', async (t) => {
+  const key = await newAgeKey();
+  const dir = t.testdir({
+    '.gitignore': '*.txt\n',
+    app: {
+      'docker-compose.yml': 'services:\n  db:\n    image: postgres\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n',
+      'pw.txt.example': 'changeme\n',
+    },
+  });
+  await exec('git', ['init', '-q', dir]);
+  await writeSopsFile(path.join(dir, 'app', 'pw.txt.sops.yaml'), 'pw.txt: old-value\n', key);
+  const env = { SOPS_AGE_KEY: key.identity };
+  const rotate = await runCoffre(['-C', dir, 'rotate', 'app', 'pw.txt', 'pw.txt', '--generate', '--length', '40', '--render'], env);
+  t.equal(rotate.code, 0, rotate.stderr + rotate.stdout);
+  const value = await readFile(path.join(dir, 'app', 'pw.txt'), 'utf8');
+  t.match(value, /^[A-Za-z0-9]{40}$/, 'a generated value, no newline');
+  t.notOk(rotate.stdout.includes(value) || rotate.stderr.includes(value), 'the value is not printed');
+  const check = JSON.parse((await runCoffre(['-C', dir, 'check', '--format', 'json'], env)).stdout);
+  t.same(check.services[0].files.map((f: Model) => [f.target, f.status]), [['app/pw.txt', 'complete']]);
+});
