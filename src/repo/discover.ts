@@ -127,7 +127,7 @@ const COMPOSE_DEFAULT_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compo
 export const COMPOSE_OVERRIDE_FILE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
 
 /** Where COMPOSE_FILE is looked for at the repo root: `.env` as compose does, or the example an admin copies to it. */
-const ROOT_COMPOSE_FILE_SOURCES = ['.env', '.env.example', '.env.dist'];
+const COMPOSE_FILE_SOURCES = ['.env', '.env.example', '.env.dist'];
 
 /** Examples of the project `.env` besides `.env<example suffix>`: names found in the wild. */
 const PROJECT_ENV_EXAMPLE_NAMES = ['env.example'];
@@ -346,7 +346,8 @@ class Discovery {
    * the root `.env`, `.env.example` or `.env.dist`): each folder holding files of a project becomes a service
    * reading those files, with the project's directory and `.env` files. Other folders keep their default.
    */
-  async applyProjects(found: FoundService[], names: readonly string[] | undefined): Promise<FoundService[]> {
+  async applyProjects(walked: FoundService[], names: readonly string[] | undefined): Promise<FoundService[]> {
+    const found = this.config.compose?.projects !== undefined ? walked : await Promise.all(walked.map((service) => this.applyFolderComposeFile(service)));
     const projects = await this.composeProjects();
     if (projects.length === 0) return found;
     const byDir = new Map(found.map((service) => [service.dir, service] as const));
@@ -366,6 +367,14 @@ class Discovery {
     return [...byDir.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** A service folder whose own `.env` sets COMPOSE_FILE reads those files (all of them, wherever they are). */
+  private async applyFolderComposeFile(service: FoundService): Promise<FoundService> {
+    if (service.dir === this.root) return service;
+    const detected = await this.detectComposeFile(service.dir, service.name);
+    if (detected === null) return service;
+    return { ...service, composeFile: detected.files[0]!, project: { ...detected, overrides: false, ownsDotenv: true } };
+  }
+
   /** The projects run from the repo root, with absolute paths; files outside the repo are refused. */
   private async composeProjects(): Promise<Array<{ files: string[]; projectDir: string; dotenvFiles: string[] }>> {
     const configured = this.config.compose?.projects;
@@ -379,30 +388,38 @@ class Discovery {
         return { files, projectDir, dotenvFiles };
       });
     }
-    for (const name of ROOT_COMPOSE_FILE_SOURCES) {
-      const file = path.join(this.root, name);
+    const detected = await this.detectComposeFile(this.root, undefined);
+    return detected === null ? [] : [detected];
+  }
+
+  /**
+   * The project `COMPOSE_FILE` makes of `docker compose` run in `dir`, read from its `.env` (or `.env.example`,
+   * `.env.dist` when `.env` is absent: the file an admin copies): the files relative to `dir`, the first one's
+   * folder as project directory, and `${VAR}` from `dir/.env` then the project directory's (what compose does).
+   */
+  private async detectComposeFile(dir: string, service: string | undefined): Promise<{ files: string[]; projectDir: string; dotenvFiles: string[] } | null> {
+    for (const name of COMPOSE_FILE_SOURCES) {
+      const file = path.join(dir, name);
       if (!(await this.isFile(file))) continue;
-      const values = await this.readDotenv(undefined, file, this.options.environment ?? {});
+      const values = await this.readDotenv(service, file, this.options.environment ?? {});
       const value = values?.get('COMPOSE_FILE');
-      if (value === undefined || value === '') return [];
+      if (value === undefined || value === '') return null;
       const separator = values?.get('COMPOSE_PATH_SEPARATOR') || ':';
-      const listed = value.split(separator).filter((entry) => entry !== '');
       const files: string[] = [];
-      for (const entry of listed) {
-        const absolute = path.resolve(this.root, entry);
+      for (const entry of value.split(separator).filter((part) => part !== '')) {
+        const absolute = path.resolve(dir, entry);
         if (!isInside(this.root, absolute)) {
-          this.problems.push({ severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', file: name, message: `COMPOSE_FILE in ${name} names ${entry}, outside the repo: coffre does not follow it` });
+          this.problems.push({ severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', ...(service !== undefined ? { service } : {}), file: this.rel(file), message: `COMPOSE_FILE in ${this.rel(file)} names ${entry}, outside the repo: coffre does not follow it` });
           continue;
         }
         files.push(absolute);
       }
-      if (files.length === 0) return [];
+      if (files.length === 0) return null;
       const projectDir = path.dirname(files[0]!);
-      // compose reads the root .env (which names COMPOSE_FILE) and then the project directory's, the first one winning.
-      const dotenvFiles = [...new Set([path.join(this.root, '.env'), path.join(projectDir, '.env')])];
-      return [{ files, projectDir, dotenvFiles }];
+      const dotenvFiles = [...new Set([path.join(dir, '.env'), path.join(projectDir, '.env')])];
+      return { files, projectDir, dotenvFiles };
     }
-    return [];
+    return null;
   }
 
   async readService(found: FoundService): Promise<ServiceModel> {
@@ -774,8 +791,20 @@ class Discovery {
     return (name) => environment[name] ?? dotenv.get(name);
   }
 
+  /** `.env` files read, by path: each is read (and its problems reported) once. */
+  private readonly dotenvReads = new Map<string, Promise<Map<string, string> | null>>();
+
   /** A `.env` as compose reads it (its own `${VAR}` from `environment`); null when absent, a problem when unreadable. */
-  private async readDotenv(service: string | undefined, dotenvFile: string, environment: Readonly<Record<string, string | undefined>>): Promise<Map<string, string> | null> {
+  private readDotenv(service: string | undefined, dotenvFile: string, environment: Readonly<Record<string, string | undefined>>): Promise<Map<string, string> | null> {
+    let read = this.dotenvReads.get(dotenvFile);
+    if (read === undefined) {
+      read = this.readDotenvOnce(service, dotenvFile, environment);
+      this.dotenvReads.set(dotenvFile, read);
+    }
+    return read;
+  }
+
+  private async readDotenvOnce(service: string | undefined, dotenvFile: string, environment: Readonly<Record<string, string | undefined>>): Promise<Map<string, string> | null> {
     let text: string;
     try {
       this.inputs.add(dotenvFile);

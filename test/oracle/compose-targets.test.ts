@@ -195,3 +195,18 @@ t.test('include: files resolve from their own folder, with the including project
   await assertSameTargets(t, root, repo, ['p'], path.join(root, 'p'));
   t.same(repo.services.find((s) => s.name === 'p')!.secretFiles.map((f) => f.targetRel).sort(), ['inc/incw/z.env', 'inc/parent/y.env', 'inc/s.txt', 'inc/x.env', 'inc2/fromcustom/w2.env', 'inc2/n.env', 'inc2/x2.env', 'p/main.env']);
 });
+
+t.test('COMPOSE_FILE in a service folder\'s own .env: its files, no override file, paths from the first file\'s folder', async (t) => {
+  const root = t.testdir({
+    app: {
+      '.env': 'COMPOSE_FILE=docker-compose.yml:../shared/prod.yml\nTIER=prod\n',
+      'docker-compose.yml': `services:\n  web:\n${IMAGE}    env_file: ./web.env\n`,
+      'docker-compose.override.yml': `services:\n  web:\n    env_file: ./dev-only.env\n`,
+    },
+    shared: { 'prod.yml': `services:\n  web:\n    env_file: ./\${TIER}.env\n` },
+  });
+  const repo = await discover(root);
+  t.same(repo.services.map((s) => s.name), ['app']);
+  await assertSameTargets(t, root, repo, ['app'], path.join(root, 'app'));
+  t.same(repo.services[0]!.secretFiles.map((f) => f.targetRel), ['app/web.env', 'app/prod.env']);
+});
