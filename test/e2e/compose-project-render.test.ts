@@ -69,6 +69,12 @@ t.test('the project .env of ${VAR} is a target: rendered from sops, compose inte
   // `config` prints a compose file, so each literal `$` of a value is written `$$` there: undone here.
   for (const [name, value] of Object.entries(hostile)) t.equal(environment[name].replaceAll('$$', '$'), value, `compose interpolates ${name} to the store value`);
   for (const value of Object.values(hostile)) t.notOk(render.stdout.includes(value) || render.stderr.includes(value) || check.stdout.includes(value), 'no value printed');
+
+  const rotate = await runCoffre(['-C', dir, 'rotate', 'app', 'env', 'API_TOKEN', '--generate', '--render'], env);
+  t.equal(rotate.code, 0, rotate.stderr + rotate.stdout);
+  const after = (await composeConfig(path.join(dir, 'app'))).services.db.environment;
+  t.match(after.API_TOKEN, /^[A-Za-z0-9]{32}$/, 'rotated: compose interpolates the new value');
+  t.equal(after.POSTGRES_PASSWORD.replaceAll('$$', '$'), hostile.POSTGRES_PASSWORD, 'the other keys are kept');
 });
 
 t.test('a compose secret file renders raw (no newline added), 0600, where compose mounts it; a placeholder is reported', async (t) => {
