@@ -401,7 +401,8 @@ class Discovery {
     for (const name of COMPOSE_FILE_SOURCES) {
       const file = path.join(dir, name);
       if (!(await this.isFile(file))) continue;
-      const values = await this.readDotenv(service, file, this.options.environment ?? {});
+      // An example compose never reads is only a hint: one coffre cannot parse is no problem of the service.
+      const values = name === '.env' ? await this.readDotenv(service, file, this.options.environment ?? {}) : await this.readExampleSettings(file);
       const value = values?.get('COMPOSE_FILE');
       if (value === undefined || value === '') return null;
       const separator = values?.get('COMPOSE_PATH_SEPARATOR') || ':';
@@ -789,6 +790,17 @@ class Discovery {
       for (const [key, value] of values ?? []) if (!dotenv.has(key)) dotenv.set(key, value);
     }
     return (name) => environment[name] ?? dotenv.get(name);
+  }
+
+  /** An example `.env` read for COMPOSE_FILE only; null when it cannot be read or parsed. */
+  private async readExampleSettings(file: string): Promise<Map<string, string> | null> {
+    try {
+      this.inputs.add(file);
+      const text = await this.files.readText(file, MAX_DOTENV_BYTES);
+      return new Map(parseEnvFile(text, { file: this.rel(file), lookup: () => undefined }).entries.map((entry) => [entry.key, entry.value] as const));
+    } catch {
+      return null;
+    }
   }
 
   /** `.env` files read, by path: each is read (and its problems reported) once. */

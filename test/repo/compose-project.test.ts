@@ -115,3 +115,13 @@ t.test('composeFiles globs: the override file is merged, not a second compose fi
   ]);
   t.same(repo.problems, []);
 });
+
+t.test('an example .env coffre cannot parse is no problem when looking for COMPOSE_FILE', async (t) => {
+  const root = t.testdir({
+    '.env.example': 'A="unterminated\n',
+    svc: { 'docker-compose.yml': 'services:\n  a:\n    env_file: a.env\n', 'a.env.example': 'K=\n', '.env.dist': 'B="unterminated\n' },
+  });
+  const repo = await discover(root);
+  t.same(repo.services.map((s) => [s.name, s.secretFiles.map((f) => f.targetRel)]), [['svc', ['svc/a.env']]]);
+  t.same(repo.problems.filter((p) => p.severity === 'error'), []);
+});
