@@ -1,6 +1,7 @@
-// Discovers the services of an infra repo (folders with a compose file), their env_file targets, examples and
-// sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
-// never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
+// Discovers the services of an infra repo (folders with a compose file, or the files of a compose project), their
+// targets (env_file, secrets file:, the project .env) as compose resolves them, examples and sources, and reports
+// what is wrong as problems rather than throwing. Reads files only; writes nothing and never opens a rendered
+// target or reads a secret value (a project .env is read for `${VAR}` in paths and COMPOSE_FILE only).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
