@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   COFFRE_USAGE: { exit: 2, http: 400, summary: 'bad command-line usage or request parameters' },
   COFFRE_CONFIG_INVALID: { exit: 2, http: 500, summary: 'coffre.yaml is not valid (file, line and field named)' },
   COFFRE_COMPOSE_INVALID: { exit: 2, http: 500, summary: 'a compose file cannot be parsed or has a bad env_file entry' },
-  COFFRE_COMPOSE_UNSUPPORTED: { exit: 2, http: 500, summary: 'a compose form coffre does not follow (include:, an extends: file outside the repo)' },
+  COFFRE_COMPOSE_UNSUPPORTED: { exit: 2, http: 500, summary: 'a compose form coffre does not follow (include: with project_directory, remote or outside the repo; an extends: file or COMPOSE_FILE entry outside the repo)' },
   COFFRE_EXAMPLE_SYNTAX: { exit: 2, http: 500, summary: 'a secrets example has a syntax error (file:line named)' },
   COFFRE_EXAMPLE_MISSING: { exit: 2, http: 500, summary: 'an env_file target has no example beside it' },
   COFFRE_SERVICE_UNKNOWN: { exit: 2, http: 404, summary: 'no service of that name in the repo' },
@@ -94,6 +94,7 @@ export const WARNING_CODES = {
   EXAMPLE_UNREFERENCED: { summary: 'an env-like example file that no env_file target uses' },
   SOPS_SOURCE_IGNORED: { summary: 'a sops source file git will never commit (an ignore rule matches it): the deploy host would have no source; add the negation named' },
   VAULT_PREFIX_EMPTY: { summary: 'a Vault source is used with an empty vault.prefix: another repo on the same server derives the same paths; set a per-repo prefix' },
+  COMPOSE_VARIABLE_UNDECLARED: { summary: 'a compose file interpolates a variable (without a default) that the project .env example does not declare' },
 } as const satisfies Record<string, { summary: string }>;
 
 export type WarningCode = keyof typeof WARNING_CODES;

@@ -273,3 +273,31 @@ function commentBlockAbove(lines: ExampleLine[], line: number): ExampleLine[] {
   }
   return block;
 }
+
+/**
+ * The example of a compose secret file (`secrets.<name>.file`): the whole text is one value, under `key`. It is
+ * never optional; a stand-in text (`changeme`) makes an equal stored value a placeholder.
+ */
+export function secretFileExample(text: string, file: string, key: string): ExampleModel {
+  const lines: ExampleLine[] = (text === '' ? [''] : text.replace(/\n$/, '').split('\n')).map((line, index) => ({ line: index + 1, text: line, kind: index === 0 ? 'key' : 'continuation', key }));
+  return {
+    file,
+    keys: [
+      {
+        name: key,
+        line: 1,
+        exampleValue: text,
+        optional: false,
+        allowEmpty: false,
+        commentedOut: false,
+        looksLikePlaceholder: looksLikePlaceholder(text),
+        quote: 'none',
+        interpolated: false,
+        bare: false,
+        comment: '',
+      },
+    ],
+    warnings: [],
+    lines,
+  };
+}

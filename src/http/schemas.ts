@@ -131,7 +131,7 @@ export const serviceList = z.object({
         z.object({
           target: z.string(),
           example: z.string().nullable(),
-          format: z.enum(['compose', 'raw']),
+          format: z.enum(['compose', 'raw', 'secret']),
           required: z.boolean(),
           source: sourceLabel,
         }),

@@ -3,6 +3,7 @@
 // Handles the three `env_file` shapes, YAML anchors/aliases and `<<` merge keys; reports `extends:` and
 // `include:` for the caller to follow or refuse (they name other files), and refuses alias bombs.
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type YAMLMap } from 'yaml';
+import { listComposeVariables, type ComposeVariableUse } from './compose-interpolation.js';
 import { describeYamlError, lineOfError, lineOfNode, parseLocatedYaml } from './yaml-position.js';
 
 /** One `env_file` entry of one compose service, before `${VAR}` interpolation of its path. */
@@ -38,6 +39,21 @@ export interface ComposeServiceExtends {
 /** One top-level `include:` entry (compose ≥ 2.20): another compose file whose services join the project. */
 export interface ComposeInclude {
   line: number | null;
+  /** The compose file(s) included, as written (before interpolation); empty when the entry is unreadable. */
+  paths: string[];
+  /** `project_directory:` as written, or null. */
+  projectDirectory: string | null;
+  /** `env_file:` as written (one or a list), or null for the default (`.env` beside the included file). */
+  envFiles: string[] | null;
+}
+
+/** One top-level `secrets.<name>.file` (a file compose mounts into containers as is). */
+export interface ComposeSecretFile {
+  /** The secret's name (`secrets.<name>`). */
+  name: string;
+  /** The path as written, before interpolation, relative to the project directory unless absolute. */
+  path: string;
+  line: number | null;
 }
 
 /** What {@link readComposeEnvFiles} found. A YAML syntax error gives one problem and no entries. */
@@ -50,6 +66,10 @@ export interface ComposeEnvFiles {
   includes: ComposeInclude[];
   /** Names of the services the file declares. */
   services: string[];
+  /** Top-level secrets read from a file, in file order. */
+  secretFiles: ComposeSecretFile[];
+  /** Variables the file's values interpolate (`${VAR}`, `$VAR`), in order of first use. */
+  variables: ComposeVariableUse[];
 }
 
 /**
@@ -65,9 +85,10 @@ export function readComposeEnvFiles(text: string): ComposeEnvFiles {
   if (syntaxError) {
     return { ...empty(), problems: [{ line: lineOfError(syntaxError, lineCounter), message: `not valid YAML: ${describeYamlError(syntaxError)}` }] };
   }
+  let expanded: unknown = null;
   try {
     // Expanded once only to bound the aliasing (the reader below walks nodes and never expands).
-    doc.toJS({ maxAliasCount: MAX_COMPOSE_ALIAS_COUNT });
+    expanded = doc.toJS({ maxAliasCount: MAX_COMPOSE_ALIAS_COUNT });
   } catch (error) {
     const bomb = (error instanceof ReferenceError && /excessive alias/i.test(error.message)) || error instanceof RangeError;
     // Anything else (an alias to an unknown anchor, a bad merge source) the reader reports with its line.
@@ -75,11 +96,21 @@ export function readComposeEnvFiles(text: string): ComposeEnvFiles {
   }
   const reader = new EnvFileReader(doc, lineCounter);
   reader.readDocument();
-  return { entries: reader.entries, problems: reader.problems, extends: reader.extends, includes: reader.includes, services: reader.services };
+  const variables = new Map<string, ComposeVariableUse>();
+  collectVariables(expanded, variables);
+  return { entries: reader.entries, problems: reader.problems, extends: reader.extends, includes: reader.includes, services: reader.services, secretFiles: reader.secretFiles, variables: [...variables.values()] };
 }
 
 function empty(): ComposeEnvFiles {
-  return { entries: [], problems: [], extends: [], includes: [], services: [] };
+  return { entries: [], problems: [], extends: [], includes: [], services: [], secretFiles: [], variables: [] };
+}
+
+/** Every string value of the expanded document, scanned for variables (mapping keys are not interpolated). */
+function collectVariables(value: unknown, into: Map<string, ComposeVariableUse>): void {
+  if (typeof value === 'string') listComposeVariables(value, into);
+  else if (Array.isArray(value)) for (const item of value) collectVariables(item, into);
+  else if (value instanceof Map) for (const item of value.values()) collectVariables(item, into);
+  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) collectVariables(item, into);
 }
 
 class EnvFileReader {
@@ -88,6 +119,7 @@ class EnvFileReader {
   readonly extends: ComposeServiceExtends[] = [];
   readonly includes: ComposeInclude[] = [];
   readonly services: string[] = [];
+  readonly secretFiles: ComposeSecretFile[] = [];
 
   constructor(
     private readonly doc: Document.Parsed,
@@ -103,9 +135,10 @@ class EnvFileReader {
     }
     const include = this.resolve(this.get(top, 'include'));
     if (include !== undefined && !(isScalar(include) && include.value === null)) {
-      if (isSeq(include)) for (const item of include.items) this.includes.push({ line: lineOfNode(item, this.lineCounter) });
-      else this.includes.push({ line: lineOfNode(include, this.lineCounter) });
+      if (isSeq(include)) for (const item of include.items) this.readInclude(item);
+      else this.problem(include, '"include" must be a list');
     }
+    this.readSecrets(this.resolve(this.get(top, 'secrets')));
     const services = this.resolve(this.get(top, 'services'));
     if (services === undefined || (isScalar(services) && services.value === null)) return;
     if (!isMap(services)) {
@@ -122,6 +155,69 @@ class EnvFileReader {
       if (extendsNode !== undefined) this.readExtends(name, extendsNode);
       const envFile = this.get(service, 'env_file');
       if (envFile !== undefined) this.readEnvFileValue(name, envFile);
+    }
+  }
+
+  /** One `include:` entry: a path, or `{path, project_directory, env_file}` (path and env_file: one or a list). */
+  private readInclude(node: unknown): void {
+    const value = this.resolve(node);
+    const line = lineOfNode(value ?? node, this.lineCounter);
+    const strings = (item: unknown, field: string): string[] | null => {
+      const resolved = this.resolve(item);
+      if (isScalar(resolved) && typeof resolved.value === 'string' && resolved.value !== '') return [resolved.value];
+      if (isSeq(resolved)) {
+        const out: string[] = [];
+        for (const entry of resolved.items) {
+          const one = this.resolve(entry);
+          if (!isScalar(one) || typeof one.value !== 'string' || one.value === '') {
+            this.problem(one ?? resolved, `include: ${field} must be a path or a list of paths`);
+            return null;
+          }
+          out.push(one.value);
+        }
+        return out;
+      }
+      this.problem(resolved ?? value, `include: ${field} must be a path or a list of paths`);
+      return null;
+    };
+    if (isScalar(value)) {
+      this.includes.push({ line, paths: strings(value, 'an entry') ?? [], projectDirectory: null, envFiles: null });
+      return;
+    }
+    if (!isMap(value)) {
+      this.problem(value ?? node, 'include: an entry must be a path or a {path, project_directory, env_file} mapping');
+      return;
+    }
+    const paths = strings(this.get(value, 'path'), 'path') ?? [];
+    const directory = this.resolve(this.get(value, 'project_directory'));
+    const envFile = this.get(value, 'env_file');
+    this.includes.push({
+      line,
+      paths,
+      projectDirectory: isScalar(directory) && typeof directory.value === 'string' ? directory.value : null,
+      envFiles: envFile === undefined ? null : (strings(envFile, 'env_file') ?? []),
+    });
+  }
+
+  /** Top-level `secrets:`: those with `file:` (others come from the environment or are external). */
+  private readSecrets(secrets: unknown): void {
+    if (secrets === undefined || (isScalar(secrets) && secrets.value === null)) return;
+    if (!isMap(secrets)) {
+      this.problem(secrets, '"secrets" is not a mapping');
+      return;
+    }
+    for (const pair of secrets.items) {
+      if (!isPair(pair) || !isScalar(pair.key) || this.isMergeKey(pair.key)) continue;
+      const name = String(pair.key.value);
+      const secret = this.resolve(pair.value);
+      if (!isMap(secret)) continue;
+      const file = this.resolve(this.get(secret, 'file'));
+      if (file === undefined || (isScalar(file) && file.value === null)) continue;
+      if (!isScalar(file) || typeof file.value !== 'string' || file.value === '') {
+        this.problem(file, `secrets.${name}.file must be a non-empty path`);
+        continue;
+      }
+      this.secretFiles.push({ name, path: file.value, line: lineOfNode(file, this.lineCounter) });
     }
   }
 

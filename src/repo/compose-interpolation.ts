@@ -108,3 +108,49 @@ function valueOrFail(name: string, lookup: VariableLookup): string {
   if (value === undefined) throw new InterpolationFailure(`variable ${name} is not set (in the project .env or the environment) and has no default`);
   return value;
 }
+
+/** A variable a compose value interpolates; `hasDefault` when every use gives a fallback (`${V:-d}`, `${V-d}`, `${V:+r}`, `${V+r}`). */
+export interface ComposeVariableUse {
+  name: string;
+  hasDefault: boolean;
+}
+
+/**
+ * The variables `text` interpolates, in order of first use (one entry per name), as compose reads them: `$$`
+ * is a literal `$`, and variables inside a default are listed too. Never fails: an invalid `$` is skipped.
+ */
+export function listComposeVariables(text: string, into: Map<string, ComposeVariableUse> = new Map(), depth = 0): Map<string, ComposeVariableUse> {
+  // Deeper nesting is refused where it is interpolated (a path); here it simply stops the scan.
+  if (depth > MAX_INTERPOLATION_NESTING) return into;
+  const note = (name: string, hasDefault: boolean): void => {
+    const seen = into.get(name);
+    if (seen === undefined) into.set(name, { name, hasDefault });
+    else seen.hasDefault &&= hasDefault;
+  };
+  let i = 0;
+  while (i < text.length) {
+    const dollar = text.indexOf('$', i);
+    if (dollar === -1) break;
+    const next = text[dollar + 1];
+    if (next === '$') {
+      i = dollar + 2;
+    } else if (next === '{') {
+      const close = findClosingBrace(text, dollar + 2);
+      if (close === -1) break;
+      const body = text.slice(dollar + 2, close);
+      const name = NAME.exec(body)?.[0];
+      if (name !== undefined) {
+        const rest = body.slice(name.length);
+        const operator = OPERATORS.find((op) => rest.startsWith(op));
+        note(name, operator === ':-' || operator === '-' || operator === ':+' || operator === '+');
+        if (operator !== undefined) listComposeVariables(rest.slice(operator.length), into, depth + 1);
+      }
+      i = close + 1;
+    } else {
+      const name = NAME.exec(text.slice(dollar + 1))?.[0];
+      if (name !== undefined) note(name, false);
+      i = dollar + 1 + (name?.length ?? 0);
+    }
+  }
+  return into;
+}

@@ -6,7 +6,7 @@ export const ANNOTATED_CONFIG_EXAMPLE = `# coffre.yaml — every key is optional
 version: 1
 
 discovery:
-  # A folder holding one of these files is a service (the first one present wins).
+  # A folder holding one of these files is a service (the first one present wins); globs allowed.
   composeFiles: [docker-compose.yml, docker-compose.yaml, compose.yml, compose.yaml]
   # How deep service folders may sit (1 = top-level folders, 0 = the repo root only).
   maxDepth: 3
@@ -64,6 +64,14 @@ render:
   mode: "0600"                       # octal digits; quote it
   owner: null                        # user name or uid; null keeps the writing user
   group: null
+
+# compose:                           # absent: each service folder is a project, or COMPOSE_FILE in the root .env
+#   projects:                        # run from the repo root: docker compose -f … [--project-directory] [--env-file]
+#     - files: [a/docker-compose.yml, b/docker-compose.yml]
+#       projectDirectory: a          # relative paths resolve from here (default: the first file's folder)
+#       envFile: .env                # \${VAR} come from this file (default: .env in the project directory)
+#   absoluteTargets:                 # an absolute env_file/secret folder that is this folder of the repo
+#     /etc/app: host-secrets/app     # (a bind mount); unmapped absolute targets are refused
 
 services:
   mattermost:                        # the folder path relative to the repo root

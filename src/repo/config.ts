@@ -44,8 +44,11 @@ const vaultPathTemplate = z.string().superRefine((template, ctx) => {
 });
 
 const discoverySchema = z.strictObject({
-  /** Compose file names that make a folder a service; the first one present in a folder wins. */
-  composeFiles: z.array(z.string().min(1)).min(1).default(['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml']),
+  /**
+   * Compose file names that make a folder a service; the first one present in a folder wins. An entry may be a
+   * glob over file names (`docker-compose*.yml`, matched in sorted order; override files never match).
+   */
+  composeFiles: z.array(z.string().min(1).refine((name) => !name.includes('/'), 'a compose file name or glob, without "/"')).min(1).default(['docker-compose.yml', 'docker-compose.yaml', 'compose.yml', 'compose.yaml']),
   /** How deep service folders may sit below the repo root (1 = top-level folders; 0 = the root only). */
   maxDepth: z.number().int().min(0).max(20).default(3),
   /**
@@ -243,6 +246,43 @@ const warningsSchema = z.strictObject({
   ignore: z.array(warningIgnoreSchema).default([]),
 });
 
+/** A path relative to the repo root that stays inside it (no absolute path, no `..` segment). */
+const repoRelativePath = z
+  .string()
+  .min(1)
+  .refine((value) => !value.startsWith('/') && !value.includes('\0') && !value.split(/[\\/]/).includes('..'), 'expected a path relative to the repo root, without ".."');
+
+/**
+ * One compose project run from the repo root: `docker compose -f files[0] -f files[1] … [--project-directory d]
+ * [--env-file e]`. Relative env_file paths resolve from the project directory (default: the first file's folder).
+ */
+const composeProjectSchema = z.strictObject({
+  /** Compose files relative to the repo root, in `-f` order. */
+  files: z.array(repoRelativePath).min(1),
+  /** `--project-directory`, relative to the repo root. */
+  projectDirectory: repoRelativePath.optional(),
+  /** `--env-file`, relative to the repo root: the file `${VAR}` come from (default: `.env` in the project directory). */
+  envFile: repoRelativePath.optional(),
+});
+
+const composeSchema = z.strictObject({
+  /**
+   * How the repo is run. Absent: detected from `COMPOSE_FILE` in the root `.env` (or `.env.example`, `.env.dist`
+   * when `.env` is absent), else each service folder is its own project. `[]`: no detection, service folders only.
+   */
+  projects: z.array(composeProjectSchema).optional(),
+  /**
+   * Absolute env_file/secret folders mapped into the repo (`"/etc/app": "host-secrets/app"`): for hosts where that
+   * folder is the same directory as the repo one (a bind mount). Unmapped absolute targets are refused.
+   */
+  absoluteTargets: z
+    .record(
+      z.string().refine((key) => key.startsWith('/') && !key.split('/').includes('..'), 'expected an absolute folder without ".."'),
+      repoRelativePath,
+    )
+    .default({}),
+});
+
 /** The whole coffre.yaml. Every field is optional; an absent file means all defaults. */
 export const coffreConfigSchema = z.strictObject({
   version: z.literal(1).default(1),
@@ -256,6 +296,8 @@ export const coffreConfigSchema = z.strictObject({
   /** Keyed by a glob of target paths relative to the repo root (`apps/<glob>/.env`): every matching entry applies, in order. */
   files: z.record(z.string().min(1), filePolicySchema).default({}),
   warnings: warningsSchema.prefault({}),
+  /** How compose runs the repo (projects, absolute targets); absent means all defaults. */
+  compose: composeSchema.optional(),
 });
 
 /** A parsed, defaulted coffre.yaml. */
@@ -270,6 +312,8 @@ export type FilePolicy = z.output<typeof filePolicySchema>;
 export type KeyPolicy = z.output<typeof keyPolicySchema>;
 /** One `warnings.ignore` entry. */
 export type WarningIgnore = z.output<typeof warningIgnoreSchema>;
+/** One `compose.projects[]` entry. */
+export type ComposeProjectConfig = z.output<typeof composeProjectSchema>;
 /** Resolved render settings (mode as a number, e.g. 0o600). */
 export type RenderSettings = z.output<typeof renderSchema>;
 

@@ -1,14 +1,16 @@
-// Discovers the services of an infra repo (folders with a compose file), their env_file targets, examples and
-// sources, and reports what is wrong as problems rather than throwing. Reads files only; writes nothing and
-// never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
+// Discovers the services of an infra repo (folders with a compose file, or the files of a compose project), their
+// targets (env_file, secrets file:, the project .env) as compose resolves them, examples and sources, and reports
+// what is wrong as problems rather than throwing. Reads files only; writes nothing and never opens a rendered
+// target or reads a secret value (a project .env is read for `${VAR}` in paths and COMPOSE_FILE only).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
+import { parseExample } from '../core/example.js';
 import { CoffreError, isCoffreError, type ErrorCode, type WarningCode } from '../errors.js';
 import type { SourceRef } from '../core/source-ref.js';
 import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES } from './bounded-read.js';
-import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeServiceExtends } from './compose-file.js';
+import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeInclude, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
 import { renderSettingsFor, type CoffreConfig, type FileOverride, type KeyPolicy, type RenderSettings } from './config.js';
 import { classifyExample } from './example-kind.js';
@@ -84,9 +86,13 @@ export interface SecretFileModel {
   target: string;
   /** Target, posix, relative to the root (starts with `../` when outside the repo). */
   targetRel: string;
-  /** The env_file path as written in compose, after `${VAR}` interpolation (render refuses `..` and absolute ones). */
+  /** The env_file path as written in compose, after `${VAR}` interpolation (render refuses targets outside the repo). */
   declaredPath: string;
-  format: 'compose' | 'raw';
+  /**
+   * How the target is read: `compose`/`raw` are env_file dialects (the project `.env` used for `${VAR}` is a
+   * `compose` one); `secret` is a compose `secrets.<name>.file`: the whole file is one value, written raw.
+   */
+  format: 'compose' | 'raw' | 'secret';
   /** False only when every compose entry naming the target says `required: false`. */
   required: boolean;
   /** Absolute example, or null when none exists. */
@@ -95,6 +101,8 @@ export interface SecretFileModel {
   /** Line of the first compose entry naming the target. */
   composeLine: number | null;
   source: SourceRef | null;
+  /** Set on the project `.env` that `${VAR}` of the compose files come from (not an env_file of any service). */
+  projectEnv?: true;
   /**
    * Why `source` is null, said to the user instead of "missing" for every key: no sops file beside the target
    * and no Vault address, or `source: null` in coffre.yaml. Absent when there is a source. Never holds a value.
@@ -125,6 +133,12 @@ const COMPOSE_DEFAULT_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compo
 /** The override files compose merges over a default compose file, in the order it looks for them. */
 export const COMPOSE_OVERRIDE_FILE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
 
+/** Where COMPOSE_FILE is looked for at the repo root: `.env` as compose does, or the example an admin copies to it. */
+const COMPOSE_FILE_SOURCES = ['.env', '.env.example', '.env.dist'];
+
+/** Examples of the project `.env` besides `.env<example suffix>`: names found in the wild. */
+const PROJECT_ENV_EXAMPLE_NAMES = ['env.example'];
+
 /** How many `extends:` hops are followed before the chain is refused (compose refuses cycles). */
 const MAX_EXTENDS_DEPTH = 10;
 
@@ -135,17 +149,44 @@ interface ComposeLayer {
   parsed: ComposeEnvFiles;
 }
 
-/** An env_file entry with the compose file declaring it and the folder its relative path resolves from. */
+/** An env_file entry with the compose file declaring it, the folder its relative path resolves from and its variables. */
 interface LocatedEntry {
   entry: ComposeEnvFileEntry;
   fileRel: string;
   baseDir: string;
+  lookup: () => Promise<VariableLookup>;
 }
+
+/** A compose file read for a service, with the folder its relative paths resolve from and its variables. */
+interface Scope {
+  layer: ComposeLayer;
+  baseDir: string;
+  lookup: () => Promise<VariableLookup>;
+}
+
+/** How many `include:` levels are followed before the chain is refused (compose refuses cycles). */
+const MAX_INCLUDE_DEPTH = 10;
 
 interface FoundService {
   name: string;
   dir: string;
   composeFile: string;
+  /** Set when the folder's compose files are part of a project run from elsewhere (coffre.yaml or COMPOSE_FILE). */
+  project?: ProjectPlan;
+}
+
+/** How compose reads one service folder's files: the default is `docker compose` run in the folder itself. */
+interface ProjectPlan {
+  /** This folder's compose files of the project, in `-f` order (absolute). */
+  files: string[];
+  /** Where relative paths of these files resolve from (absolute). */
+  projectDir: string;
+  /** The `.env` files `${VAR}` come from, the first holding a name wins (absolute); the first is the project `.env`. */
+  dotenvFiles: string[];
+  /** Whether override files beside the compose file are merged (only without -f / COMPOSE_FILE). */
+  overrides: boolean;
+  /** Whether this service owns the project `.env` target (the service of the project's first file). */
+  ownsDotenv: boolean;
 }
 
 /**
@@ -160,22 +201,36 @@ export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoMo
   if (!rootStat.isDirectory()) throw new CoffreError('COFFRE_USAGE', `repo root ${root} is not a directory`);
 
   const discovery = new Discovery(root, options);
-  const found = options.services ? await discovery.findNamedServiceFolders(options.services) : await discovery.findServiceFolders();
+  const walked = options.services ? await discovery.findNamedServiceFolders(options.services) : await discovery.findServiceFolders();
+  const found = await discovery.applyProjects(walked, options.services);
   const skipped = found.filter((service) => options.config.services[service.name]?.skip).map((service) => service.name);
   // Services are independent reads of independent folders; problems keep discovery order per service.
   const services = await Promise.all(found.filter((service) => !options.config.services[service.name]?.skip).map((service) => discovery.readService(service)));
   await discovery.reportUnreferencedExamples(services, found);
   if (!options.services) discovery.reportConfigMismatches(found);
   discovery.reportVaultPathCollisions(services);
+  discovery.reportSharedTargets(services);
   return { root, services, skipped, problems: discovery.problems, inputs: [...discovery.inputs] };
 }
 
 interface TargetAccumulator {
   target: string;
+  /** Target relative to the root (posix); the absolute path itself when it is outside the repo and absolute. */
+  targetRel: string;
+  /** Inside the repo (after the absoluteTargets mapping). */
+  inside: boolean;
+  /** Written as an absolute path (and not mapped). */
+  absolute: boolean;
   declaredPath: string;
-  format: 'compose' | 'raw';
+  format: 'compose' | 'raw' | 'secret';
   required: boolean;
   line: number | null;
+  /** The compose file naming it (problems point there). */
+  fileRel: string;
+  /** The example, when it is not found by suffix (the project `.env`). */
+  example?: string;
+  /** The project `.env` of `${VAR}` (see SecretFileModel.projectEnv). */
+  projectEnv?: true;
 }
 
 class Discovery {
@@ -195,6 +250,10 @@ class Discovery {
   /** Files named by `extends: {file}`, per service (`service\0file`). */
   private readonly extendedFiles = new Map<string, Promise<ComposeLayer | null>>();
   private readonly files: RepoFiles;
+  /** How deep in an `include:` chain a compose file was read. */
+  private readonly includeDepth = new Map<ComposeLayer, number>();
+  /** Per `discovery.composeFiles` entry: a matcher for a glob, null for a plain name. */
+  private readonly composeFileMatchers: Array<((name: string) => boolean) | null>;
 
   constructor(
     private readonly root: string,
@@ -206,6 +265,21 @@ class Discovery {
     const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
     const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
     this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
+    this.composeFileMatchers = this.config.discovery.composeFiles.map((pattern) => (picomatch.scan(pattern).isGlob ? picomatch(pattern, { dot: true }) : null));
+  }
+
+  /**
+   * The compose files among a folder's file names, in `discovery.composeFiles` order: a name is taken as is, a
+   * glob (`docker-compose*.yml`) matches names in sorted order, never an override file (compose merges those).
+   */
+  private composeFileNames(files: ReadonlySet<string>): string[] {
+    const out: string[] = [];
+    for (const [index, pattern] of this.config.discovery.composeFiles.entries()) {
+      const matcher = this.composeFileMatchers[index];
+      const names = matcher === null ? (files.has(pattern) ? [pattern] : []) : [...files].filter((name) => !COMPOSE_OVERRIDE_FILE_NAMES.includes(name) && matcher!(name)).sort();
+      for (const name of names) if (!out.includes(name)) out.push(name);
+    }
+    return out;
   }
 
   /** The named folders that are services, under the same rules as the walk (depth, hidden, excluded, no symlink). */
@@ -230,7 +304,7 @@ class Discovery {
       const entries = await this.readDirectory(dir);
       const files = new Set<string>();
       for (const entry of entries) if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
-      const composeName = this.config.discovery.composeFiles.find((candidate) => files.has(candidate));
+      const [composeName] = this.composeFileNames(files);
       if (composeName !== undefined) found.push({ name, dir, composeFile: path.join(dir, composeName) });
     }
     return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -248,7 +322,7 @@ class Discovery {
           if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
         }),
       );
-      const composeNames = this.config.discovery.composeFiles.filter((name) => files.has(name));
+      const composeNames = this.composeFileNames(files);
       const [composeName, ...ignored] = composeNames;
       if (composeName !== undefined) {
         const name = rel === '' ? '.' : rel;
@@ -276,6 +350,88 @@ class Discovery {
     return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Applies the compose projects run from the repo root (coffre.yaml `compose.projects`, else `COMPOSE_FILE` in
+   * the root `.env`, `.env.example` or `.env.dist`): each folder holding files of a project becomes a service
+   * reading those files, with the project's directory and `.env` files. Other folders keep their default.
+   */
+  async applyProjects(walked: FoundService[], names: readonly string[] | undefined): Promise<FoundService[]> {
+    const found = this.config.compose?.projects !== undefined ? walked : await Promise.all(walked.map((service) => this.applyFolderComposeFile(service)));
+    const projects = await this.composeProjects();
+    if (projects.length === 0) return found;
+    const byDir = new Map(found.map((service) => [service.dir, service] as const));
+    for (const project of projects) {
+      const folders = new Map<string, string[]>();
+      for (const file of project.files) {
+        const dir = path.dirname(file);
+        folders.set(dir, [...(folders.get(dir) ?? []), file]);
+      }
+      for (const [dir, files] of folders) {
+        const name = this.rel(dir);
+        if (names !== undefined && !names.includes(name)) continue;
+        const ownsDotenv = dir === path.dirname(project.files[0]!);
+        byDir.set(dir, { name, dir, composeFile: files[0]!, project: { files, projectDir: project.projectDir, dotenvFiles: project.dotenvFiles, overrides: false, ownsDotenv } });
+      }
+    }
+    return [...byDir.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** A service folder whose own `.env` sets COMPOSE_FILE reads those files (all of them, wherever they are). */
+  private async applyFolderComposeFile(service: FoundService): Promise<FoundService> {
+    if (service.dir === this.root) return service;
+    const detected = await this.detectComposeFile(service.dir, service.name);
+    if (detected === null) return service;
+    return { ...service, composeFile: detected.files[0]!, project: { ...detected, overrides: false, ownsDotenv: true } };
+  }
+
+  /** The projects run from the repo root, with absolute paths; files outside the repo are refused. */
+  private async composeProjects(): Promise<Array<{ files: string[]; projectDir: string; dotenvFiles: string[] }>> {
+    const configured = this.config.compose?.projects;
+    if (configured !== undefined) {
+      return configured.map((project) => {
+        const files = project.files.map((file) => path.resolve(this.root, file));
+        const projectDir = project.projectDirectory !== undefined ? path.resolve(this.root, project.projectDirectory) : path.dirname(files[0]!);
+        // `docker compose -f …` reads `.env` in the project directory, or only the --env-file given.
+        const dotenvFiles = project.envFile !== undefined ? [path.resolve(this.root, project.envFile)] : [path.join(projectDir, '.env')];
+        for (const file of files) this.inputs.add(file);
+        return { files, projectDir, dotenvFiles };
+      });
+    }
+    const detected = await this.detectComposeFile(this.root, undefined);
+    return detected === null ? [] : [detected];
+  }
+
+  /**
+   * The project `COMPOSE_FILE` makes of `docker compose` run in `dir`, read from its `.env` (or `.env.example`,
+   * `.env.dist` when `.env` is absent: the file an admin copies): the files relative to `dir`, the first one's
+   * folder as project directory, and `${VAR}` from `dir/.env` then the project directory's (what compose does).
+   */
+  private async detectComposeFile(dir: string, service: string | undefined): Promise<{ files: string[]; projectDir: string; dotenvFiles: string[] } | null> {
+    for (const name of COMPOSE_FILE_SOURCES) {
+      const file = path.join(dir, name);
+      if (!(await this.isFile(file))) continue;
+      // An example compose never reads is only a hint: one coffre cannot parse is no problem of the service.
+      const values = name === '.env' ? await this.readDotenv(service, file, this.options.environment ?? {}) : await this.readExampleSettings(file);
+      const value = values?.get('COMPOSE_FILE');
+      if (value === undefined || value === '') return null;
+      const separator = values?.get('COMPOSE_PATH_SEPARATOR') || ':';
+      const files: string[] = [];
+      for (const entry of value.split(separator).filter((part) => part !== '')) {
+        const absolute = path.resolve(dir, entry);
+        if (!isInside(this.root, absolute)) {
+          this.problems.push({ severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', ...(service !== undefined ? { service } : {}), file: this.rel(file), message: `COMPOSE_FILE in ${this.rel(file)} names ${entry}, outside the repo: coffre does not follow it` });
+          continue;
+        }
+        files.push(absolute);
+      }
+      if (files.length === 0) return null;
+      const projectDir = path.dirname(files[0]!);
+      const dotenvFiles = [...new Set([path.join(dir, '.env'), path.join(projectDir, '.env')])];
+      return { files, projectDir, dotenvFiles };
+    }
+    return null;
+  }
+
   async readService(found: FoundService): Promise<ServiceModel> {
     const composeFileRel = this.rel(found.composeFile);
     const model: ServiceModel = {
@@ -286,51 +442,72 @@ class Discovery {
       render: renderSettingsFor(this.config, found.name),
       secretFiles: [],
     };
-    const main = await this.readComposeFile(found, found.composeFile);
-    if (main === null) return model;
+    const project = found.project ?? defaultProject(found);
+    const layers: ComposeLayer[] = [];
+    for (const file of project.files) {
+      const layer = await this.readComposeFile(found, file);
+      if (layer !== null) layers.push(layer);
+    }
+    if (layers.length === 0) return model;
     // compose reads the first override file beside the default compose file as if given with a second -f.
-    const layers = [main];
-    const overrideFile = await this.findOverrideFile(found);
+    const overrideFile = project.overrides ? await this.findOverrideFile(found) : null;
     if (overrideFile !== null) {
       const override = await this.readComposeFile(found, overrideFile);
       if (override !== null) layers.push(override);
     }
-    const lookup = this.lazyLookup(found);
-    const located: LocatedEntry[] = [];
-    for (const layer of layers) {
-      for (const include of layer.parsed.includes) {
-        this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, layer.fileRel, include.line, `"include:" is not supported: the env_file targets of included compose files would be neither checked nor rendered (make their folders services of their own)`);
-      }
-      // Relative paths of the compose file and its override resolve from the project folder.
-      for (const entry of layer.parsed.entries) located.push({ entry, fileRel: layer.fileRel, baseDir: found.dir });
+    const lookup = this.lazyLookup(found, project);
+    // Relative paths of the compose files of a project resolve from the project directory; those of an
+    // included file from its own folder, with its own variables after the project's.
+    const scopes: Scope[] = layers.map((layer) => ({ layer, baseDir: project.projectDir, lookup }));
+    for (let index = 0; index < scopes.length; index++) {
+      const scope = scopes[index]!;
+      for (const include of scope.layer.parsed.includes) scopes.push(...(await this.includedScopes(found, scope, include, scopes)));
     }
-    for (const layer of layers) {
-      for (const base of layer.parsed.extends) located.push(...(await this.extendedEntries(found, layer, found.dir, base, lookup, 1)));
+    const located: LocatedEntry[] = [];
+    for (const { layer, baseDir, lookup: scopeLookup } of scopes) {
+      for (const entry of layer.parsed.entries) located.push({ entry, fileRel: layer.fileRel, baseDir, lookup: scopeLookup });
+    }
+    for (const scope of scopes) {
+      for (const base of scope.layer.parsed.extends) located.push(...(await this.extendedEntries(found, scope.layer, scope.baseDir, base, scope.lookup, 1)));
     }
 
     const targets = new Map<string, TargetAccumulator>();
-    for (const { entry, fileRel, baseDir } of located) {
-      const resolved = entry.path.includes('$') ? interpolateComposeString(entry.path, await lookup()) : ({ ok: true, value: entry.path } as const);
+    const addTarget = (candidate: Omit<TargetAccumulator, 'target' | 'targetRel' | 'inside' | 'absolute' | 'declaredPath'>, value: string, baseDir: string): void => {
+      const where = this.locateTarget(value, baseDir);
+      const previous = targets.get(where.target);
+      if (!previous) {
+        // A path resolved from another folder is given relative to this service's folder, as a reader would write it.
+        const declaredPath = baseDir === found.dir || where.absolute ? value : path.relative(found.dir, where.target).split(path.sep).join('/');
+        targets.set(where.target, { ...candidate, ...where, declaredPath });
+        return;
+      }
+      previous.required ||= candidate.required;
+      if (previous.format !== candidate.format) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, candidate.fileRel, candidate.line, `${value} is read as ${describeFormat(candidate.format)} here but as ${previous.format === 'secret' ? 'a secret file' : previous.format} at line ${previous.line ?? '?'}: one file cannot be rendered both ways`);
+      }
+    };
+    for (const { entry, fileRel, baseDir, lookup: entryLookup } of located) {
+      const resolved = entry.path.includes('$') ? interpolateComposeString(entry.path, await entryLookup()) : ({ ok: true, value: entry.path } as const);
       if (!resolved.ok) {
         this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, entry.line, `env_file "${entry.path}" of services.${entry.composeService}: ${resolved.reason}`);
         continue;
       }
-      const target = path.resolve(baseDir, resolved.value);
-      const previous = targets.get(target);
-      if (!previous) {
-        // A path written in another folder's compose file is given relative to this service's folder, so
-        // render's rule "targets inside the service folder" holds whichever file named it.
-        const declaredPath = baseDir === found.dir ? resolved.value : path.relative(found.dir, target).split(path.sep).join('/');
-        targets.set(target, { target, declaredPath, format: entry.format, required: entry.required, line: entry.line });
-        continue;
-      }
-      previous.required ||= entry.required;
-      if (previous.format !== entry.format) {
-        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, fileRel, entry.line, `${resolved.value} is read as format ${entry.format} here but as ${previous.format} at line ${previous.line ?? '?'}: one file cannot be rendered both ways`);
+      addTarget({ format: entry.format, required: entry.required, line: entry.line, fileRel }, resolved.value, baseDir);
+    }
+    // Compose secrets read from a file: the whole file is the value (relative to the project directory).
+    for (const { layer, baseDir, lookup: scopeLookup } of scopes) {
+      for (const secret of layer.parsed.secretFiles) {
+        const resolved = secret.path.includes('$') ? interpolateComposeString(secret.path, await scopeLookup()) : ({ ok: true, value: secret.path } as const);
+        if (!resolved.ok) {
+          this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, secret.line, `secrets.${secret.name}.file "${secret.path}": ${resolved.reason}`);
+          continue;
+        }
+        addTarget({ format: 'secret', required: true, line: secret.line, fileRel: layer.fileRel }, resolved.value, baseDir);
       }
     }
+    if (project.ownsDotenv) await this.addProjectDotenv(found, project, layers, targets);
     for (const accumulator of targets.values()) {
-      const file = await this.buildSecretFile(found, composeFileRel, accumulator);
+      const file = await this.buildSecretFile(found, accumulator);
       if (file) model.secretFiles.push(file);
     }
     return model;
@@ -368,6 +545,76 @@ class Discovery {
       this.problem('warning', 'COFFRE_COMPOSE_INVALID', found.name, this.rel(path.join(found.dir, ignored[0]!)), null, `${found.name} has several compose override files; compose and coffre read ${first} only (ignored: ${ignored.join(', ')})`);
     }
     return path.join(found.dir, first);
+  }
+
+  /**
+   * The compose files one `include:` entry adds, as compose reads them: paths relative to the including file's
+   * base folder; the included files' relative paths resolve from the first one's folder; their variables are
+   * the including project's, then the include's `env_file` (default: `.env` beside the first included file).
+   * `project_directory` is refused (compose resolves paths from it only when it exists), and so are remote
+   * includes and files outside the repo.
+   */
+  private async includedScopes(found: FoundService, parent: Scope, include: ComposeInclude, scopes: Scope[]): Promise<Scope[]> {
+    const refuse = (message: string): Scope[] => {
+      this.problem('error', 'COFFRE_COMPOSE_UNSUPPORTED', found.name, parent.layer.fileRel, include.line, `include: ${message}`);
+      return [];
+    };
+    if (include.paths.length === 0) return [];
+    if (include.projectDirectory !== null) return refuse('project_directory is not followed by coffre (set it on a compose.projects entry, or drop it)');
+    const depth = (this.includeDepth.get(parent.layer) ?? 0) + 1;
+    if (depth > MAX_INCLUDE_DEPTH) return refuse(`include chain deeper than ${MAX_INCLUDE_DEPTH} (a cycle?)`);
+    const resolvePath = async (value: string): Promise<string | null> => {
+      const resolved = value.includes('$') ? interpolateComposeString(value, await parent.lookup()) : ({ ok: true, value } as const);
+      if (!resolved.ok) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, parent.layer.fileRel, include.line, `include "${value}": ${resolved.reason}`);
+        return null;
+      }
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(resolved.value) || resolved.value.startsWith('git@')) {
+        refuse(`${resolved.value} is a remote compose file: coffre follows files of the repo only`);
+        return null;
+      }
+      const file = path.resolve(parent.baseDir, resolved.value);
+      if (!isInside(this.root, file)) {
+        refuse(`${resolved.value} is outside the repo: coffre does not follow it`);
+        return null;
+      }
+      return file;
+    };
+    const files: string[] = [];
+    for (const value of include.paths) {
+      const file = await resolvePath(value);
+      if (file === null) return [];
+      files.push(file);
+    }
+    const baseDir = path.dirname(files[0]!);
+    const envFiles: string[] = [];
+    for (const value of include.envFiles ?? []) {
+      const file = await resolvePath(value);
+      if (file === null) return [];
+      envFiles.push(file);
+    }
+    if (include.envFiles === null) envFiles.push(path.join(baseDir, '.env'));
+    let own: Promise<VariableLookup> | undefined;
+    const lookup = (): Promise<VariableLookup> =>
+      (own ??= (async () => {
+        const outer = await parent.lookup();
+        const values = new Map<string, string>();
+        for (const file of envFiles) for (const [key, value] of (await this.readDotenv(found.name, file, this.options.environment ?? {})) ?? []) if (!values.has(key)) values.set(key, value);
+        return (name: string) => outer(name) ?? values.get(name);
+      })());
+    const out: Scope[] = [];
+    for (const file of files) {
+      if (scopes.some((scope) => scope.layer.file === file)) return refuse(`${this.rel(file)} is included twice (a cycle?)`);
+      if (!(await this.isFile(file))) {
+        this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, parent.layer.fileRel, include.line, `include: ${this.rel(file)} does not exist`);
+        return [];
+      }
+      const layer = await this.readComposeFile(found, file);
+      if (layer === null) return [];
+      this.includeDepth.set(layer, depth);
+      out.push({ layer, baseDir, lookup });
+    }
+    return out;
   }
 
   /**
@@ -414,7 +661,7 @@ class Discovery {
       if (target.parsed.problems.length === 0) this.problem('error', 'COFFRE_COMPOSE_INVALID', found.name, layer.fileRel, ext.line, `${where}: ${target.fileRel} has no service "${ext.service}"`);
       return [];
     }
-    const out: LocatedEntry[] = target.parsed.entries.filter((e) => e.composeService === ext.service).map((entry) => ({ entry, fileRel: target.fileRel, baseDir: targetDir }));
+    const out: LocatedEntry[] = target.parsed.entries.filter((e) => e.composeService === ext.service).map((entry) => ({ entry, fileRel: target.fileRel, baseDir: targetDir, lookup }));
     for (const next of target.parsed.extends.filter((e) => e.composeService === ext.service)) {
       out.push(...(await this.extendedEntries(found, target, targetDir, next, lookup, depth + 1)));
     }
@@ -422,16 +669,23 @@ class Discovery {
   }
 
   /** The project lookup, read at most once per service and only when a `${VAR}` needs it. */
-  private lazyLookup(found: FoundService): () => Promise<VariableLookup> {
+  private lazyLookup(found: FoundService, project: ProjectPlan): () => Promise<VariableLookup> {
     let lookup: Promise<VariableLookup> | undefined;
-    return () => (lookup ??= this.projectLookup(found));
+    return () => (lookup ??= this.projectLookup(found, project));
   }
 
-  private async buildSecretFile(service: FoundService, composeFileRel: string, acc: TargetAccumulator): Promise<SecretFileModel | null> {
-    const targetRel = this.rel(acc.target);
+  private async buildSecretFile(service: FoundService, acc: TargetAccumulator): Promise<SecretFileModel | null> {
+    const { targetRel, fileRel } = acc;
     const override = this.findFileOverride(service, acc.target);
     const policy = this.filePolicyFor(targetRel);
-    const candidates = exampleCandidates(service.dir, acc.target, this.config.examples.suffixes, this.config.examples.patterns).filter((c) => isInside(this.root, c));
+    // Nothing outside the repo is probed: its examples and sources are none of coffre's business.
+    const candidates =
+      acc.example !== undefined
+        ? [acc.example]
+        : acc.inside
+          ? exampleCandidates(service.dir, acc.target, this.config.examples.suffixes, this.config.examples.patterns).filter((c) => isInside(this.root, c))
+          : [];
+    const kind = acc.format === 'secret' ? 'secret file' : 'env_file';
     if (override?.skip || policy.skip) {
       for (const candidate of candidates) this.referencedExamples.add(candidate);
       if (override?.example) this.referencedExamples.add(path.resolve(service.dir, override.example));
@@ -444,7 +698,7 @@ class Discovery {
       const configured = path.resolve(service.dir, override.example);
       this.referencedExamples.add(configured);
       if (await this.isFile(configured)) example = configured;
-      else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
+      else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, fileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
     } else {
       for (const candidate of candidates) {
         if (await this.isFile(candidate)) {
@@ -453,19 +707,22 @@ class Discovery {
         }
       }
       if (example === null) {
-        exampleMissing = await this.describeMissingExample(service, acc.target, candidates);
-        this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, composeFileRel, acc.line, `env_file ${targetRel} has no example (${exampleMissing})`);
+        exampleMissing = candidates.length > 0 ? await this.describeMissingExample(service, acc.target, candidates) : 'outside the repo';
+        this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, fileRel, acc.line, `${kind} ${targetRel} has no example (${exampleMissing})`);
       } else {
         this.referencedExamples.add(example);
       }
     }
 
-    if (isOutsideOrUp(this.root, acc.target, acc.declaredPath)) {
-      this.problem('warning', 'COFFRE_TARGET_UNSAFE', service.name, composeFileRel, acc.line, `env_file ${acc.declaredPath} ${isInside(this.root, acc.target) ? 'climbs with ".."' : 'is outside the repo'}; render will refuse it`);
+    if (!acc.inside) {
+      const why = acc.absolute
+        ? `is an absolute path outside the repo; render will refuse it (map its folder into the repo with compose.absoluteTargets in coffre.yaml)`
+        : 'is outside the repo; render will refuse it';
+      this.problem('warning', 'COFFRE_TARGET_UNSAFE', service.name, fileRel, acc.line, `${kind} ${acc.declaredPath} ${why}`);
     }
 
     const name = secretFileName(acc.target);
-    const source = await this.sourceFor(service, acc.target, name, override);
+    const source = acc.inside || override?.source !== undefined ? await this.sourceFor(service, acc.target, name, override) : null;
     return {
       service: service.name,
       name,
@@ -477,8 +734,9 @@ class Discovery {
       example,
       exampleRel: example === null ? null : this.rel(example),
       composeLine: acc.line,
+      ...(acc.projectEnv ? { projectEnv: true as const } : {}),
       source,
-      ...(source === null ? { noSourceReason: this.noSourceReason(acc.target, override) } : {}),
+      ...(source === null ? { noSourceReason: acc.inside || override?.source === null ? this.noSourceReason(acc.target, override) : 'the target is outside the repo: coffre neither reads nor writes it' } : {}),
       ...(exampleMissing !== undefined ? { exampleMissing } : {}),
       ...(policy.keys.length > 0 ? { keyPolicy: policy.keys } : {}),
     };
@@ -503,8 +761,12 @@ class Discovery {
    */
   private async describeMissingExample(service: FoundService, target: string, candidates: string[]): Promise<string> {
     const bySuffix = new Set(this.config.examples.suffixes.map((suffix) => target + suffix));
-    const fromPatterns = candidates.filter((c) => !bySuffix.has(c)).map((c) => this.rel(c));
-    const looked = `looked for ${candidates.filter((c) => bySuffix.has(c)).map((c) => this.rel(c)).join(', ')}${fromPatterns.length > 0 ? `, then from examples.patterns ${fromPatterns.join(', ')}` : ''}`;
+    const direct = candidates.filter((c) => bySuffix.has(c)).map((c) => this.rel(c));
+    const others = candidates.filter((c) => !bySuffix.has(c)).map((c) => this.rel(c));
+    const looked =
+      direct.length === 0
+        ? `looked for ${others.join(', ')}`
+        : `looked for ${direct.join(', ')}${others.length > 0 ? `, then from examples.patterns ${others.join(', ')}` : ''}`;
     const nearby: NearbyExample[] = [];
     const seen = new Set<string>();
     const collect = (file: string) => {
@@ -530,6 +792,26 @@ class Discovery {
       (pattern !== null ? `Add the pattern "${pattern}" to examples.patterns in coffre.yaml, or set` : 'Set') +
       ` services.${service.name}.files["${key}"].example: ${toPosixRelative(service.dir, nearest.file)}`
     );
+  }
+
+  /**
+   * Where a path compose reads really is: relative to `baseDir`, or absolute (mapped into the repo by
+   * `compose.absoluteTargets`). An unmapped absolute path keeps its own name, so messages about it do not
+   * depend on where the repo is checked out.
+   */
+  private locateTarget(value: string, baseDir: string): { target: string; targetRel: string; inside: boolean; absolute: boolean } {
+    if (path.isAbsolute(value)) {
+      const normal = path.posix.normalize(value);
+      const mapping = Object.entries(this.config.compose?.absoluteTargets ?? {})
+        .map(([from, to]) => [from.replace(/\/+$/, '') || '/', to] as const)
+        .filter(([from]) => normal === from || normal.startsWith(from === '/' ? '/' : `${from}/`))
+        .sort((a, b) => b[0].length - a[0].length)[0];
+      if (mapping === undefined) return { target: normal, targetRel: normal, inside: false, absolute: true };
+      const target = path.join(this.root, mapping[1], normal.slice(mapping[0].length));
+      return { target, targetRel: this.rel(target), inside: isInside(this.root, target), absolute: false };
+    }
+    const target = path.resolve(baseDir, value);
+    return { target, targetRel: this.rel(target), inside: isInside(this.root, target), absolute: false };
   }
 
   private async sourceFor(service: FoundService, target: string, name: string, override: FileOverride | undefined): Promise<SourceRef | null> {
@@ -569,42 +851,123 @@ class Discovery {
     return undefined;
   }
 
-  /** Variables for `${VAR}` in env_file paths: the given environment, then the project `.env` beside the compose file. */
-  private async projectLookup(service: FoundService): Promise<VariableLookup> {
+  /** Variables for `${VAR}` in paths: the given environment, then the project's `.env` files (the first holding a name wins). */
+  private async projectLookup(service: FoundService, project: ProjectPlan): Promise<VariableLookup> {
     const environment = this.options.environment ?? {};
-    const dotenvFile = path.join(path.dirname(service.composeFile), '.env');
     const dotenv = new Map<string, string>();
-    let text: string | null = null;
+    for (const file of project.dotenvFiles) {
+      const values = await this.readDotenv(service.name, file, environment);
+      for (const [key, value] of values ?? []) if (!dotenv.has(key)) dotenv.set(key, value);
+    }
+    return (name) => environment[name] ?? dotenv.get(name);
+  }
+
+  /** An example `.env` read for COMPOSE_FILE only; null when it cannot be read or parsed. */
+  private async readExampleSettings(file: string): Promise<Map<string, string> | null> {
+    try {
+      this.inputs.add(file);
+      const text = await this.files.readText(file, MAX_DOTENV_BYTES);
+      return new Map(parseEnvFile(text, { file: this.rel(file), lookup: () => undefined }).entries.map((entry) => [entry.key, entry.value] as const));
+    } catch {
+      return null;
+    }
+  }
+
+  /** `.env` files read, by path: each is read (and its problems reported) once. */
+  private readonly dotenvReads = new Map<string, Promise<Map<string, string> | null>>();
+
+  /** A `.env` as compose reads it (its own `${VAR}` from `environment`); null when absent, a problem when unreadable. */
+  private readDotenv(service: string | undefined, dotenvFile: string, environment: Readonly<Record<string, string | undefined>>): Promise<Map<string, string> | null> {
+    let read = this.dotenvReads.get(dotenvFile);
+    if (read === undefined) {
+      read = this.readDotenvOnce(service, dotenvFile, environment);
+      this.dotenvReads.set(dotenvFile, read);
+    }
+    return read;
+  }
+
+  private async readDotenvOnce(service: string | undefined, dotenvFile: string, environment: Readonly<Record<string, string | undefined>>): Promise<Map<string, string> | null> {
+    let text: string;
     try {
       this.inputs.add(dotenvFile);
       text = await this.files.readText(dotenvFile, MAX_DOTENV_BYTES);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.problem('warning', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), null, `cannot read the project .env: ${describeReadError(error)}`);
+        this.problems.push({ severity: 'warning', code: 'COFFRE_COMPOSE_INVALID', ...(service !== undefined ? { service } : {}), file: this.rel(dotenvFile), message: `cannot read the project ${path.basename(dotenvFile)}: ${describeReadError(error)}` });
+      }
+      return null;
+    }
+    try {
+      const parsed = parseEnvFile(text, { file: this.rel(dotenvFile), lookup: (name) => environment[name] });
+      return new Map(parsed.entries.map((entry) => [entry.key, entry.value] as const));
+    } catch (error) {
+      if (!isCoffreError(error)) throw error;
+      this.problems.push({ severity: 'error', code: 'COFFRE_COMPOSE_INVALID', ...(service !== undefined ? { service } : {}), file: this.rel(dotenvFile), ...(error.location.line !== undefined ? { line: error.location.line } : {}), message: `the project ${path.basename(dotenvFile)} cannot be parsed: ${error.message}` });
+      return null;
+    }
+  }
+
+  /**
+   * The project `.env` (`${VAR}` of the compose files) is a secrets file too when the compose files interpolate
+   * variables and an example of it exists (`.env.example`, `.env.dist`, `.env.sample`, `env.example`). Variables
+   * used without a default that the example does not declare are reported (COMPOSE_VARIABLE_UNDECLARED).
+   */
+  private async addProjectDotenv(found: FoundService, project: ProjectPlan, layers: ComposeLayer[], targets: Map<string, TargetAccumulator>): Promise<void> {
+    const variables = new Map<string, { hasDefault: boolean; fileRel: string }>();
+    for (const layer of layers) {
+      for (const use of layer.parsed.variables) {
+        const seen = variables.get(use.name);
+        if (seen === undefined) variables.set(use.name, { hasDefault: use.hasDefault, fileRel: layer.fileRel });
+        else seen.hasDefault &&= use.hasDefault;
       }
     }
-    if (text !== null) {
-      try {
-        const parsed = parseEnvFile(text, { file: this.rel(dotenvFile), lookup: (name) => environment[name] });
-        for (const entry of parsed.entries) dotenv.set(entry.key, entry.value);
-      } catch (error) {
-        if (!isCoffreError(error)) throw error;
-        this.problem('error', 'COFFRE_COMPOSE_INVALID', service.name, this.rel(dotenvFile), error.location.line ?? null, `the project .env cannot be parsed: ${error.message}`);
+    if (variables.size === 0) return;
+    const dotenv = project.dotenvFiles[0]!;
+    const candidates = [...this.config.examples.suffixes.map((suffix) => dotenv + suffix), ...PROJECT_ENV_EXAMPLE_NAMES.map((name) => path.join(path.dirname(dotenv), name))];
+    let example: string | undefined;
+    for (const candidate of candidates) {
+      if (await this.isFile(candidate)) {
+        example = candidate;
+        break;
       }
     }
-    return (name) => environment[name] ?? dotenv.get(name);
+    if (example === undefined) return;
+    const firstFile = layers[0]!.fileRel;
+    const existing = targets.get(dotenv);
+    if (existing === undefined) {
+      const where = this.locateTarget(path.relative(found.dir, dotenv), found.dir);
+      targets.set(dotenv, { ...where, declaredPath: path.relative(found.dir, dotenv).split(path.sep).join('/'), format: 'compose', required: true, line: null, fileRel: firstFile, example, projectEnv: true });
+    } else if (existing.format === 'compose') {
+      existing.example ??= example;
+    }
+    this.referencedExamples.add(example);
+
+    let declared: Set<string>;
+    try {
+      const text = await this.files.readText(example, MAX_DOTENV_BYTES);
+      this.inputs.add(example);
+      declared = new Set(parseExample(text, this.rel(example)).keys.map((key) => key.name));
+    } catch {
+      // An unreadable or invalid example is reported where it is checked.
+      return;
+    }
+    const environment = this.options.environment ?? {};
+    const undeclared = [...variables].filter(([name, use]) => !use.hasDefault && !declared.has(name) && environment[name] === undefined && !name.startsWith('COMPOSE_'));
+    if (undeclared.length > 0) {
+      this.problem('warning', 'COMPOSE_VARIABLE_UNDECLARED', found.name, undeclared[0]![1].fileRel, null, `${undeclared.map(([name]) => name).join(', ')} ${undeclared.length === 1 ? 'is' : 'are'} interpolated by the compose file with no default, but ${this.rel(example)} does not declare ${undeclared.length === 1 ? 'it' : 'them'}: the project .env coffre renders would leave ${undeclared.length === 1 ? 'it' : 'them'} unset`);
+    }
   }
 
   /** Warns about env-like example files in service folders that no env_file uses. */
   async reportUnreferencedExamples(services: ServiceModel[], found: FoundService[]): Promise<void> {
     const serviceDirs = new Set(found.map((s) => s.dir));
-    const composeNames = new Set(this.config.discovery.composeFiles);
+    const isComposeName = (stem: string) => this.composeFileNames(new Set([stem])).length > 0;
     for (const service of services) {
       for (const file of await this.listExampleFiles(service.dir, serviceDirs)) {
         if (this.referencedExamples.has(file)) continue;
         const suffix = this.config.examples.suffixes.find((s) => file.endsWith(s))!;
         const stem = path.basename(file).slice(0, -suffix.length);
-        if (composeNames.has(stem) || classifyExample(stem, path.relative(service.dir, path.dirname(file))) !== 'env') continue;
+        if (isComposeName(stem) || classifyExample(stem, path.relative(service.dir, path.dirname(file))) !== 'env') continue;
         this.problems.push({
           severity: 'warning',
           code: 'EXAMPLE_UNREFERENCED',
@@ -676,6 +1039,29 @@ class Discovery {
     }
   }
 
+  /**
+   * One file read by two services (an `include:`d or `extends:`ed file of another service folder, `../` paths)
+   * must come from one source, or the last render would win: an error naming both, unless the sources agree.
+   */
+  reportSharedTargets(services: ServiceModel[]): void {
+    const seen = new Map<string, SecretFileModel>();
+    const describe = (file: SecretFileModel): string => (file.source === null ? 'no source' : file.source.kind === 'vault' ? `Vault ${file.source.mount}/${file.source.path}` : `sops ${this.rel(file.source.file)}`);
+    for (const file of services.flatMap((s) => s.secretFiles)) {
+      const first = seen.get(file.target);
+      if (first === undefined) {
+        seen.set(file.target, file);
+      } else if (first.service !== file.service && describe(first) !== describe(file)) {
+        this.problems.push({
+          severity: 'error',
+          code: 'COFFRE_CONFIG_INVALID',
+          service: file.service,
+          file: file.targetRel,
+          message: `${file.targetRel} is a target of ${first.service} (${describe(first)}) and of ${file.service} (${describe(file)}): give it one source (a sops file beside it, or services.<s>.files.<target>.source in coffre.yaml for both)`,
+        });
+      }
+    }
+  }
+
   private serviceComposeFile(services: ServiceModel[], name: string): string {
     return services.find((s) => s.name === name)?.composeFile ?? this.root;
   }
@@ -732,8 +1118,13 @@ function isInside(root: string, target: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-function isOutsideOrUp(root: string, target: string, declared: string): boolean {
-  return !isInside(root, target) || declared.split(/[\\/]/).includes('..');
+/** The default project of a service folder: `docker compose` run in it, override file merged, its own `.env`. */
+function defaultProject(found: FoundService): ProjectPlan {
+  return { files: [found.composeFile], projectDir: found.dir, dotenvFiles: [path.join(found.dir, '.env')], overrides: true, ownsDotenv: true };
+}
+
+function describeFormat(format: TargetAccumulator['format']): string {
+  return format === 'secret' ? 'a secret file' : `format ${format}`;
 }
 
 /**

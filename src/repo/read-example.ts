@@ -1,10 +1,11 @@
 // Reads and parses one secrets example from disk (the I/O half of core/example.ts's parseExample).
 import { readFileSync } from 'node:fs';
-import { parseExample, type ExampleModel } from '../core/example.js';
+import { parseExample, secretFileExample, type ExampleModel } from '../core/example.js';
 import { applyKeyPolicy, type KeyRule } from '../core/key-policy.js';
 import { CoffreError } from '../errors.js';
 import { MAX_CONFIG_BYTES } from './bounded-read.js';
 import type { RepoFiles } from './repo-files.js';
+import { secretFileKey } from './secret-naming.js';
 
 /**
  * Reads `absPath` and parses it; `displayPath` (repo-relative) is what messages name. `files` reads it from
@@ -20,4 +21,29 @@ export async function readExample(absPath: string, displayPath: string, files?: 
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: displayPath }, { cause: error });
   }
   return applyKeyPolicy(parseExample(text, displayPath), keyPolicy);
+}
+
+/** What {@link readExampleOf} needs of a secrets file. */
+export interface ExampleOfFile {
+  format: 'compose' | 'raw' | 'secret';
+  target: string;
+  example: string;
+  exampleRel: string;
+  /** coffre.yaml's per-key policy for this file (SecretFileModel.keyPolicy). */
+  keyPolicy?: readonly KeyRule[];
+}
+
+/**
+ * The example of a secrets file, by its kind: an env file's example is parsed as such; a compose secret file's
+ * example (`db_password.txt.example`) is one value, the whole file, under the key {@link secretFileKey}.
+ */
+export async function readExampleOf(file: ExampleOfFile, files?: RepoFiles): Promise<ExampleModel> {
+  if (file.format !== 'secret') return readExample(file.example, file.exampleRel, files, file.keyPolicy);
+  let text: string;
+  try {
+    text = files !== undefined ? await files.readText(file.example, MAX_CONFIG_BYTES) : readFileSync(file.example, 'utf8');
+  } catch (error) {
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${file.exampleRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: file.exampleRel }, { cause: error });
+  }
+  return applyKeyPolicy(secretFileExample(text, file.exampleRel, secretFileKey(file.target)), file.keyPolicy);
 }

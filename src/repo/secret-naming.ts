@@ -30,6 +30,14 @@ export function secretFileName(target: string): string {
  * `<service>/<name>` and `/` inside a value (a nested service `apps/wiki`, a prefix `infra/prod`) is kept.
  * The root service `.` counts as empty. Throws on an unknown placeholder (the config schema refuses those).
  */
+/**
+ * The one store key of a compose secret file (`secrets.<name>.file`): the file's own name (`db_password.txt`).
+ * Its Vault path / sops file follow the usual rules; the whole file is that key's value.
+ */
+export function secretFileKey(target: string): string {
+  return target.split(/[\\/]/).at(-1) ?? target;
+}
+
 export function vaultPathFor(template: string, values: Record<VaultPathPlaceholder, string>): string {
   const filled = template.replace(/\{([^{}]*)\}/g, (_match, name: string) => {
     if (!(VAULT_PATH_PLACEHOLDERS as readonly string[]).includes(name)) throw new Error(`unknown placeholder {${name}} in Vault path template`);

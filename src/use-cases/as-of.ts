@@ -8,7 +8,7 @@ import type { ValueOriginView } from '../core/render-report.js';
 import type { ValueSnapshot } from '../core/source-ref.js';
 import { CoffreError } from '../errors.js';
 import type { SecretFileModel } from '../repo/discover.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { describeRef, type SopsRef, type VaultRef } from '../sources/secret-source.js';
 import type { SopsSource } from '../sources/sops.js';
 import type { VaultSource } from '../sources/vault.js';
@@ -47,7 +47,7 @@ export function prepareAsOf(context: AsOfSources, view: CommitView, options: { v
     commit: view.commit,
     committedAt: view.committedAt,
     valuesAsOf,
-    readExample: (file) => readExample(file.example, file.exampleRel, view.files, file.keyPolicy),
+    readExample: (file) => readExampleOf(file, view.files),
     async readValues(file, example) {
       const ref = file.source;
       if (ref === null) return { snapshot: null, origins: [] };

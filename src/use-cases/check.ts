@@ -11,7 +11,7 @@ import { sourcesGitWillNotCommit, trackedFiles } from '../render/index.js';
 import type { CoffreConfig } from '../repo/config.js';
 import { toPosixRelative, type RepoModel, type SecretFileModel, type ServiceModel } from '../repo/discover.js';
 import { vaultPathFor } from '../repo/secret-naming.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
 
@@ -106,7 +106,7 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
     // The example and the source are independent reads: one waits on the disk, the other on Vault or age.
     const source = file.source;
     const [example, stored] = await Promise.all([
-      readExample(file.example, file.exampleRel, undefined, file.keyPolicy),
+      readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel }),
       source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
     ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));

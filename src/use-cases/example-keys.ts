@@ -3,7 +3,7 @@
 // is touched and no value (not even the example's placeholder) is returned.
 import { CoffreError } from '../errors.js';
 import type { GenerateSpec } from '../core/generate.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import type { CheckContext } from './check.js';
 import { resolveSecretFile } from './versions.js';
 
@@ -34,9 +34,9 @@ export interface ExampleKeysReport {
 export async function listExampleKeys(context: CheckContext, options: { service: string; file: string }): Promise<ExampleKeysReport> {
   const { service, file } = resolveSecretFile(context, options.service, options.file);
   if (file.example === null || file.exampleRel === null) {
-    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} has no example beside it (add ${file.targetRel}.example)`, { file: file.targetRel });
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} has no example (add ${file.targetRel}.example, or configure one in coffre.yaml)`, { file: file.targetRel });
   }
-  const example = await readExample(file.example, file.exampleRel);
+  const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
   return {
     service: service.name,
     file: file.name,

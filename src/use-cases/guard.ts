@@ -12,7 +12,7 @@ import { gitignoreLineFor, targetsNotIgnoredByGitignore } from '../render/git-ex
 import { gitCommonDirOf, gitPrefixOf, listGitFiles, readGitBlobs, type GitFileEntry } from '../render/git-tree.js';
 import { loadConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { inspectSopsText } from '../sources/sops.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
 import { openWorkspace, type Environment } from './workspace.js';
@@ -194,7 +194,7 @@ async function storeNeedles(repo: RepoModel, sources: Parameters<typeof readValu
       const published = new Map<string, string>();
       if (file.example !== null && file.exampleRel !== null) {
         try {
-          for (const key of (await readExample(file.example, file.exampleRel)).keys) published.set(key.name, key.exampleValue);
+          for (const key of (await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel })).keys) published.set(key.name, key.exampleValue);
         } catch {
           // an unreadable example publishes nothing
         }

@@ -8,7 +8,8 @@ import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_DOTENV_BYTES, describeReadError } from '../repo/bounded-read.js';
-import { readExample } from '../repo/read-example.js';
+import { secretFileKey } from '../repo/secret-naming.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { runCheck, selectServices, describeError, type CheckContext, type CheckOptions } from './check.js';
 import { findSopsCreationRule } from '../sources/sops-rules.js';
 import type { SopsRef, SourceRef } from '../sources/secret-source.js';
@@ -132,7 +133,7 @@ async function importFile(context: RotateContext, options: ImportOptions, resolv
     } else if (options.to === 'vault' && ref.kind !== 'vault') {
       throw new CoffreError('COFFRE_USAGE', `${file.targetRel}: its source is the sops file ${source.ref} (a sops file beside the target wins over Vault); --to vault would write where render does not read`, { file: file.targetRel });
     }
-    const values = envValues(text, file.targetRel, file.format);
+    const values = file.format === 'secret' ? { values: new Map([[secretFileKey(file.target), text]]), interpolated: [] } : envValues(text, file.targetRel, file.format);
     const result = await writeFileValues(context, resolved, source, ref, values.values, values.interpolated, options);
     if (!options.dryRun) auditFile(options, 'import', resolved, source, result);
     return result;
@@ -336,7 +337,7 @@ async function createSops(
 
 async function declaredKeys({ file }: ResolvedSecretFile): Promise<{ keys: Set<string>; allowEmpty: Set<string> } | null> {
   if (file.example === null || file.exampleRel === null) return null;
-  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
+  const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
   return { keys: new Set(example.keys.map((k) => k.name)), allowEmpty: new Set(example.keys.filter((k) => k.allowEmpty).map((k) => k.name)) };
 }
 

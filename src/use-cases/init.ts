@@ -106,7 +106,7 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
     throw error;
   });
   const existing = new Set(existingText.split(/\r?\n/).map((line) => line.trim()));
-  const targetRels = [...new Set(repo.services.flatMap((service) => service.secretFiles.map((file) => file.targetRel)))].filter((rel) => !rel.startsWith('../'));
+  const targetRels = [...new Set(repo.services.flatMap((service) => service.secretFiles.map((file) => file.targetRel)))].filter((rel) => !rel.startsWith('../') && !rel.startsWith('/'));
   // In a git work tree, only targets no .gitignore ignores yet (what COFFRE_TARGET_NOT_IGNORED would name).
   const inGit = targetRels.length > 0 && (await isGitWorkTree(root));
   const missing = inGit ? (await targetsNotIgnoredByGitignore(root, targetRels)).map((entry) => entry.rel) : targetRels;

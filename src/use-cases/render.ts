@@ -9,7 +9,7 @@ import type { ExampleModel } from '../core/example.js';
 import type { KeyResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type RenderLock, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import type { AsOfRender, ValueOrigin } from './as-of.js';
@@ -116,7 +116,7 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     const group = await resolvePrincipal('group', service.render.group);
     // Names, write access and git safety are checked before any secret is read.
     refuseServiceErrors(context, service);
-    for (const file of service.secretFiles) refuseParentSegments(file);
+    for (const file of service.secretFiles) refuseOutsideRepo(file);
     for (const file of service.secretFiles) refuseMissingSource(file);
     // With the mode/owner/group of the writes: who may replace whose target depends on the render group.
     const specs = service.secretFiles.map((f) => ({ target: f.target, targetRel: f.targetRel, mode, owner, group }));
@@ -153,7 +153,8 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     for (const { file, example, snapshot, origins } of prepared) {
       const values = snapshot?.values ?? new Map<string, string>();
       const entries = entriesInExampleOrder(example, values);
-      const content = serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
+      // A compose secret file is its one value, byte for byte: no newline added, none removed.
+      const content = file.format === 'secret' ? ([...entries.values()][0] ?? '') : serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
       verifyReadBack(content, entries, file);
       const exampleNames = new Set(example.keys.map((k) => k.name));
       writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner, group });
@@ -173,7 +174,8 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     result.files = drafts.map(({ entries, ...draft }, index) => {
       const step = plan[index];
       if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
-      return { ...draft, action: step.action, keys: diffKeyNames(step.previous, entries) };
+      const format = prepared[index]!.file.format;
+      return { ...draft, action: step.action, keys: format === 'secret' ? diffSecretFile(step.previous, entries) : diffKeyNames(step.previous, entries) };
     });
     if (options.dryRun) {
       result.status = 'planned';
@@ -206,7 +208,7 @@ async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: A
     const { snapshot, origins } = await asOf.readValues(file, example);
     return { file, example, snapshot, origins };
   }
-  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
+  const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
   const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
   return { file, example, snapshot };
 }
@@ -223,6 +225,10 @@ function entriesInExampleOrder(example: ExampleModel, values: Map<string, string
 
 /** The rendered text must read back, through coffre's own compose-dialect parser, to exactly the source values. */
 function verifyReadBack(content: string, entries: Map<string, string>, file: SecretFileModel): void {
+  if (file.format === 'secret') {
+    if (entries.size !== 1 || content !== [...entries.values()][0]) throw new CoffreError('COFFRE_RENDER_MISMATCH', `rendered ${file.targetRel} would not hold exactly its one value; nothing written`, { file: file.targetRel });
+    return;
+  }
   const parsed = file.format === 'raw' ? parseRawEnvFile(content, { file: file.targetRel }) : parseEnvFile(content, { file: file.targetRel, lookup: () => undefined });
   const readBack = new Map(parsed.entries.map((e) => [e.key, e.value] as const));
   const same = readBack.size === entries.size && [...entries].every(([key, value]) => readBack.get(key) === value);
@@ -230,6 +236,14 @@ function verifyReadBack(content: string, entries: Map<string, string>, file: Sec
     const bad = [...entries.keys()].filter((key) => readBack.get(key) !== entries.get(key));
     throw new CoffreError('COFFRE_RENDER_MISMATCH', `rendered ${file.targetRel} would not read back identically (keys: ${bad.join(', ') || 'count differs'}); nothing written`, { file: file.targetRel });
   }
+}
+
+/** A secret file's one key: added when the file is new, changed when its content differs (its text is never parsed). */
+function diffSecretFile(previous: string | null, next: Map<string, string>): RenderFileResult['keys'] {
+  const [key, value] = [...next][0] ?? [];
+  if (key === undefined) return { added: [], changed: [], removed: [] };
+  if (previous === null) return { added: [key], changed: [], removed: [] };
+  return { added: [], changed: previous === value ? [] : [key], removed: [] };
 }
 
 /** Key names added/changed/removed versus the current target, compared in memory; values never leave here. */
@@ -249,10 +263,15 @@ function diffKeyNames(previous: string | null, next: Map<string, string>): Rende
   };
 }
 
-/** compose resolves `..`, but a target named through `..` is refused: it is how a path escapes review. */
-function refuseParentSegments(file: SecretFileModel): void {
-  if (file.declaredPath.split(/[\\/]/).includes('..')) {
-    throw new CoffreError('COFFRE_TARGET_UNSAFE', `env_file ${file.declaredPath} of ${file.service} contains "..": name targets inside the service folder`, { file: file.targetRel });
+/**
+ * A target outside the repo (`../../x.env` past the root, an unmapped absolute path) is refused; one that climbs
+ * with `..` but stays inside is checked like any other (no symlink on the way, git-ignored) by the preflight.
+ */
+function refuseOutsideRepo(file: SecretFileModel): void {
+  if (file.targetRel.startsWith('/') || file.targetRel === '..' || file.targetRel.startsWith('../')) {
+    const absolute = file.targetRel.startsWith('/');
+    const hint = absolute ? ' (map its folder into the repo with compose.absoluteTargets in coffre.yaml)' : '';
+    throw new CoffreError('COFFRE_TARGET_UNSAFE', `${file.format === 'secret' ? 'secret file' : 'env_file'} ${file.declaredPath} of ${file.service} is ${absolute ? 'an absolute path ' : ''}outside the repo: coffre writes only inside it${hint}`, { file: file.targetRel });
   }
 }
 

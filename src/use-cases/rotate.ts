@@ -4,7 +4,7 @@
 import { generateValue, type GenerateCharset, type GenerateSpec, type RandomBytes } from '../core/generate.js';
 import type { ExampleKey } from '../core/example.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
-import { readExample } from '../repo/read-example.js';
+import { readExampleOf } from '../repo/read-example.js';
 import type { SopsRef, VaultRef } from '../sources/secret-source.js';
 import { describeError } from './check.js';
 import { runRender, type ServiceRenderResult } from './render.js';
@@ -214,7 +214,7 @@ async function exampleKeyOf({ file }: ResolvedSecretFile, key: string, allowExtr
     if (allowExtra) return null;
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} has no example, so ${key} cannot be checked against it (add ${file.targetRel}.example, or pass --allow-extra)`, { file: file.targetRel });
   }
-  const example = await readExample(file.example, file.exampleRel, undefined, file.keyPolicy);
+  const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
   const found = example.keys.filter((k) => k.name === key).at(-1) ?? null;
   if (found === null && !allowExtra) {
     throw new CoffreError('COFFRE_USAGE', `${key} is not a key of ${file.exampleRel}: add it to the example first, or pass --allow-extra`, { file: file.exampleRel });

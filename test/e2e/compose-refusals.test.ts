@@ -120,11 +120,11 @@ t.test('an override file is followed: render writes the targets it adds', async 
   t.equal(JSON.parse(check.stdout).summary.files, 2);
 });
 
-t.test('an override file with an include: refuses the service, naming the file and line', async (t) => {
+t.test('an override file with an include: coffre cannot follow exactly refuses the service, naming the file and line', async (t) => {
   const key = await newAgeKey();
   const dir = await repoWith(
     t,
-    { 'docker-compose.yml': 'services:\n  web:\n    env_file: web.secrets\n', 'docker-compose.override.yml': '# more\ninclude:\n  - ../db/compose.yaml\n' },
+    { 'docker-compose.yml': 'services:\n  web:\n    env_file: web.secrets\n', 'docker-compose.override.yml': '# more\ninclude:\n  - path: ../db/compose.yaml\n    project_directory: ../db\n' },
     ['web'],
     key,
   );
@@ -132,7 +132,7 @@ t.test('an override file with an include: refuses the service, naming the file a
   t.equal(result.code, 2);
   const service = JSON.parse(result.stdout).services[0];
   t.equal(service.error.code, 'COFFRE_COMPOSE_UNSUPPORTED');
-  t.match(service.error.message, /app\/docker-compose\.override\.yml:3: "include:" is not supported/);
+  t.match(service.error.message, /app\/docker-compose\.override\.yml:3: include: project_directory is not followed/);
   t.notOk(await exists(path.join(dir, 'app', 'web.secrets')));
   const check = await coffre(['-C', dir, 'check', '--format', 'json'], { SOPS_AGE_KEY: key.identity });
   t.equal(check.code, 2);

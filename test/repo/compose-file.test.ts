@@ -112,7 +112,7 @@ services:
   const result = readComposeEnvFiles(text);
   t.same(result.problems, []);
   t.same(result.services, ['base', 'web', 'worker']);
-  t.same(result.includes, [{ line: 2 }]);
+  t.same(result.includes, [{ line: 2, paths: ['../shared/compose.yaml'], projectDirectory: null, envFiles: null }]);
   t.same(result.extends, [
     { composeService: 'web', service: 'base', file: null, line: 7 },
     { composeService: 'worker', service: 'common', file: '../common/compose.yml', line: 10 },

@@ -447,7 +447,7 @@ t.test('symlinked folders are not followed', async (t) => {
   t.same(repo.problems, []);
 });
 
-t.test('targets outside the repo or climbing with ".." are reported as given, with a warning', async (t) => {
+t.test('targets outside the repo are reported as given, with a warning that does not depend on the checkout; ".." inside the repo is fine', async (t) => {
   const root = t.testdir({
     mattermost: {
       'docker-compose.yml': 'services:\n  a:\n    env_file:\n      - ../wiki/.env\n      - /etc/coffre/global.env\n      - ../../outside.env\n',
@@ -458,14 +458,13 @@ t.test('targets outside the repo or climbing with ".." are reported as given, wi
   const files = repo.services[0]!.secretFiles;
   t.same(files.map((f) => [f.targetRel, f.declaredPath, f.target]), [
     ['wiki/.env', '../wiki/.env', path.join(root, 'wiki/.env')],
-    [path.relative(root, '/etc/coffre/global.env'), '/etc/coffre/global.env', '/etc/coffre/global.env'],
+    ['/etc/coffre/global.env', '/etc/coffre/global.env', '/etc/coffre/global.env'],
     ['../outside.env', '../../outside.env', path.resolve(root, '../outside.env')],
   ]);
   t.equal(files[0]!.exampleRel, 'wiki/.env.example');
   const unsafe = repo.problems.filter((p) => p.code === 'COFFRE_TARGET_UNSAFE');
   t.same(unsafe.map((p) => [p.severity, p.line, p.message]), [
-    ['warning', 4, 'env_file ../wiki/.env climbs with ".."; render will refuse it'],
-    ['warning', 5, 'env_file /etc/coffre/global.env is outside the repo; render will refuse it'],
+    ['warning', 5, 'env_file /etc/coffre/global.env is an absolute path outside the repo; render will refuse it (map its folder into the repo with compose.absoluteTargets in coffre.yaml)'],
     ['warning', 6, 'env_file ../../outside.env is outside the repo; render will refuse it'],
   ]);
 });
@@ -571,8 +570,8 @@ t.test('extends: is followed in the same file and in another file, paths relativ
   t.same(repo.problems.filter((p) => p.severity === 'error'), []);
   const app = repo.services.find((s) => s.name === 'app')!;
   t.same(app.secretFiles.map((f) => f.targetRel), ['app/proto.secrets', 'common/shared.secrets']);
-  t.equal(app.secretFiles[1]!.declaredPath, '../common/shared.secrets', 'given from the service folder: render refuses it like any "../" target');
-  t.match(repo.problems, [{ severity: 'warning', code: 'COFFRE_TARGET_UNSAFE', message: /\.\.\/common\/shared\.secrets climbs with "\.\."/ }]);
+  t.equal(app.secretFiles[1]!.declaredPath, '../common/shared.secrets', 'given from the service folder');
+  t.same(repo.problems.filter((p) => p.code === 'COFFRE_TARGET_UNSAFE'), [], 'inside the repo: ".." is no problem by itself');
 });
 
 t.test('extends: that coffre cannot follow is an error naming the file and line', async (t) => {
@@ -604,16 +603,20 @@ t.test('extends: that coffre cannot follow is an error naming the file and line'
   ]);
 });
 
-t.test('include: is refused loudly with its file and line, never silently ignored', async (t) => {
+t.test('include: is followed (paths relative to the included file); what coffre cannot follow exactly is refused with its file and line', async (t) => {
   const root = t.testdir({
     app: {
-      'compose.yaml': 'include:\n  - ../shared/compose.yaml\nservices:\n  web:\n    env_file: web.secrets\n',
+      'compose.yaml': 'include:\n  - ../shared/db.yaml\n  - path: ../shared/other.yaml\n    project_directory: ../shared\n  - https://example.com/compose.yaml\nservices:\n  web:\n    env_file: web.secrets\n',
       'web.secrets.example': PLAIN,
     },
-    shared: { 'compose.yaml': 'services:\n  db:\n    env_file: db.secrets\n', 'db.secrets.example': PLAIN },
+    shared: { 'db.yaml': 'services:\n  db:\n    env_file: db.secrets\n', 'db.secrets.example': PLAIN, 'other.yaml': 'services: {}\n' },
   });
   const repo = await discover(root);
-  t.match(repo.problems, [{ severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', service: 'app', file: 'app/compose.yaml', line: 2, message: /include/ }]);
+  t.same(repo.services.find((s) => s.name === 'app')!.secretFiles.map((f) => f.targetRel), ['app/web.secrets', 'shared/db.secrets']);
+  t.match(repo.problems, [
+    { severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', service: 'app', file: 'app/compose.yaml', line: 3, message: /project_directory/ },
+    { severity: 'error', code: 'COFFRE_COMPOSE_UNSUPPORTED', service: 'app', file: 'app/compose.yaml', line: 5, message: /remote/ },
+  ]);
 });
 
 t.test('a YAML alias bomb in a compose file is a COFFRE_COMPOSE_INVALID problem', async (t) => {
