@@ -136,8 +136,8 @@ export const COMPOSE_OVERRIDE_FILE_NAMES = ['compose.override.yml', 'compose.ove
 /** Where COMPOSE_FILE is looked for at the repo root: `.env` as compose does, or the example an admin copies to it. */
 const COMPOSE_FILE_SOURCES = ['.env', '.env.example', '.env.dist'];
 
-/** Examples of the project `.env` besides `.env<example suffix>`: names found in the wild. */
-const PROJECT_ENV_EXAMPLE_NAMES = ['env.example'];
+/** Examples of the project `.env` besides `.env<example suffix>`: `env<example suffix>` (env.example, env.sample…), seen in the wild. */
+const PROJECT_ENV_EXAMPLE_STEM = 'env';
 
 /** How many `extends:` hops are followed before the chain is refused (compose refuses cycles). */
 const MAX_EXTENDS_DEPTH = 10;
@@ -909,7 +909,7 @@ class Discovery {
 
   /**
    * The project `.env` (`${VAR}` of the compose files) is a secrets file too when the compose files interpolate
-   * variables and an example of it exists (`.env.example`, `.env.dist`, `.env.sample`, `env.example`). Variables
+   * variables and an example of it exists (`.env.example`, `.env.dist`, `.env.sample`, `env.example`, `env.sample`…). Variables
    * used without a default that the example does not declare are reported (COMPOSE_VARIABLE_UNDECLARED).
    */
   private async addProjectDotenv(found: FoundService, project: ProjectPlan, layers: ComposeLayer[], targets: Map<string, TargetAccumulator>): Promise<void> {
@@ -923,7 +923,7 @@ class Discovery {
     }
     if (variables.size === 0) return;
     const dotenv = project.dotenvFiles[0]!;
-    const candidates = [...this.config.examples.suffixes.map((suffix) => dotenv + suffix), ...PROJECT_ENV_EXAMPLE_NAMES.map((name) => path.join(path.dirname(dotenv), name))];
+    const candidates = [...this.config.examples.suffixes.map((suffix) => dotenv + suffix), ...this.config.examples.suffixes.map((suffix) => path.join(path.dirname(dotenv), PROJECT_ENV_EXAMPLE_STEM + suffix))];
     let example: string | undefined;
     for (const candidate of candidates) {
       if (await this.isFile(candidate)) {
