@@ -6,14 +6,16 @@
 // package (npm, the Docker image) has no tsconfig.json: its dist/ was built at once (and npm gives extracted
 // files their extraction time, so times say nothing there).
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 function bundleIsFresh() {
   try {
-    const stamp = new URL('../dist/cli/inputs.json', import.meta.url);
+    const root = fileURLToPath(new URL('../', import.meta.url));
+    const stamp = `${root}dist/cli/inputs.json`;
     const built = statSync(stamp).mtimeMs;
-    if (!existsSync(new URL('../tsconfig.json', import.meta.url))) return true;
+    if (!existsSync(`${root}tsconfig.json`)) return true;
     const inputs = JSON.parse(readFileSync(stamp, 'utf8'));
-    return inputs.length > 0 && inputs.every((file) => statSync(new URL(`../${file}`, import.meta.url)).mtimeMs <= built);
+    return inputs.length > 0 && inputs.every((file) => statSync(root + file).mtimeMs <= built);
   } catch {
     return false;
   }

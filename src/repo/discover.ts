@@ -3,7 +3,8 @@
 // never opens a rendered target or reads a secret value (the project .env is read for `${VAR}` in paths only).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
+import type picomatchType from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SourceRef } from '../core/source-ref.js';
@@ -195,8 +196,8 @@ class Discovery {
     this.config = options.config;
     this.files = options.files ?? diskFiles;
     const patterns = this.config.discovery.exclude;
-    const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
-    const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
+    const byName = excludeMatcher(patterns.filter((p) => !p.includes('/')));
+    const byPath = excludeMatcher(patterns.filter((p) => p.includes('/')));
     this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
   }
 
@@ -680,4 +681,20 @@ function isOutsideOrUp(root: string, target: string, declared: string): boolean 
 export function isEnvLike(stem: string, relDir: string): boolean {
   if (/\.(secrets|env)$/.test(stem) || stem === '.env' || stem === 'env' || stem.startsWith('.env.')) return true;
   return relDir.split(/[\\/]/).includes('secrets');
+}
+
+/** A pattern that picomatch would match only against the identical string (no glob syntax, plain segments). */
+const LITERAL_PATTERN = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+)*$/;
+
+/**
+ * A matcher for exclude patterns: literal names (the defaults `node_modules`, `.git`) by equality, anything
+ * else by picomatch, required only then (start-up: a check with the default config never loads it).
+ */
+export function excludeMatcher(patterns: string[]): (value: string) => boolean {
+  const literals = new Set(patterns.filter((p) => LITERAL_PATTERN.test(p)));
+  const globs = patterns.filter((p) => !literals.has(p));
+  if (globs.length === 0) return (value) => literals.has(value);
+  const picomatch = createRequire(import.meta.url)('picomatch') as typeof picomatchType;
+  const glob = picomatch(globs, { dot: true });
+  return (value) => literals.has(value) || glob(value);
 }
