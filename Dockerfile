@@ -11,7 +11,9 @@ COPY package.json package-lock.json tsconfig.json ./
 # --ignore-scripts: the `prepare` script compiles, and the sources are not copied yet.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+COPY scripts/bundle.mjs ./scripts/
+# tsc, then the start-up bundle dist/cli (bin/coffre.js runs it; see scripts/bundle.mjs)
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # Runtime stage: node, git (render checks that targets are git-ignored), the compiled code and prod deps.
 FROM node:24.20.0-trixie-slim
@@ -26,6 +28,7 @@ ENV NODE_ENV=production \
     COFFRE_TOKENS_FILE=/run/secrets/coffre-tokens
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/cli ./dist/cli
 COPY package.json ./
 COPY bin ./bin
 COPY policies ./policies

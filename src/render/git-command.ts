@@ -1,7 +1,8 @@
 // The one place coffre runs the `git` binary. Repo content, the repo's own .git/config and the caller's
 // environment are untrusted: git runs with a fixed environment and command-line overrides so that no
 // config, hook, pager, signature check or lazy fetch can run a program. Read-only subcommands only.
-import { spawn } from 'node:child_process';
+import type { spawn as spawnType } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 
@@ -173,9 +174,14 @@ async function userSafeDirectories(): Promise<string[]> {
   return values;
 }
 
+// node:child_process is loaded on the first git run, not at start: `check` never runs git (bench/start.ts).
+let spawn: typeof spawnType | undefined;
+
 function spawnGit(argv: string[], env: NodeJS.ProcessEnv, options: GitRunOptions, cwd?: string): Promise<GitRun> {
+  spawn ??= (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).spawn;
+  const run = spawn;
   return new Promise((resolve, reject) => {
-    const child = spawn('git', argv, { env, ...(cwd !== undefined ? { cwd } : {}), stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 });
+    const child = run('git', argv, { env, ...(cwd !== undefined ? { cwd } : {}), stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

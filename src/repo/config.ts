@@ -333,7 +333,8 @@ export function defaultConfig(): CoffreConfig {
  */
 export function parseConfig(text: string, file: string): CoffreConfig {
   const { located, data } = parseConfigYaml(text, file);
-  const result = coffreConfigSchema.safeParse(data);
+  // jitless: one parse per process; compiling zod's eval fast path for it costs more than it saves (start-up).
+  const result = coffreConfigSchema.safeParse(data, { jitless: true });
   if (result.success) return result.data;
   const findings = result.error.issues.flatMap((issue) => describeIssue(issue, located));
   const first = findings[0];

@@ -4,7 +4,8 @@
 // target or reads a secret value (a project .env is read for `${VAR}` in paths and COMPOSE_FILE only).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
+import type picomatchType from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { parseExample } from '../core/example.js';
 import { CoffreError, isCoffreError, type ErrorCode, type WarningCode } from '../errors.js';
@@ -262,8 +263,8 @@ class Discovery {
     this.config = options.config;
     this.files = options.files ?? diskFiles;
     const patterns = this.config.discovery.exclude;
-    const byName = picomatch(patterns.filter((p) => !p.includes('/')), { dot: true });
-    const byPath = picomatch(patterns.filter((p) => p.includes('/')), { dot: true });
+    const byName = excludeMatcher(patterns.filter((p) => !p.includes('/')));
+    const byPath = excludeMatcher(patterns.filter((p) => p.includes('/')));
     this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
     this.composeFileMatchers = this.config.discovery.composeFiles.map((pattern) => (picomatch.scan(pattern).isGlob ? picomatch(pattern, { dot: true }) : null));
   }
@@ -1133,4 +1134,20 @@ function describeFormat(format: TargetAccumulator['format']): string {
  */
 export function isEnvLike(stem: string, relDir: string): boolean {
   return classifyExample(stem, relDir) === 'env';
+}
+
+/** A pattern that picomatch would match only against the identical string (no glob syntax, plain segments). */
+const LITERAL_PATTERN = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+)*$/;
+
+/**
+ * A matcher for exclude patterns: literal names (the defaults `node_modules`, `.git`) by equality, anything
+ * else by picomatch, required only then (start-up: a check with the default config never loads it).
+ */
+export function excludeMatcher(patterns: string[]): (value: string) => boolean {
+  const literals = new Set(patterns.filter((p) => LITERAL_PATTERN.test(p)));
+  const globs = patterns.filter((p) => !literals.has(p));
+  if (globs.length === 0) return (value) => literals.has(value);
+  const picomatch = createRequire(import.meta.url)('picomatch') as typeof picomatchType;
+  const glob = picomatch(globs, { dot: true });
+  return (value) => literals.has(value) || glob(value);
 }

@@ -1,8 +1,10 @@
 // Age identities given to coffre explicitly (SOPS_AGE_KEY text, a key file): parsing and validation.
 // No key discovery: never reads ~/.ssh or key files on its own, never runs a command. The secret text
-// never leaves this module except into age-encryption, and never into a message.
-import { Decrypter } from 'age-encryption';
+// never leaves this module except into node:crypto and age-encryption, and never into a message.
+// age-encryption (every noble curve and ML-KEM: slow to load) is imported only for post-quantum keys.
+import { bech32 } from '@scure/base';
 import { CoffreError } from '../errors.js';
+import type { AgeHeader } from './age-file.js';
 import { NativeX25519Identity } from './native-x25519.js';
 
 export type AgeIdentityKind = 'x25519' | 'hybrid';
@@ -39,10 +41,31 @@ export class AgeIdentity {
     secrets.set(this, secret);
   }
 
-  /** Hands the key to an age-encryption Decrypter (the only way the key leaves this module). */
-  addTo(decrypter: Decrypter): void {
+  /**
+   * The file key of an age header if one of its stanzas is addressed to this identity, else null. X25519
+   * unwraps with node:crypto; a post-quantum key hands the header to age-encryption (which also checks the
+   * header MAC). Throws on a malformed stanza of this identity's type.
+   */
+  async unwrapFileKey(header: AgeHeader): Promise<Uint8Array | null> {
     const secret = secrets.get(this) as string;
-    decrypter.addIdentity(this.kind === 'x25519' ? nativeIdentityOf(secret) : secret);
+    if (this.kind === 'x25519') return nativeIdentityOf(secret).unwrapFileKey(header.stanzas);
+    if (!header.stanzas.some((stanza) => stanza.args[0] === 'mlkem768x25519')) return null;
+    const { Decrypter } = await import('age-encryption');
+    const decrypter = new Decrypter();
+    decrypter.addIdentity(secret);
+    try {
+      return await decrypter.decryptHeader(header.header);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The identity's recipient (`age1…` / `age1pq1…`). */
+  async recipient(): Promise<string> {
+    const secret = secrets.get(this) as string;
+    if (this.kind === 'x25519') return nativeIdentityOf(secret).recipient;
+    const { identityToRecipient } = await import('age-encryption');
+    return identityToRecipient(secret);
   }
 
   toString(): string {
@@ -56,11 +79,6 @@ export class AgeIdentity {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `AgeIdentity <${this.toString()}>`;
   }
-}
-
-/** The secret text of an identity, for modules of the sops codec that must derive from it (the recipient). */
-export function ageIdentitySecret(identity: AgeIdentity): string {
-  return secrets.get(identity) as string;
 }
 
 /**
@@ -91,9 +109,13 @@ export function parseAgeIdentities(text: string, origin: string): AgeIdentity[] 
         }
         try {
           // Validates the bech32 encoding and the key length. X25519 keys go through the (cached) native
-          // import, which a server parsing the same key file per request would otherwise repeat.
+          // import, which a server parsing the same key file per request would otherwise repeat; a
+          // post-quantum key is checked as age-encryption's HybridIdentity does (32-byte seed).
           if (kind === 'x25519') nativeIdentityOf(token);
-          else new Decrypter().addIdentity(token);
+          else {
+            const { prefix, bytes } = bech32.decodeToBytes(token);
+            if (prefix.toUpperCase() !== 'AGE-SECRET-KEY-PQ-' || bytes.length !== 32) throw new Error('invalid identity');
+          }
         } catch {
           throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `${where}: malformed age ${kind === 'hybrid' ? 'post-quantum ' : ''}identity (bad encoding or checksum)`, {
             file: origin,

@@ -1,9 +1,9 @@
 // The sops data key: unwrapping it from the armored age files of the metadata with the identities given
 // (every identity tried on every age entry; Shamir recombination for several key groups). Never searches
-// for keys on its own.
-import { armor, Decrypter, identityToRecipient } from 'age-encryption';
+// for keys on its own. The age files are read by age-file.ts (node:crypto), not age-encryption.
 import { CoffreError } from '../errors.js';
-import { ageIdentitySecret, type AgeIdentity } from './age-identity.js';
+import { decodeAgeArmor, decryptAgePayload, parseAgeHeader } from './age-file.js';
+import type { AgeIdentity } from './age-identity.js';
 import type { AgeKeyEntry, KeyGroup, SopsMetadata } from './metadata.js';
 import { combineShamirParts } from './shamir.js';
 
@@ -12,7 +12,7 @@ const recipientCache = new WeakMap<AgeIdentity, Promise<string | undefined>>();
 function recipientOf(identity: AgeIdentity): Promise<string | undefined> {
   let recipient = recipientCache.get(identity);
   if (recipient === undefined) {
-    recipient = identityToRecipient(ageIdentitySecret(identity)).catch(() => undefined);
+    recipient = identity.recipient().catch(() => undefined);
     recipientCache.set(identity, recipient);
   }
   return recipient;
@@ -20,16 +20,14 @@ function recipientOf(identity: AgeIdentity): Promise<string | undefined> {
 
 /** Tries one armored age file with all identities; undefined when none unwraps it. */
 async function unwrapAgeEntry(entry: AgeKeyEntry, identities: AgeIdentity[]): Promise<Uint8Array | undefined> {
-  let encrypted: Uint8Array;
   try {
-    encrypted = armor.decode(entry.enc);
-  } catch {
+    const header = parseAgeHeader(decodeAgeArmor(entry.enc));
+    for (const identity of identities) {
+      const fileKey = await identity.unwrapFileKey(header);
+      // The first identity that unwraps decides, as with age's Decrypter: a bad MAC or payload is no key.
+      if (fileKey !== null) return new Uint8Array(decryptAgePayload(fileKey, header));
+    }
     return undefined;
-  }
-  const decrypter = new Decrypter();
-  for (const identity of identities) identity.addTo(decrypter);
-  try {
-    return await decrypter.decrypt(encrypted);
   } catch {
     return undefined;
   }

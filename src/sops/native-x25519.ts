@@ -1,25 +1,18 @@
 // An age X25519 identity whose key agreement runs in node:crypto (OpenSSL) instead of pure JS: unwrapping
 // a sops data key is most of the cost of reading a sops file, and a check reads hundreds of them.
-// It plugs into age-encryption's Identity interface; age-encryption still parses the header, checks its
-// MAC and decrypts the payload. Follows the age v1 spec's X25519 recipient type exactly.
+// It unwraps the file key from the stanzas age-file.ts parsed (and also fits age-encryption's Identity
+// interface, which the tests compare it with). Follows the age v1 spec's X25519 recipient type exactly.
 import { createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
 import { bech32 } from '@scure/base';
-import type { Identity, Stanza } from 'age-encryption';
+import { decodeUnpaddedBase64, type AgeStanza } from './age-file.js';
 
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const LABEL = 'age-encryption.org/v1/X25519';
 const ZERO_NONCE = Buffer.alloc(12);
 
-function decodeUnpaddedBase64(text: string): Buffer | null {
-  if (!/^[A-Za-z0-9+/]*$/.test(text)) return null;
-  const bytes = Buffer.from(text, 'base64');
-  // Canonical encoding only, as age requires.
-  return bytes.toString('base64').replace(/=+$/, '') === text ? bytes : null;
-}
-
-/** An X25519 identity (`AGE-SECRET-KEY-1…`) for age-encryption's Decrypter, computed with node:crypto. */
-export class NativeX25519Identity implements Identity {
+/** An X25519 identity (`AGE-SECRET-KEY-1…`), computed with node:crypto. */
+export class NativeX25519Identity {
   readonly #privateKey: KeyObject;
   readonly #recipient: Buffer;
 
@@ -31,7 +24,12 @@ export class NativeX25519Identity implements Identity {
     this.#recipient = spki.subarray(spki.length - 32);
   }
 
-  unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
+  /** The identity's recipient, `age1…` (what sops lists in the file's metadata). */
+  get recipient(): string {
+    return bech32.encodeFromBytes('age', this.#recipient);
+  }
+
+  unwrapFileKey(stanzas: readonly AgeStanza[]): Uint8Array | null {
     for (const stanza of stanzas) {
       if (stanza.args.length < 1 || stanza.args[0] !== 'X25519') continue;
       if (stanza.args.length !== 2) throw new Error('invalid X25519 stanza');

@@ -10,7 +10,6 @@ import { CoffreError } from '../errors.js';
 import { parseAgeIdentities, type AgeIdentity } from '../sops/age-identity.js';
 import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
-import { createSopsYaml } from '../sops/create.js';
 import { setSopsValues } from '../sops/set-values.js';
 import { encryptionDecider } from '../sops/encryption-rule.js';
 import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
@@ -170,6 +169,8 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       if (ref.format !== 'yaml') throw new CoffreError('COFFRE_SOPS_UNSUPPORTED', `${ref.file}: coffre creates sops files in the YAML store only (name it *.sops.yaml)`, { file: ref.file });
       const lock = await options.lockForWrite(ref.file);
       try {
+        // Imported here: creating a file (age-encryption's Encrypter) is rare; check and render never need it.
+        const { createSopsYaml } = await import('../sops/create.js');
         const text = await createSopsYaml({ recipients: createOptions.recipients, values, now: createOptions.now ?? new Date(), file: ref.file });
         const dir = path.dirname(ref.file);
         const temp = path.join(dir, `.${path.basename(ref.file)}.coffre-${randomBytes(6).toString('hex')}.tmp`);

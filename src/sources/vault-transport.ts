@@ -3,16 +3,17 @@
 // (node-vault's env defaults are overridden), follows no redirects, uses no proxy, and logs nothing.
 // node-vault builds the requests; they are sent by this module's own node:http call (node-vault's
 // `request-promise` hook), which holds each request to one overall deadline: connect, headers AND body.
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import { createRequire } from 'node:module';
 import type createNodeVaultType from 'node-vault';
 
-// node-vault (and its axios) is loaded on the first transport only: a run without a Vault address (check
-// of a sops-only repo, --version) never pays for it (see bench/start.ts).
+// node-vault (and its axios), node:http and node:https (tls) are loaded on the first transport only: a run
+// without a Vault address (check of a sops-only repo, --version) never pays for them (see bench/start.ts).
+const require = createRequire(import.meta.url);
 let nodeVaultFactory: typeof createNodeVaultType | undefined;
 function createNodeVault(...args: Parameters<typeof createNodeVaultType>): ReturnType<typeof createNodeVaultType> {
-  nodeVaultFactory ??= createRequire(import.meta.url)('node-vault') as typeof createNodeVaultType;
+  nodeVaultFactory ??= require('node-vault') as typeof createNodeVaultType;
   return nodeVaultFactory(...args);
 }
 
@@ -174,7 +175,7 @@ function sendWithDeadline(options: HookRequest, agents: { http: http.Agent; http
       clearTimeout(deadline);
       outcome();
     };
-    const request = (secure ? https : http).request(
+    const request = (require(secure ? 'node:https' : 'node:http') as typeof import('node:http')).request(
       url,
       { method: options.method, headers, agent: secure ? agents.https : agents.http },
       (response) => {
@@ -221,6 +222,8 @@ function parseAnswer(bytes: Buffer): unknown {
 
 /** Creates a transport with its own keep-alive agents; call `close()` to release them. */
 export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
+  const http = require('node:http') as typeof import('node:http');
+  const https = require('node:https') as typeof import('node:https');
   const httpAgent = new http.Agent({ keepAlive: true });
   const tls = options.tls ?? {};
   const httpsAgent = new https.Agent({

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { projectRoot } from '../support/tools.js';
@@ -28,13 +29,16 @@ t.test('npm pack + npm install -g: the installed coffre runs check on the demo r
   t.match(manifest.scripts.prepare, /\btsc\b/, '`prepare` compiles, so a clone (npm ci) and `npm pack` have dist/src');
   t.same(manifest.bin, { coffre: 'bin/coffre.js' });
 
+  t.match(manifest.scripts.prepare, /node scripts\/bundle\.mjs/, '`prepare` also builds the start-up bundle dist/cli');
   // The test run has just compiled dist/ (npm test builds first): packing without scripts reuses that build
-  // instead of recompiling into the dist/ other tests are reading.
+  // instead of recompiling into the dist/ other tests are reading. Only the bundle is brought up to date
+  // (as `prepare` would; a no-op when fresh): an installed package runs its bundle without comparing file times.
+  await exec(process.execPath, [path.join(projectRoot, 'scripts', 'bundle.mjs')], { cwd: projectRoot, env });
   await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: projectRoot, env });
   const tarball = path.join(dir, `coffre-${manifest.version}.tgz`);
   const { stdout: listing } = await exec('tar', ['-tzf', tarball]);
   const files = listing.split('\n').filter(Boolean);
-  for (const needed of ['package/bin/coffre.js', 'package/dist/src/cli/main.js', 'package/dist/src/cli/check-command.js', 'package/dist/src/http/app.js', 'package/policies/coffre-host.hcl', 'package/package.json', 'package/README.md']) {
+  for (const needed of ['package/bin/coffre.js', 'package/dist/cli/main.js', 'package/dist/cli/inputs.json', 'package/dist/src/cli/main.js', 'package/dist/src/cli/check-command.js', 'package/dist/src/http/app.js', 'package/policies/coffre-host.hcl', 'package/package.json', 'package/README.md']) {
     t.ok(files.includes(needed), `the tarball ships ${needed}`);
   }
   t.same(files.filter((f) => /^package\/(dist\/test|dist\/bench|test|src|examples|node_modules|\.tools)\//.test(f) || f.endsWith('.tsbuildinfo')), [], 'no tests, sources, examples or build state');
@@ -46,6 +50,16 @@ t.test('npm pack + npm install -g: the installed coffre runs check on the demo r
 
   const version = await exec(installed, ['--version'], { cwd: dir, env });
   t.equal(version.stdout, `coffre ${manifest.version}\n`);
+  // The installed coffre runs the bundle (an installed package has no tsconfig.json: file times are not compared).
+  const log = path.join(dir, 'modules.txt');
+  await exec(process.execPath, ['--import', path.join(projectRoot, 'dist', 'test', 'support', 'record-modules.js'), installed, '--version'], {
+    cwd: dir,
+    env: { ...env, COFFRE_TEST_MODULE_LOG: log },
+  });
+  const loadedFiles = (await readFile(log, 'utf8')).split('\n');
+  const installedRoot = path.join(prefix, 'lib', 'node_modules', 'coffre');
+  t.ok(loadedFiles.includes(pathToFileURL(path.join(installedRoot, 'dist', 'cli', 'main.js')).href), 'the installed coffre runs the bundle');
+  t.notOk(loadedFiles.some((file) => file.includes('/dist/src/')), 'not dist/src');
 
   // From outside the checkout: nothing but the installed package and the repo named by -C is used.
   // Exit code 1: etherpad is incomplete on purpose.

@@ -20,6 +20,8 @@ t.test('Dockerfile: a supported Node LTS pinned by version, multi-stage, npm ci,
   t.match(text, /^RUN npm ci /m);
   t.match(text, /npx tsc -p tsconfig\.json/);
   t.match(text, /npm prune --omit=dev/);
+  t.match(text, /npx tsc -p tsconfig\.json && node scripts\/bundle\.mjs/, 'the start-up bundle is built');
+  t.match(text, /^COPY --from=build \/app\/dist\/cli \.\/dist\/cli$/m, 'and shipped');
   t.match(text, /^COPY --from=build \/app\/node_modules/m);
   t.match(text, /^USER node$/m);
   t.match(text, /^ENTRYPOINT \["coffre"\]$/m);

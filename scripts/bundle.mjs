@@ -1,0 +1,68 @@
+// The start-up bundle (part of `npm run build` and `prepare`, after tsc): the compiled CLI, dist/src/cli/main.js
+// and everything it imports, in a few ES module files in dist/cli/ (esbuild, code splitting: each command and
+// each lazily imported module stays its own chunk). Node loads ~25 files instead of ~400 (zod alone has 95),
+// which roughly halves the start-up time of `coffre check` (bench/start.ts). bin/coffre.js runs it while it is
+// at least as new as every dist/src file it was built from (dist/cli/inputs.json), else dist/src itself.
+// Packages that only serve or a Vault address need (fastify, pino, node-vault…) stay external: loaded from
+// node_modules as before, and pino's worker files keep their paths. Writes are atomic and skip identical
+// files, so a run while tests execute the bin never shows them a half-written chunk.
+import { build } from 'esbuild';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = path.join(root, 'dist', 'cli');
+const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+// Bundled: what check, render and the sops codec load. Every other dependency is external.
+const BUNDLED = new Set(['zod', 'yaml', 'picomatch', 'p-limit', '@scure/base', 'age-encryption']);
+const external = Object.keys(manifest.dependencies).filter((name) => !BUNDLED.has(name)).flatMap((name) => [name, `${name}/*`]);
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/main.js'],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outdir,
+  write: false,
+  metafile: true,
+  // Linked maps that chain to dist/src's own maps: `node --enable-source-maps` shows src/*.ts lines.
+  sourcemap: 'linked',
+  sourcesContent: false,
+  external,
+  // CommonJS packages in the bundle (yaml, picomatch) require Node built-ins.
+  banner: { js: "import { createRequire as __coffreCreateRequire } from 'node:module'; const require = __coffreCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+mkdirSync(outdir, { recursive: true });
+function writeAtomically(file, contents) {
+  const temp = path.join(outdir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  writeFileSync(temp, contents);
+  renameSync(temp, file);
+}
+function unchanged(file, contents) {
+  try {
+    return Buffer.compare(readFileSync(file), Buffer.from(contents)) === 0;
+  } catch {
+    return false;
+  }
+}
+
+// Chunks first, the entry (main.js) last: a process starting meanwhile finds every chunk main.js names.
+const files = [...result.outputFiles].sort((a, b) => Number(path.basename(a.path) === 'main.js') - Number(path.basename(b.path) === 'main.js'));
+for (const file of files) if (!unchanged(file.path, file.contents)) writeAtomically(file.path, file.contents);
+
+// The package each output holds, for test/cli/lazy-start.test.ts, and the dist/src files it was built from.
+const inputs = Object.keys(result.metafile.inputs).filter((input) => input.startsWith('dist/src/')).sort();
+writeAtomically(path.join(outdir, 'meta.json'), `${JSON.stringify(result.metafile.outputs)}\n`);
+// Written last and always: its mtime is the build time bin/coffre.js compares the inputs with.
+writeAtomically(path.join(outdir, 'inputs.json'), `${JSON.stringify(inputs)}\n`);
+
+// Files of earlier builds (chunk names are content hashes).
+const current = new Set([...files.map((file) => path.basename(file.path)), 'meta.json', 'inputs.json']);
+for (const name of readdirSync(outdir)) if (!current.has(name) && !name.startsWith('.')) rmSync(path.join(outdir, name), { force: true });
