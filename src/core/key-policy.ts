@@ -1,6 +1,5 @@
 // Per-key settings from coffre.yaml (`files.<glob>.keys`) applied over an example's own annotations, so an
 // upstream example need not be edited. Pure: takes the parsed example, returns a new one.
-import picomatch from 'picomatch';
 import type { ExampleModel } from './example.js';
 import type { GenerateSpec } from './generate.js';
 
@@ -12,11 +11,12 @@ export interface KeyRule {
 
 /**
  * The example with each key's `optional`, `allowEmpty` and `generate` replaced by the rules that match its
- * name, in order (a later rule wins for the settings it gives). Keys are never added or removed.
+ * name, in order (a later rule wins for the settings it gives). Keys are never added or removed. `compileGlob`
+ * turns a key glob into a matcher (picomatch, loaded by the caller only when a policy exists).
  */
-export function applyKeyPolicy(example: ExampleModel, rules: readonly KeyRule[] | undefined): ExampleModel {
+export function applyKeyPolicy(example: ExampleModel, rules: readonly KeyRule[] | undefined, compileGlob: (glob: string) => (name: string) => boolean): ExampleModel {
   if (!rules || rules.length === 0) return example;
-  const matchers = rules.map((rule) => ({ rule, test: picomatch(rule.key, { dot: true }) }));
+  const matchers = rules.map((rule) => ({ rule, test: compileGlob(rule.key) }));
   const keys = example.keys.map((key) => {
     const out = { ...key };
     for (const { rule, test } of matchers) {

@@ -4,11 +4,10 @@
 // target or reads a secret value (a project .env is read for `${VAR}` in paths and COMPOSE_FILE only).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import type picomatchType from 'picomatch';
 import { parseEnvFile } from '../core/env-file.js';
 import { parseExample } from '../core/example.js';
 import { CoffreError, isCoffreError, type ErrorCode, type WarningCode } from '../errors.js';
+import { loadPicomatch } from './lazy-picomatch.js';
 import type { SourceRef } from '../core/source-ref.js';
 import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES } from './bounded-read.js';
 import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeInclude, type ComposeServiceExtends } from './compose-file.js';
@@ -266,7 +265,12 @@ class Discovery {
     const byName = excludeMatcher(patterns.filter((p) => !p.includes('/')));
     const byPath = excludeMatcher(patterns.filter((p) => p.includes('/')));
     this.isExcluded = (relPath, name) => byName(name) || byPath(relPath);
-    this.composeFileMatchers = this.config.discovery.composeFiles.map((pattern) => (picomatch.scan(pattern).isGlob ? picomatch(pattern, { dot: true }) : null));
+    // A literal name (the defaults) is compared as is; picomatch is loaded only for a real glob.
+    this.composeFileMatchers = this.config.discovery.composeFiles.map((pattern) => {
+      if (LITERAL_PATTERN.test(pattern)) return null;
+      const picomatch = loadPicomatch();
+      return picomatch.scan(pattern).isGlob ? picomatch(pattern, { dot: true }) : null;
+    });
   }
 
   /**
@@ -748,7 +752,7 @@ class Discovery {
     let skip = false;
     const keys: Array<{ key: string; policy: KeyPolicy }> = [];
     for (const [glob, entry] of Object.entries(this.config.files)) {
-      if (!picomatch(glob, { dot: true })(targetRel)) continue;
+      if (!loadPicomatch()(glob, { dot: true })(targetRel)) continue;
       this.usedFilePolicies.add(glob);
       if (entry.skip !== undefined) skip = entry.skip;
       for (const [key, policy] of Object.entries(entry.keys)) keys.push({ key, policy });
@@ -1147,7 +1151,6 @@ export function excludeMatcher(patterns: string[]): (value: string) => boolean {
   const literals = new Set(patterns.filter((p) => LITERAL_PATTERN.test(p)));
   const globs = patterns.filter((p) => !literals.has(p));
   if (globs.length === 0) return (value) => literals.has(value);
-  const picomatch = createRequire(import.meta.url)('picomatch') as typeof picomatchType;
-  const glob = picomatch(globs, { dot: true });
+  const glob = loadPicomatch()(globs, { dot: true });
   return (value) => literals.has(value) || glob(value);
 }

@@ -4,6 +4,7 @@ import { parseExample, secretFileExample, type ExampleModel } from '../core/exam
 import { applyKeyPolicy, type KeyRule } from '../core/key-policy.js';
 import { CoffreError } from '../errors.js';
 import { MAX_CONFIG_BYTES } from './bounded-read.js';
+import { compileGlob } from './lazy-picomatch.js';
 import type { RepoFiles } from './repo-files.js';
 import { secretFileKey } from './secret-naming.js';
 
@@ -20,7 +21,7 @@ export async function readExample(absPath: string, displayPath: string, files?: 
   } catch (error) {
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: displayPath }, { cause: error });
   }
-  return applyKeyPolicy(parseExample(text, displayPath), keyPolicy);
+  return applyKeyPolicy(parseExample(text, displayPath), keyPolicy, compileGlob);
 }
 
 /** What {@link readExampleOf} needs of a secrets file. */
@@ -45,5 +46,5 @@ export async function readExampleOf(file: ExampleOfFile, files?: RepoFiles): Pro
   } catch (error) {
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${file.exampleRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: file.exampleRel }, { cause: error });
   }
-  return applyKeyPolicy(secretFileExample(text, file.exampleRel, secretFileKey(file.target)), file.keyPolicy);
+  return applyKeyPolicy(secretFileExample(text, file.exampleRel, secretFileKey(file.target)), file.keyPolicy, compileGlob);
 }

@@ -101,6 +101,8 @@ export interface ComposeRepoResult {
    * images…), where an arbitrary value would make the project invalid.
    */
   structuralVariables: Map<string, Set<string>>;
+  /** Variables used in some service's `ports:` (they need a port number). */
+  portVariables: Set<string>;
 }
 
 /** The automatic projects plus the manifest's extra ones. */
@@ -190,7 +192,7 @@ function variablesOf(rawModel: Model): Map<string, boolean> {
  * into `environment` and drops the paths). A path holding `${VAR}` is completed with the variables compose
  * itself reports for the project (`config --environment`: the project .env, made from its example).
  */
-export async function composeProjectTargets(copy: string, project: ComposeProject): Promise<{ targets: ComposeTarget[]; variables: Map<string, boolean>; structural: Set<string>; uninterpolated: boolean } | { error: string }> {
+export async function composeProjectTargets(copy: string, project: ComposeProject): Promise<{ targets: ComposeTarget[]; variables: Map<string, boolean>; structural: Set<string>; ports: Set<string>; uninterpolated: boolean } | { error: string }> {
   const cwd = path.join(copy, project.dir);
   const raw = await runCompose(cwd, project.files, ['config', '--no-env-resolution', '--no-interpolate', '--format', 'json']);
   if (!raw.ok) return { error: lastLine(raw.stderr) };
@@ -198,9 +200,10 @@ export async function composeProjectTargets(copy: string, project: ComposeProjec
   const targets = targetsOfModel(copy, project, rawModel);
   const variables = variablesOf(rawModel);
   const structural = structuralVariables(rawModel);
-  if (!targets.some((t) => t.path.includes('$'))) return { targets, variables, structural, uninterpolated: false };
+  const ports = portVariablesOf(rawModel);
+  if (!targets.some((t) => t.path.includes('$'))) return { targets, variables, structural, ports, uninterpolated: false };
   const env = await composeEnvironment(copy, cwd, project);
-  if (env === null) return { targets, variables, structural, uninterpolated: true };
+  if (env === null) return { targets, variables, structural, ports, uninterpolated: true };
   const values = new Map(env.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
   const projectDir = path.join(copy, projectDirOf(project));
   for (const target of targets) {
@@ -211,7 +214,7 @@ export async function composeProjectTargets(copy: string, project: ComposeProjec
     const resolved = substituteVariables(written, values);
     target.path = resolved === null ? target.path : relOrAbs(copy, path.resolve(projectDir, resolved));
   }
-  return { targets, variables, structural, uninterpolated: false };
+  return { targets, variables, structural, ports, uninterpolated: false };
 }
 
 /**
@@ -253,6 +256,26 @@ export function substituteVariables(text: string, values: ReadonlyMap<string, st
   return failed ? null : out;
 }
 
+/**
+ * A store value for a variable compose uses outside `environment:` (a port, a volume, an image tag…): valid for
+ * compose there, and never the example's own value (coffre refuses a store value equal to the example's, as a
+ * placeholder). Ports get a free-looking number, path-like or volume values a relative folder (a bare name would
+ * be a named volume), numbers another number, anything else a plain lowercase token.
+ */
+export function structuralValue(name: string, exampleValue: string, portVariables: ReadonlySet<string>): string {
+  const token = `corpus-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  if (portVariables.has(name)) return exampleValue === '18080' ? '18081' : '18080';
+  if (/^\d+$/.test(exampleValue)) return String(Number(exampleValue) + 1);
+  if (/^(?:\/|\.{1,2}\/|~)/.test(exampleValue) || /(?:PATH|DIR|DATA|VOLUME|LOCATION|FOLDER|ROOT|CONFIG)/i.test(name)) return `./${token}`;
+  return token;
+}
+
+/** Variables referenced in the `ports:` of a (non-interpolated) model. */
+function portVariablesOf(rawModel: Model): Set<string> {
+  const ports = Object.values((rawModel.services ?? {}) as Record<string, Model>).map((service) => service.ports ?? []);
+  return new Set([...JSON.stringify(ports).replace(/\$\$/g, '').matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!));
+}
+
 /** Variables referenced in a (non-interpolated) model anywhere but in services' `environment:` values. */
 function structuralVariables(rawModel: Model): Set<string> {
   const services: Record<string, Model> = {};
@@ -278,7 +301,7 @@ export async function composeTargets(repo: CorpusRepo, concurrency = 4): Promise
     createPlaceholders(copy, repo.manifest);
     const projects = projectsOf(repo);
     const limit = pLimit(concurrency);
-    const result: ComposeRepoResult = { projects, targets: [], failures: [], uninterpolated: [], structuralVariables: new Map() };
+    const result: ComposeRepoResult = { projects, targets: [], failures: [], uninterpolated: [], structuralVariables: new Map(), portVariables: new Set() };
     const byDir = new Map<string, ComposeProject[]>();
     for (const project of projects) byDir.set(projectDirOf(project), [...(byDir.get(projectDirOf(project)) ?? []), project]);
     const answers = await Promise.all(
@@ -300,6 +323,7 @@ export async function composeTargets(repo: CorpusRepo, concurrency = 4): Promise
       const projectDir = projectDirOf(project);
       const envRel = path.posix.join(projectDir, '.env');
       result.structuralVariables.set(envRel, new Set([...(result.structuralVariables.get(envRel) ?? []), ...answer.structural]));
+      for (const name of answer.ports) result.portVariables.add(name);
       const hasExample = PROJECT_ENV_EXAMPLE_NAMES.some((name) => existsSync(path.join(repo.dir, projectDir, name)));
       if (answer.variables.size > 0 && hasExample) {
         result.targets.push({ path: path.posix.join(projectDir, '.env'), kind: 'interpolation', project: project.name, composeService: '*', required: false });
@@ -475,6 +499,11 @@ export interface RenderCheckResult {
   /** Keys whose value compose computed, compared. */
   keysCompared: number;
   mismatches: RenderMismatch[];
+  /**
+   * Projects compose refuses as the repo ships them (its examples copied to the real files, nothing rendered):
+   * an upstream defect (a volume never declared, a variable no example declares), so no read-back to compare.
+   */
+  invalidUpstream: Array<{ project: string; message: string }>;
 }
 
 /** A test value for `key` exercising what compose's parser treats specially; newlines only where allowed. */
@@ -500,7 +529,7 @@ export async function renderCheck(
   },
 ): Promise<RenderCheckResult> {
   const copy = copyRepo(repo);
-  const result: RenderCheckResult = { rendered: [], keysCompared: 0, mismatches: [] };
+  const result: RenderCheckResult = { rendered: [], keysCompared: 0, mismatches: [], invalidUpstream: [] };
   try {
     const interpolationFiles = new Set(compose.targets.filter((t) => t.kind === 'interpolation').map((t) => t.path));
     const stores = new Map<string, Map<string, string>>();
@@ -516,8 +545,10 @@ export async function renderCheck(
         // A variable the compose file uses in a port, volume or image keeps the example's value (or a plain one):
         // any other value would make compose refuse the project. Those are settings, not the secrets under test.
         const structural = compose.structuralVariables.get(rel) ?? new Set<string>();
-        const values = new Map(keys.map(({ name, value }) => [name, structural.has(name) ? value || 'corpus-placeholder' : storeValue(name, multiline)]));
+        const values = new Map(keys.map(({ name, value }) => [name, structural.has(name) ? structuralValue(name, value, compose.portVariables) : storeValue(name, multiline)]));
         stores.set(rel, values);
+        // The target's folder may not exist in the repo (it holds only ignored files): the store goes beside it.
+        mkdirSync(path.dirname(path.join(copy, rel)), { recursive: true });
         writes.push(limit(() => tools.makeStore(path.join(copy, `${rel}.sops.yaml`), JSON.stringify(Object.fromEntries(values), null, 1))));
       }
     }
@@ -571,7 +602,11 @@ export async function renderCheck(
       }
       const touched = rawModel === null ? [] : targetsOfModel(copy, project, rawModel).filter((t) => writtenKeys.has(t.path));
       if (model === null) {
-        if (touched.length > 0 || envRendered) result.mismatches.push({ repo: repo.slug, where: project.name, problem: `compose config fails on the rendered files: ${failure}` });
+        if (touched.length > 0 || envRendered) {
+          const upstream = await upstreamFailure(repo, project);
+          if (upstream !== null) result.invalidUpstream.push({ project: project.name, message: upstream });
+          else result.mismatches.push({ repo: repo.slug, where: project.name, problem: `compose config fails on the rendered files: ${failure}` });
+        }
         continue;
       }
       // env_file: per service, the last file defining a key wins; `environment:` wins over every env_file.
@@ -602,6 +637,18 @@ export async function renderCheck(
       }
     }
     return result;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** Why compose refuses `project` as the repo ships it (each real file a copy of its example), or null when it accepts it. */
+async function upstreamFailure(repo: CorpusRepo, project: ComposeProject): Promise<string | null> {
+  const copy = copyRepo(repo);
+  try {
+    createPlaceholders(copy, repo.manifest);
+    const answer = await runCompose(path.join(copy, project.dir), project.files, ['config', '--format', 'json']);
+    return answer.ok ? null : lastLine(answer.stderr);
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }

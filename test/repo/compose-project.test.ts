@@ -48,7 +48,7 @@ t.test('an absolute target under a compose.absoluteTargets folder is the mapped 
     [
       ['error', 'COFFRE_EXAMPLE_MISSING', 'env_file /etc/other/x.env has no example (outside the repo)'],
       ['warning', 'COFFRE_TARGET_UNSAFE', 'env_file /etc/other/x.env is an absolute path outside the repo; render will refuse it (map its folder into the repo with compose.absoluteTargets in coffre.yaml)'],
-      ['error', 'COFFRE_EXAMPLE_MISSING', 'secret file host-secrets/app/keys/k.txt has no example (looked for host-secrets/app/keys/k.txt.example, host-secrets/app/keys/k.txt.dist, host-secrets/app/keys/k.txt.sample)'],
+      ['error', 'COFFRE_EXAMPLE_MISSING', 'secret file host-secrets/app/keys/k.txt has no example (looked for host-secrets/app/keys/k.txt.example, host-secrets/app/keys/k.txt.dist, host-secrets/app/keys/k.txt.sample, then from examples.patterns app/k.txt.example, app/k.txt.dist, app/k.txt.sample)'],
     ],
   );
   t.notMatch(JSON.stringify(repo.problems), root, 'no message depends on the checkout location');

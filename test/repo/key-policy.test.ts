@@ -3,6 +3,7 @@
 import t from 'tap';
 import { parseExample } from '../../src/core/example.js';
 import { applyKeyPolicy } from '../../src/core/key-policy.js';
+import { compileGlob } from '../../src/repo/lazy-picomatch.js';
 import { parseConfig } from '../../src/repo/config.js';
 import { discoverRepo } from '../../src/repo/discover.js';
 
@@ -26,7 +27,7 @@ t.test('key rules override the example annotations, later rules win, keys are ne
     'coffre.yaml',
   );
   const rules = Object.entries(config.files['app/.env']!.keys).map(([key, policy]) => ({ key, policy }));
-  const applied = applyKeyPolicy(example, rules);
+  const applied = applyKeyPolicy(example, rules, compileGlob);
   const view = Object.fromEntries(applied.keys.map((k) => [k.name, { optional: k.optional, allowEmpty: k.allowEmpty, generate: k.generate ?? null }]));
   t.same(view, {
     APP_KEY: { optional: false, allowEmpty: false, generate: { charset: 'base64url', length: 43 } },
