@@ -75,7 +75,25 @@ async function main(): Promise<void> {
     ),
     '',
   ];
-  if (rows.length > 1) {
+  // Linear or better: the marginal cost of one more service over the upper interval (e.g. 1 000 → 2 000) is no
+  // more than over the lower one (200 → 1 000), within 15 % for noise; with two sizes, the cost per service.
+  const GROWTH_NOISE = 1.15;
+  if (rows.length > 2) {
+    const lower = rows[1] as ReturnType<typeof row>;
+    const upperFrom = rows.at(-2) as ReturnType<typeof row>;
+    for (const [label, key] of [['check', 'check'], ['render --all', 'render']] as const) {
+      const low = (lower[key] - first[key]) / (lower.size - first.size);
+      const high = (last[key] - upperFrom[key]) / (last.size - upperFrom.size);
+      // A marginal cost at or below zero over the lower interval is noise (sizes too close): no ratio then.
+      const growth = low > 0 ? high / low : Number.POSITIVE_INFINITY;
+      if (!(low > 0)) {
+        lines.push(`- ${label}: the cost did not grow from ${first.size} to ${lower.size} services (noise at these sizes): no growth ratio.`);
+        continue;
+      }
+      const verdict = await reportTarget({ bench: 'growth', target: `${label}: linear or better (ms per added service, ${upperFrom.size}→${last.size} vs ${first.size}→${lower.size}, ≤ ${GROWTH_NOISE}×)`, measured: `${growth.toFixed(2)}×`, met: growth <= GROWTH_NOISE });
+      lines.push(`- ${label}: each added service costs ${low.toFixed(2)} ms from ${first.size} to ${lower.size} services and ${high.toFixed(2)} ms from ${upperFrom.size} to ${last.size}: ratio ${growth.toFixed(2)} (linear or better: ≤ ${GROWTH_NOISE}, 15 % for noise): ${verdict}.`);
+    }
+  } else if (rows.length === 2) {
     for (const [label, key] of [['check', 'check'], ['render --all', 'render']] as const) {
       const growth = perService(last[key], last.size) / perService(first[key], first.size);
       const verdict = await reportTarget({ bench: 'growth', target: `${label}: time per service at ${last.size} ≤ at ${first.size} (linear or better)`, measured: `${growth.toFixed(2)}×`, met: growth <= 1 });
