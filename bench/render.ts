@@ -6,7 +6,7 @@
 // process) are kept, labelled "in-process". Process and in-process rounds are interleaved.
 // Run: `npm run bench:render`. Not a test: it asserts nothing about time, only about correctness.
 import { execFile } from 'node:child_process';
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { runRender } from '../src/use-cases/render.js';
 import { openWorkspace } from '../src/use-cases/workspace.js';
 import { toolPath } from '../test/support/tools.js';
-import { FILES_PER_SERVICE, KEYS_PER_FILE, median, openBenchRepo } from './generated-repo.js';
+import { FILES_PER_SERVICE, KEYS_PER_FILE, expectedEnvFile, median, openBenchRepo } from './generated-repo.js';
 import { expectExit, reportTarget, timeCoffre } from './process.js';
 
 const run = promisify(execFile);
@@ -51,6 +51,14 @@ async function main(): Promise<void> {
       const first = await timeCoffre(root, ['render', '--all'], env);
       expectExit(first, [0], 'coffre render --all (fresh)');
       fresh.push(first.ms);
+      // Every target complete (byte-equal to the expected env file, never printed) and mode 0600.
+      await Promise.all(
+        files.map(async (f) => {
+          const info = await stat(f.target);
+          if ((info.mode & 0o777) !== 0o600) throw new Error(`${path.relative(root, f.target)}: mode 0${(info.mode & 0o777).toString(8)}, not 0600`);
+          if ((await readFile(f.target, 'utf8')) !== expectedEnvFile(f)) throw new Error(`${path.relative(root, f.target)}: not the expected content`);
+        }),
+      );
       let mtimes = await mtimesOf();
       const second = await timeCoffre(root, ['render', '--all'], env);
       expectExit(second, [0], 'coffre render --all (unchanged)');
