@@ -1,7 +1,9 @@
 // The benchmark repo: N services × 3 secrets files × 12 keys; even services in OpenBao, odd ones in sops
-// yaml files made by the real sops binary. Shared by bench/check and bench/render.
+// yaml files made by the real sops binary (or, with backend 'vault', every service in OpenBao, for
+// bench/agent). Key names are zero-padded (F0_KEY_00…F0_KEY_11) so that their sorted order, the order of a
+// Go template's `range` over a map, is the example's order. Shared by all benches.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +20,8 @@ export interface GeneratedFile {
   /** Absolute target path (what compose reads). */
   target: string;
   exampleKeys: string[];
+  /** The stored values (bench-only fake secrets), to check what a render wrote. */
+  values: Record<string, string>;
   vaultPath?: string;
   sopsFile?: string;
 }
@@ -27,7 +31,9 @@ export interface GeneratedRepo {
   files: GeneratedFile[];
 }
 
-export async function generateBenchRepo(services: number, bao: OpenBaoServer, key: TestAgeKey): Promise<GeneratedRepo> {
+export type BenchBackend = 'mixed' | 'vault';
+
+export async function generateBenchRepo(services: number, bao: OpenBaoServer, key: TestAgeKey, backend: BenchBackend = 'mixed'): Promise<GeneratedRepo> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-'));
   await writeFile(path.join(root, '.gitignore'), '*.secrets\n');
   await promisify(execFile)('git', ['init', '-q', root]);
@@ -36,7 +42,7 @@ export async function generateBenchRepo(services: number, bao: OpenBaoServer, ke
   const tasks: Array<Promise<void>> = [];
   for (let s = 0; s < services; s++) {
     const service = `svc${String(s).padStart(3, '0')}`;
-    const useSops = s % 2 === 1;
+    const useSops = backend === 'mixed' && s % 2 === 1;
     const secretsDir = path.join(root, service, 'secrets');
     await mkdir(secretsDir, { recursive: true });
     const names = Array.from({ length: FILES_PER_SERVICE }, (_, f) => `f${f}`);
@@ -45,14 +51,14 @@ export async function generateBenchRepo(services: number, bao: OpenBaoServer, ke
       `services:\n  app:\n    image: app\n    env_file:\n${names.map((n) => `      - ./secrets/${n}.secrets\n`).join('')}`,
     );
     for (const name of names) {
-      const exampleKeys = Array.from({ length: KEYS_PER_FILE }, (_, k) => `${name.toUpperCase()}_KEY_${k}`);
+      const exampleKeys = Array.from({ length: KEYS_PER_FILE }, (_, k) => `${name.toUpperCase()}_KEY_${String(k).padStart(2, '0')}`);
       await writeFile(path.join(secretsDir, `${name}.secrets.example`), exampleKeys.map((k) => `${k}=\n`).join(''));
       const values = Object.fromEntries(exampleKeys.map((k, i) => [k, `value-${service}-${name}-${i}-${'x'.repeat(24)}`]));
       const target = path.join(secretsDir, `${name}.secrets`);
       if (useSops) {
         const sopsFile = path.join(secretsDir, `${name}.secrets.sops.yaml`);
         tasks.push(setup(() => writeSopsFile(sopsFile, Object.entries(values).map(([k, v]) => `${k}: ${v}\n`).join(''), key)));
-        files.push({ service, name, target, exampleKeys, sopsFile });
+        files.push({ service, name, target, exampleKeys, values, sopsFile });
       } else {
         const vaultPath = `${service}/${name}`;
         tasks.push(
@@ -65,7 +71,7 @@ export async function generateBenchRepo(services: number, bao: OpenBaoServer, ke
             if (!response.ok) throw new Error(`seeding ${vaultPath}: HTTP ${response.status}`);
           }),
         );
-        files.push({ service, name, target, exampleKeys, vaultPath });
+        files.push({ service, name, target, exampleKeys, values, vaultPath });
       }
     }
   }
@@ -88,11 +94,11 @@ export interface BenchRepo extends GeneratedRepo {
   close(): Promise<void>;
 }
 
-export async function openBenchRepo(services: number): Promise<BenchRepo> {
+export async function openBenchRepo(services: number, backend: BenchBackend = 'mixed'): Promise<BenchRepo> {
   const bao = await startOpenBao();
   try {
     const key = await newAgeKey();
-    const repo = await generateBenchRepo(services, bao, key);
+    const repo = await generateBenchRepo(services, bao, key, backend);
     return {
       ...repo,
       bao,
@@ -107,4 +113,33 @@ export async function openBenchRepo(services: number): Promise<BenchRepo> {
     await bao.stop();
     throw error;
   }
+}
+
+/**
+ * A new repo holding the first `services` services of `repo` (copied: same files, same OpenBao paths, same
+ * sops files), so that one seeded OpenBao serves several sizes. Remove its root when done.
+ */
+export async function subsetRepo(repo: GeneratedRepo, services: number): Promise<GeneratedRepo> {
+  const serviceNames = [...new Set(repo.files.map((f) => f.service))].slice(0, services);
+  const keep = new Set(serviceNames);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-'));
+  await promisify(execFile)('git', ['init', '-q', root]);
+  for (const entry of await readdir(repo.root)) {
+    if (entry === '.git') continue;
+    if (/^svc\d+$/.test(entry) && !keep.has(entry)) continue;
+    await cp(path.join(repo.root, entry), path.join(root, entry), { recursive: true });
+  }
+  const files = repo.files
+    .filter((f) => keep.has(f.service))
+    .map((f) => ({
+      ...f,
+      target: path.join(root, path.relative(repo.root, f.target)),
+      ...(f.sopsFile ? { sopsFile: path.join(root, path.relative(repo.root, f.sopsFile)) } : {}),
+    }));
+  return { root, files };
+}
+
+/** What `coffre render` writes for a generated file (compose format, example order; the values need no escaping). */
+export function expectedEnvFile(file: GeneratedFile): string {
+  return file.exampleKeys.map((k) => `${k}="${file.values[k]}"\n`).join('');
 }

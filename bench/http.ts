@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { median, openBenchRepo } from './generated-repo.js';
+import { reportTarget } from './process.js';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 200);
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -130,10 +131,18 @@ async function main(): Promise<void> {
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`check: HTTP ${response.status}`);
     };
+    const renderUrl = `${url}/v1/services/${vaultService}/render`;
+    const viaRender = async () => {
+      const response = await fetch(renderUrl, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"dryRun":true}' });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`render dryRun: HTTP ${response.status}`);
+    };
     const coffreRows = [] as Array<{ connections: number; p50: number; p99: number; rps: number }>;
+    const renderRows = [] as Array<{ connections: number; p50: number; p99: number; rps: number }>;
     for (const connections of [1, 50]) {
       directRows.push({ connections, ...(await loop(direct, connections)) });
       coffreRows.push({ connections, ...(await loop(viaCoffre, connections)) });
+      renderRows.push({ connections, ...(await loop(viaRender, connections)) });
     }
 
     // RSS over many requests: sampled every tenth of the run.
@@ -148,23 +157,33 @@ async function main(): Promise<void> {
     const rssSeconds = (performance.now() - rssStart) / 1000;
 
     const ms = (v: number) => `${v.toFixed(2)} ms`;
+    const ratioLines: string[] = [];
+    for (const [index, d] of directRows.entries()) {
+      for (const [label, measured] of [['check', coffreRows[index]], ['render dryRun', renderRows[index]]] as const) {
+        const ratio = (measured as { p50: number }).p50 / d.p50;
+        const verdict = await reportTarget({ bench: 'http', target: `${label} p50 ≤ 1.5× direct reads, ${d.connections} connection(s)`, measured: `${ratio.toFixed(2)}×`, met: ratio <= 1.5 });
+        ratioLines.push(`- ${d.connections} connection(s): coffre ${label} p50 / direct reads p50 = ${ratio.toFixed(2)} (target ≤ 1.5; same fetch loop for both): ${verdict}.`);
+      }
+    }
+    const settled = rssSamples.slice(1).map((s) => s.rss);
+    const rssMedian = median(settled);
+    const above = Math.max(...settled) / rssMedian - 1;
+    const below = 1 - Math.min(...settled) / rssMedian;
+    const rssVerdict = await reportTarget({ bench: 'http', target: `serve RSS within ±10 % over ${RSS_REQUESTS} requests`, measured: `+${(above * 100).toFixed(1)} % / −${(below * 100).toFixed(1)} %`, met: above <= 0.1 && below <= 0.1 });
     const lines = [
-      `Generated repo: ${SERVICES} services × 3 files × 12 keys (half OpenBao, half sops); \`coffre serve\` as a child process with auth on; autocannon ${DURATION} s per row; ${os.cpus().length} cores (client, server and OpenBao share them), Node ${process.version}.`,
+      `Generated repo: ${SERVICES} services × 3 files × 12 keys (half OpenBao, half sops); \`coffre serve\` as a child process (the real \`node bin/coffre.js serve\`) with auth on; autocannon ${DURATION} s per row; ${os.cpus().length} cores (client, server and OpenBao share them), Node ${process.version}.`,
       '',
       '| route | connections | req/s | p50 | p99 | errors |',
       '|---|---:|---:|---:|---:|---:|',
       ...rows.map((r) => `| ${r.label} | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.errors} |`),
       ...directRows.map((r) => `| direct: the 3 KV reads of ${vaultService}, concurrently (fetch loop) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
       ...coffreRows.map((r) => `| GET /v1/services/${vaultService}/check (same fetch loop) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
+      ...renderRows.map((r) => `| POST /v1/services/${vaultService}/render {dryRun} (same fetch loop) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
       '',
-      ...directRows.map((d, index) => {
-        const coffre = coffreRows[index] as { p50: number };
-        return `- ${d.connections} connection(s): coffre check p50 / direct reads p50 = ${(coffre.p50 / d.p50).toFixed(2)} (target ≤ 2; same fetch loop for both).`;
-      }),
+      ...ratioLines,
       `- Server RSS over ${rssSamples.at(-1)?.requests} keys-only check requests (${rssSeconds.toFixed(0)} s, 50 connections): ` +
         rssSamples.map((s) => `${(s.rss / 1048576).toFixed(0)}`).join(' → ') +
-        ` MiB; after warm-up (${slice} requests) the median is ${(median(rssSamples.slice(1).map((s) => s.rss)) / 1048576).toFixed(0)} MiB, ` +
-        `spread ${(((Math.max(...rssSamples.slice(1).map((s) => s.rss)) - Math.min(...rssSamples.slice(1).map((s) => s.rss))) / median(rssSamples.slice(1).map((s) => s.rss))) * 100).toFixed(1)} % (target ± 10 %).`,
+        ` MiB; after warm-up (the first ${slice} requests) the median is ${(rssMedian / 1048576).toFixed(0)} MiB, max/median − 1 = ${(above * 100).toFixed(1)} %, 1 − min/median = ${(below * 100).toFixed(1)} % (target ≤ 10 % each): ${rssVerdict}.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
