@@ -4,13 +4,13 @@
 import pLimit from 'p-limit';
 import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceError, type ServiceResult } from '../core/report.js';
-import picomatch from 'picomatch';
 import path from 'node:path';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
 import { sourcesGitWillNotCommit, trackedFiles } from '../render/index.js';
 import type { CoffreConfig } from '../repo/config.js';
 import { toPosixRelative, type RepoModel, type SecretFileModel, type ServiceModel } from '../repo/discover.js';
 import { vaultPathFor } from '../repo/secret-naming.js';
+import { compileGlob } from '../repo/lazy-picomatch.js';
 import { readExampleOf } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
@@ -212,7 +212,7 @@ async function trackedTargetsWithoutExample(root: string, services: ServiceModel
 /** Splits out the warnings a `warnings.ignore` entry matches (code and/or glob of the file named); errors are never silenced. */
 export function silenceWarnings(problems: RepoFinding[], rules: ReadonlyArray<{ code?: string | undefined; path?: string | undefined }>): { kept: RepoFinding[]; silenced: number } {
   if (rules.length === 0) return { kept: problems, silenced: 0 };
-  const matchers = rules.map((rule) => ({ code: rule.code, path: rule.path === undefined ? null : picomatch(rule.path, { dot: true }) }));
+  const matchers = rules.map((rule) => ({ code: rule.code, path: rule.path === undefined ? null : compileGlob(rule.path) }));
   const kept = problems.filter((p) => p.severity !== 'warning' || !matchers.some((m) => (m.code === undefined || m.code === p.code) && (m.path === null || m.path(p.file))));
   return { kept, silenced: problems.length - kept.length };
 }
