@@ -11,12 +11,12 @@ import pLimit from 'p-limit';
 import { defaultConfig, loadConfig, type CoffreConfig } from '../../src/repo/config.js';
 import { isCoffreError } from '../../src/errors.js';
 import { discoverRepo, type RepoModel, type RepoProblem } from '../../src/repo/discover.js';
+import { composeBinary, composeEnv } from '../support/compose.js';
 import { projectRoot } from '../support/tools.js';
 
 const exec = promisify(execFile);
 
 export const corpusRoot = path.join(projectRoot, 'test', 'corpus');
-export const composeBinary = path.join(projectRoot, '.tools', 'bin', 'docker-compose');
 
 /** The compose file names compose finds on its own, in its order of preference. */
 const COMPOSE_DEFAULT_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
@@ -121,10 +121,6 @@ export function projectsOf(repo: CorpusRepo): ComposeProject[] {
 }
 
 /** Compose's environment: nothing of the caller's leaks in (no COMPOSE_FILE, no variables). */
-function composeEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
-}
-
 async function runCompose(cwd: string, files: string[] | null, args: string[]): Promise<{ ok: true; stdout: string } | { ok: false; stderr: string }> {
   try {
     // Every profile: a service behind `profiles:` still reads its env files when that profile is up.

@@ -12,7 +12,8 @@ import { readExample } from '../../src/repo/read-example.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { runRender } from '../../src/use-cases/render.js';
 import { newAgeKey, writeSopsFile, type TestAgeKey } from '../support/sops.js';
-import { coffreView, compareRepo, composeBinary, composeTargets, listCorpusRepos, renderCheck, type Mismatch } from './corpus-oracle.js';
+import { composeBinary } from '../support/compose.js';
+import { coffreView, compareRepo, composeTargets, listCorpusRepos, renderCheck, type Mismatch } from './corpus-oracle.js';
 
 const repos = listCorpusRepos();
 

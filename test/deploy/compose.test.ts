@@ -9,10 +9,11 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { composeBinary, composeEnv } from '../support/compose.js';
 import { projectRoot } from '../support/tools.js';
 
 const exec = promisify(execFile);
-const compose = path.join(projectRoot, '.tools', 'bin', 'docker-compose');
+const compose = composeBinary;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Model = any;
@@ -20,7 +21,7 @@ type Model = any;
 /** `docker compose config --format json` with exactly these variables (no caller's environment leaks in). */
 async function config(profiles: string[], vars: Record<string, string>): Promise<Model> {
   const args = ['-f', path.join(projectRoot, 'docker-compose.yml'), ...profiles.flatMap((p) => ['--profile', p]), 'config', '--format', 'json'];
-  const { stdout } = await exec(compose, args, { cwd: projectRoot, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...vars } });
+  const { stdout } = await exec(compose, args, { cwd: projectRoot, env: composeEnv(vars) });
   return JSON.parse(stdout);
 }
 

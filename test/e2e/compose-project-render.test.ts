@@ -9,18 +9,9 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { runCoffre } from '../support/run-cli.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
-import { projectRoot } from '../support/tools.js';
+import { composeConfig, type ComposeModel as Model } from '../support/compose.js';
 
 const exec = promisify(execFile);
-const compose = path.join(projectRoot, '.tools', 'bin', 'docker-compose');
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Model = any;
-
-async function composeConfig(cwd: string, args: string[] = []): Promise<Model> {
-  const { stdout } = await exec(compose, [...args, 'config', '--format', 'json'], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', DOCKER_CONFIG: '/nonexistent' } });
-  return JSON.parse(stdout);
-}
 
 /** Values a compose file interpolation must give back unchanged (no `$` expansion, quotes, escapes, newlines). */
 const hostile = {

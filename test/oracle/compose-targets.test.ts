@@ -4,26 +4,12 @@
 // is run (in the service folder, from the root with COMPOSE_FILE, or with -f/--project-directory/--env-file),
 // which files it reads: compose fails on a required file that is not where coffre put it, and the markers it
 // returns must be exactly coffre's targets. Secret files are compared with compose's `secrets.<name>.file`.
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { defaultConfig, parseConfig, type CoffreConfig } from '../../src/repo/config.js';
 import { discoverRepo, type RepoModel } from '../../src/repo/discover.js';
-import { projectRoot } from '../support/tools.js';
-
-const exec = promisify(execFile);
-const compose = path.join(projectRoot, '.tools', 'bin', 'docker-compose');
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Model = any;
-
-/** `docker compose [args] config --format json` in `cwd`, with no caller's environment or docker config leaking in. */
-async function composeConfig(cwd: string, args: string[] = []): Promise<Model> {
-  const { stdout } = await exec(compose, [...args, 'config', '--format', 'json'], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', DOCKER_CONFIG: '/nonexistent' } });
-  return JSON.parse(stdout);
-}
+import { composeConfig, type ComposeModel as Model } from '../support/compose.js';
 
 async function discover(root: string, config: CoffreConfig = defaultConfig()): Promise<RepoModel> {
   return discoverRepo({ root, config, vaultEnabled: true });
