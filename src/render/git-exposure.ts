@@ -51,23 +51,32 @@ export async function checkGitExposure(root: string, targetRels: readonly string
 
   const notIgnored = await targetsNotIgnoredByGitignore(root, targetRels);
   if (notIgnored.length > 0) {
-    const first = notIgnored[0]!;
-    const why =
-      first.source === ''
-        ? 'no ignore rule matches it'
-        : first.pattern.startsWith('!')
-          ? `${first.source}:${first.line} re-includes it with "${first.pattern}"`
-          : `only ${first.source} ignores it, which is not a committed .gitignore`;
+    const why = whyNotIgnored(notIgnored[0]!);
     const lines = notIgnored.map((entry) => gitignoreLineFor(entry.rel));
     throw new CoffreError(
       'COFFRE_TARGET_NOT_IGNORED',
       `${notIgnored.map((entry) => entry.rel).join(', ')} ${notIgnored.length > 1 ? 'are' : 'is'} not ignored by git ` +
         `(${why}): add ${lines.length > 1 ? 'these lines' : 'this line'} to ${path.join(root, '.gitignore')}: ` +
         lines.join(' '),
-      { file: first.rel },
+      { file: notIgnored[0]!.rel },
     );
   }
   return 'checked';
+}
+
+/** A target git does not ignore through a committed .gitignore, and the rule that matched it (source '' = none). */
+export interface TargetNotIgnored {
+  rel: string;
+  source: string;
+  line: string;
+  pattern: string;
+}
+
+/** Why {@link targetsNotIgnoredByGitignore} reports a target: no rule, an `!` re-include, or an ignore file that is not a .gitignore. */
+export function whyNotIgnored(entry: TargetNotIgnored): string {
+  if (entry.source === '') return 'no ignore rule matches it';
+  if (entry.pattern.startsWith('!')) return `${entry.source}:${entry.line} re-includes it with "${entry.pattern}"`;
+  return `only ${entry.source} ignores it, which is not a committed .gitignore`;
 }
 
 /**
@@ -77,7 +86,7 @@ export async function checkGitExposure(root: string, targetRels: readonly string
 export async function targetsNotIgnoredByGitignore(
   root: string,
   targetRels: readonly string[],
-): Promise<Array<{ rel: string; source: string; line: string; pattern: string }>> {
+): Promise<TargetNotIgnored[]> {
   // --no-index (added by runGit): judge the ignore rules themselves, whatever the index says (tracking is
   // checked by checkGitExposure); runGit also sets core.excludesFile=/dev/null: a user's global excludes must not make a
   // target look safe.
@@ -87,7 +96,7 @@ export async function targetsNotIgnoredByGitignore(
   // Exit 1 means "some path not ignored", which -n reports line by line; anything else is a failure.
   if (ignore.code !== 0 && ignore.code !== 1) assertGitOk(ignore, root, 'check-ignore');
   const fields = ignore.stdout.split('\0');
-  const notIgnored: Array<{ rel: string; source: string; line: string; pattern: string }> = [];
+  const notIgnored: TargetNotIgnored[] = [];
   for (let i = 0; i + 3 < fields.length; i += 4) {
     const source = fields[i] ?? '';
     const line = fields[i + 1] ?? '';

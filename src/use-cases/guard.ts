@@ -8,7 +8,7 @@ import type { GuardFinding, GuardReport, GuardScope } from '../core/guard-report
 import type { SopsStoreFormat } from '../core/source-ref.js';
 import { looksLikePlaceholder } from '../core/placeholder.js';
 import { CoffreError } from '../errors.js';
-import { gitignoreLineFor, targetsNotIgnoredByGitignore } from '../render/git-exposure.js';
+import { gitignoreLineFor, targetsNotIgnoredByGitignore, whyNotIgnored } from '../render/git-exposure.js';
 import { gitCommonDirOf, gitPrefixOf, listGitFiles, readGitBlobs, type GitFileEntry } from '../render/git-tree.js';
 import { loadConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
@@ -104,12 +104,7 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
 
   if (targets.size > 0) {
     for (const entry of await targetsNotIgnoredByGitignore(root, [...targets.keys()])) {
-      const why =
-        entry.source === ''
-          ? 'no ignore rule matches it'
-          : entry.pattern.startsWith('!')
-            ? `${entry.source}:${entry.line} re-includes it with "${entry.pattern}"`
-            : `only ${entry.source} ignores it, which is not a committed .gitignore`;
+      const why = whyNotIgnored(entry);
       findings.push({
         code: 'GUARD_TARGET_NOT_IGNORED',
         file: entry.rel,
