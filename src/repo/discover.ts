@@ -12,7 +12,7 @@ import type { SourceRef } from '../core/source-ref.js';
 import { describeReadError, MAX_COMPOSE_BYTES, MAX_DOTENV_BYTES } from './bounded-read.js';
 import { readComposeEnvFiles, type ComposeEnvFileEntry, type ComposeEnvFiles, type ComposeInclude, type ComposeServiceExtends } from './compose-file.js';
 import { interpolateComposeString, type VariableLookup } from './compose-interpolation.js';
-import { renderSettingsFor, type CoffreConfig, type FileOverride, type KeyPolicy, type RenderSettings } from './config.js';
+import { renderSettingsFor, type CoffreConfig, type FileOverride, type FilePolicy, type KeyPolicy, type RenderSettings } from './config.js';
 import { classifyExample } from './example-kind.js';
 import { exampleCandidates, nearestExample, suggestPattern, type NearbyExample } from './example-patterns.js';
 import { diskFiles, isFileEntry, type RepoEntry, type RepoFiles } from './repo-files.js';
@@ -241,6 +241,8 @@ class Discovery {
   private readonly referencedExamples = new Set<string>();
   /** `files:` globs of coffre.yaml that matched a target. */
   private readonly usedFilePolicies = new Set<string>();
+  /** The `files:` globs of coffre.yaml, compiled once on first use (picomatch is loaded only when there are some). */
+  private filePolicyMatchers: Array<{ glob: string; matches: (rel: string) => boolean; entry: FilePolicy }> | undefined;
   /** `services.<s>.files.<t>` keys that matched a target, as `<s>\0<t>`. */
   private readonly usedFileOverrides = new Set<string>();
   /** Targets whose source came from coffre.yaml (exempt from the collision check). */
@@ -751,8 +753,9 @@ class Discovery {
   private filePolicyFor(targetRel: string): { skip: boolean; keys: Array<{ key: string; policy: KeyPolicy }> } {
     let skip = false;
     const keys: Array<{ key: string; policy: KeyPolicy }> = [];
-    for (const [glob, entry] of Object.entries(this.config.files)) {
-      if (!loadPicomatch()(glob, { dot: true })(targetRel)) continue;
+    this.filePolicyMatchers ??= Object.entries(this.config.files).map(([glob, entry]) => ({ glob, matches: loadPicomatch()(glob, { dot: true }), entry }));
+    for (const { glob, matches, entry } of this.filePolicyMatchers) {
+      if (!matches(targetRel)) continue;
       this.usedFilePolicies.add(glob);
       if (entry.skip !== undefined) skip = entry.skip;
       for (const [key, policy] of Object.entries(entry.keys)) keys.push({ key, policy });
@@ -766,12 +769,8 @@ class Discovery {
    */
   private async describeMissingExample(service: FoundService, target: string, candidates: string[]): Promise<string> {
     const bySuffix = new Set(this.config.examples.suffixes.map((suffix) => target + suffix));
-    const direct = candidates.filter((c) => bySuffix.has(c)).map((c) => this.rel(c));
-    const others = candidates.filter((c) => !bySuffix.has(c)).map((c) => this.rel(c));
-    const looked =
-      direct.length === 0
-        ? `looked for ${others.join(', ')}`
-        : `looked for ${direct.join(', ')}${others.length > 0 ? `, then from examples.patterns ${others.join(', ')}` : ''}`;
+    const fromPatterns = candidates.filter((c) => !bySuffix.has(c)).map((c) => this.rel(c));
+    const looked = `looked for ${candidates.filter((c) => bySuffix.has(c)).map((c) => this.rel(c)).join(', ')}${fromPatterns.length > 0 ? `, then from examples.patterns ${fromPatterns.join(', ')}` : ''}`;
     const nearby: NearbyExample[] = [];
     const seen = new Set<string>();
     const collect = (file: string) => {
