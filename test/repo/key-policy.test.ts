@@ -6,6 +6,8 @@ import { applyKeyPolicy } from '../../src/core/key-policy.js';
 import { compileGlob } from '../../src/repo/lazy-picomatch.js';
 import { parseConfig } from '../../src/repo/config.js';
 import { discoverRepo } from '../../src/repo/discover.js';
+import type { CheckContext } from '../../src/use-cases/check.js';
+import { listExampleKeys } from '../../src/use-cases/example-keys.js';
 
 const upstream = 'APP_KEY=changeme\nMAIL_HOST=\nMAIL_PASSWORD=\nDEBUG=\n# @optional\nSENTRY_DSN=\n';
 
@@ -74,4 +76,17 @@ t.test('discovery attaches the rules of every matching glob, and skip leaves a f
     [['warning', 'COFFRE_CONFIG_INVALID', 'files["nothing/*.env"] matches no env_file target (globs match target paths relative to the repo root)']],
     'a glob matching nothing is a warning, as for services entries',
   );
+});
+
+t.test("the admin page's key list shows the coffre.yaml policy, as check and render apply it", async (t) => {
+  const root = t.testdir({
+    app: { 'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: .env\n', '.env.example': upstream },
+  });
+  const config = parseConfig('files:\n  "app/.env":\n    keys: { "MAIL_*": { optional: true }, APP_KEY: { generate: "alnum:32" } }\n', 'coffre.yaml');
+  const repo = await discoverRepo({ root, config, vaultEnabled: false });
+  // The key list reads the example only: no store is consulted.
+  const report = await listExampleKeys({ repo } as CheckContext, { service: 'app', file: '.env' });
+  const view = Object.fromEntries(report.keys.map((k) => [k.name, [k.optional, k.generate]]));
+  t.same(view.MAIL_HOST, [true, null], 'MAIL_* optional from coffre.yaml');
+  t.same(view.APP_KEY, [false, { charset: 'alnum', length: 32 }], 'generate from coffre.yaml prefills the rotate form');
 });
