@@ -21,6 +21,11 @@ function bundleIsFresh() {
   }
 }
 
+// A render fsyncs every file it writes; the services rendering side by side wait on libuv's thread pool, whose
+// 4 default threads would queue those fsyncs (600 files: ~0.6 s instead of ~0.3 s). Read when the pool starts,
+// i.e. on the first asynchronous file operation, which comes after this line. An explicit setting is kept.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const { runCli } = await import(bundleIsFresh() ? '../dist/cli/main.js' : '../dist/src/cli/main.js');
 const exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,

@@ -2,10 +2,11 @@
 // targets of one service atomically — temp file (O_EXCL, mode set before the first byte), fsync, rename,
 // directory fsync — under the service lock, restoring already-swapped targets if a later step fails.
 // It never logs or puts content in an error; callers build the content (core/env-file) and check it first.
+// Metadata calls and small reads/writes are synchronous (a few µs each, where fs/promises costs ~45 µs of CPU
+// per call); only the fsyncs, which wait for the disk, go to libuv's thread pool, so those of the services
+// rendering side by side overlap.
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import type { Stats } from 'node:fs';
-import { chmod, chown, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, fsync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireRenderLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, type RenderLock } from './render-lock.js';
@@ -204,7 +205,7 @@ async function swapTargets(
       step = swap.target.targetRel;
       await hooks.beforeSwap?.(swap.target.targetRel, index);
       if (swap.previous !== null) swap.backup = await linkBackup(swap.target);
-      await rename(swap.temp!, swap.target.file);
+      renameSync(swap.temp!, swap.target.file);
       swap.temp = null;
       swap.swapped = true;
     }
@@ -225,7 +226,7 @@ async function swapTargets(
     );
   }
   for (const swap of pending) {
-    if (swap.backup !== null) await unlink(swap.backup).catch(() => undefined);
+    if (swap.backup !== null) unlinkQuietly(swap.backup);
   }
   return results;
 }
@@ -240,12 +241,12 @@ async function rollBack(pending: PendingSwap[]): Promise<string[]> {
     try {
       if (swap.swapped) {
         if (swap.backup !== null) {
-          await rename(swap.backup, swap.target.file);
+          renameSync(swap.backup, swap.target.file);
           swap.backup = null;
         } else if (swap.previous !== null) {
           await restoreByRewriting(swap.target, swap.previous);
         } else {
-          await unlink(swap.target.file);
+          unlinkSync(swap.target.file);
         }
       }
     } catch {
@@ -253,7 +254,7 @@ async function rollBack(pending: PendingSwap[]): Promise<string[]> {
       swap.backup = null;
     }
     for (const leftover of [swap.temp, swap.backup]) {
-      if (leftover !== null) await unlink(leftover).catch(() => undefined);
+      if (leftover !== null) unlinkQuietly(leftover);
     }
   }
   await fsyncDirs(pending).catch(() => undefined);
@@ -267,7 +268,7 @@ async function rollBack(pending: PendingSwap[]): Promise<string[]> {
 async function linkBackup(target: CheckedTarget): Promise<string | null> {
   const backup = path.join(target.dir, tempNameFor(target.name));
   try {
-    await link(target.file, backup);
+    linkSync(target.file, backup);
     return backup;
   } catch (error) {
     if (['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS'].includes((error as NodeJS.ErrnoException).code ?? '')) return null;
@@ -284,31 +285,44 @@ async function restoreByRewriting(target: CheckedTarget, previous: CurrentFile):
   const group = writer.uid === 0 || writer.groups.includes(gid) ? gid : target.group;
   const temp = await writeTemp({ ...target, mode: mode & 0o777, owner, group }, previous.bytes, {});
   try {
-    await rename(temp, target.file);
+    renameSync(temp, target.file);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    unlinkQuietly(temp);
     throw error;
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone: nothing to remove
   }
 }
 
 async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks): Promise<string> {
   const temp = path.join(target.dir, tempNameFor(target.name));
   // 0600 at creation: whatever the umask, the file is never more open than owner-only while it is empty.
-  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
+    if (target.owner !== null || target.group !== null) fchownSync(fd, target.owner ?? -1, target.group ?? -1);
     // Never widen to "other" bits, even when restoring a file that had them.
-    await handle.chmod(target.mode & 0o770);
+    fchmodSync(fd, target.mode & 0o770);
     await hooks.tempCreated?.(temp, target.targetRel);
-    await handle.writeFile(bytes);
-    await handle.sync();
+    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
+    await fsyncOnThreadPool(fd);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
+    closeSync(fd);
+    unlinkQuietly(temp);
     throw error;
   }
-  await handle.close();
+  closeSync(fd);
   return temp;
+}
+
+/** fsync(2) of `fd` on libuv's thread pool: it waits for the disk, so it must not hold the event loop. */
+function fsyncOnThreadPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /**
@@ -320,9 +334,10 @@ async function readCurrent(
   target: CheckedTarget,
   unchangedIf?: Buffer,
 ): Promise<(CurrentFile & { permissionsFixed: boolean; driftNeedsRewrite: boolean }) | null> {
-  let handle;
+  let fd: number;
   try {
-    handle = await open(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // O_NONBLOCK: a FIFO swapped in since the checks cannot hold the open (fstat refuses it next).
+    fd = openSync(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -332,22 +347,22 @@ async function readCurrent(
     throw error;
   }
   try {
-    const stats = await handle.stat();
+    const stats = fstatSync(fd);
     if (!stats.isFile()) {
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} exists and is not a regular file`, { file: target.targetRel });
     }
-    const bytes = await handle.readFile();
+    const bytes = readFileSync(fd);
     const drifted = unchangedIf !== undefined && bytes.equals(unchangedIf) && hasPermissionDrift(stats, target);
     const euid = currentWriter().uid;
     // Only the owner (or root) may chmod/chown; another group member's target is rewritten instead (see swapTargets).
     if (drifted && euid !== 0 && stats.uid !== euid) return { bytes, stats, permissionsFixed: false, driftNeedsRewrite: true };
     if (drifted) {
-      if (target.owner !== null || target.group !== null) await handle.chown(target.owner ?? -1, target.group ?? -1);
-      await handle.chmod(target.mode);
+      if (target.owner !== null || target.group !== null) fchownSync(fd, target.owner ?? -1, target.group ?? -1);
+      fchmodSync(fd, target.mode);
     }
     return { bytes, stats, permissionsFixed: drifted, driftNeedsRewrite: false };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -363,19 +378,19 @@ async function createMissingDirs(target: CheckedTarget): Promise<void> {
   if (target.missingDirs.length === 0) return;
   // Group members need to traverse the directory to read a 0640 target; in a checkout shared by the render
   // group (group-writable parent), they also render into it: group-writable and setgid, like its parent.
-  const parent = await lstat(path.dirname(target.missingDirs[0]!));
+  const parent = lstatSync(path.dirname(target.missingDirs[0]!));
   const shared = target.group !== null && (parent.mode & 0o020) !== 0 && parent.gid === target.group;
   const dirMode = shared ? 0o2770 : target.group !== null && (target.mode & 0o070) !== 0 ? 0o750 : 0o700;
   for (const dir of target.missingDirs) {
     try {
-      await mkdir(dir, { mode: dirMode });
-      if (target.group !== null) await chown(dir, -1, target.group);
-      await chmod(dir, dirMode);
+      mkdirSync(dir, { mode: dirMode });
+      if (target.group !== null) chownSync(dir, -1, target.group);
+      chmodSync(dir, dirMode);
     } catch (error) {
       // Created meanwhile (e.g. by an earlier target of the same service): fine if it is a real directory.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const stats = await lstat(dir);
+    const stats = lstatSync(dir);
     if (stats.isSymbolicLink() || !stats.isDirectory()) {
       throw new CoffreError('COFFRE_TARGET_UNSAFE', `target ${target.targetRel} is reached through a symlink or non-directory (${dir})`, { file: target.targetRel });
     }
@@ -384,11 +399,11 @@ async function createMissingDirs(target: CheckedTarget): Promise<void> {
 
 async function fsyncDirs(pending: PendingSwap[]): Promise<void> {
   for (const dir of new Set(pending.map((swap) => swap.target.dir))) {
-    const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
-      await handle.sync();
+      await fsyncOnThreadPool(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 }

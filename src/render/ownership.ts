@@ -1,5 +1,6 @@
 // Resolves configured owner/group names (e.g. group `docker`) to numeric ids, as chown needs them.
 // Reads the local account databases (/etc/passwd, /etc/group): the host the files are written on.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { CoffreError } from '../errors.js';
 
@@ -46,12 +47,26 @@ export async function isGroupMember(uid: number, gid: number): Promise<boolean> 
 
 /** The local name of a uid/gid (`alice`, `docker`), or the number itself when it has none. */
 export async function idName(kind: 'uid' | 'gid', id: number): Promise<string> {
-  const text = await readFile(kind === 'uid' ? '/etc/passwd' : '/etc/group', 'utf8').catch(() => '');
-  return text.split('\n').map((line) => line.split(':')).find((fields) => fields[2] === String(id))?.[0] || String(id);
+  return nameIn(await readFile(databaseOf(kind), 'utf8').catch(() => ''), id);
 }
 
 /** `uid 1001 (alice)` / `gid 998 (docker)`: an id with its local name when it has one, for messages. */
 export async function describeId(kind: 'uid' | 'gid', id: number): Promise<string> {
-  const name = await idName(kind, id);
-  return name === String(id) ? `${kind} ${id}` : `${kind} ${id} (${name})`;
+  return described(kind, id, await idName(kind, id));
 }
+
+/** {@link describeId} for synchronous callers (error messages of the lock operations). */
+export function describeIdSync(kind: 'uid' | 'gid', id: number): string {
+  let text = '';
+  try {
+    text = readFileSync(databaseOf(kind), 'utf8');
+  } catch {
+    // no account database: the number alone
+  }
+  return described(kind, id, nameIn(text, id));
+}
+
+const databaseOf = (kind: 'uid' | 'gid') => (kind === 'uid' ? '/etc/passwd' : '/etc/group');
+const nameIn = (database: string, id: number): string =>
+  database.split('\n').map((line) => line.split(':')).find((fields) => fields[2] === String(id))?.[0] || String(id);
+const described = (kind: 'uid' | 'gid', id: number, name: string): string => (name === String(id) ? `${kind} ${id}` : `${kind} ${id} (${name})`);

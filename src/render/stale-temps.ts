@@ -1,7 +1,7 @@
 // Names the temp files the atomic writer creates beside a target, and removes the ones a crashed run left
 // behind. It only ever deletes regular files whose name has the coffre temp pattern and whose writer is dead.
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isProcessAlive } from './process-liveness.js';
 
@@ -28,7 +28,7 @@ export function isTempName(fileName: string): boolean {
 export async function cleanStaleTemps(dir: string, options: { targetNames?: readonly string[] } = {}): Promise<number> {
   let entries: string[];
   try {
-    entries = await readdir(dir);
+    entries = readdirSync(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
@@ -41,10 +41,15 @@ export async function cleanStaleTemps(dir: string, options: { targetNames?: read
     if (wanted && !wanted.has(match[1]!)) continue;
     if (isProcessAlive(Number(match[2]))) continue;
     const file = path.join(dir, entry);
-    const stats = await lstat(file).catch(() => null);
-    if (!stats?.isFile()) continue;
+    let isFile = false;
     try {
-      await unlink(file);
+      isFile = lstatSync(file).isFile();
+    } catch {
+      // gone, or not ours to look at
+    }
+    if (!isFile) continue;
+    try {
+      unlinkSync(file);
       removed += 1;
     } catch (error) {
       // Another cleaner got there first.

@@ -12,7 +12,12 @@ import type { KeyListing, SourceRef, ValueSnapshot } from '../core/source-ref.js
 export interface SecretSource<R extends SourceRef = SourceRef> {
   readonly kind: R['kind'];
   listKeys(ref: R): Promise<KeyListing | null>;
-  readValues(ref: R): Promise<ValueSnapshot | null>;
+  readValues(ref: R, options?: ReadOptions): Promise<ValueSnapshot | null>;
+}
+
+export interface ReadOptions {
+  /** Read the store again instead of answering from what this source instance already read (a re-read under a lock). */
+  fresh?: boolean;
 }
 
 /** A short, value-free label for a reference, used in reports and logs. */

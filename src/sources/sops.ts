@@ -14,7 +14,7 @@ import { setSopsValues } from '../sops/set-values.js';
 import { encryptionDecider } from '../sops/encryption-rule.js';
 import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
 import { entriesOf, isSopsComment, isSopsList, isSopsMap, type SopsNode } from '../sops/tree.js';
-import type { KeyListing, KeyPresence, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
+import type { KeyListing, KeyPresence, ReadOptions, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
 
 /** Age identities are parsed by the codec; use-cases reach it through this source module only. */
 export { parseAgeIdentities, type AgeIdentity };
@@ -125,7 +125,11 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
   };
   const load = async (ref: SopsRef): Promise<SopsFile | null> => (await loaded(ref))?.sops ?? null;
 
-  const readValues = (ref: SopsRef): Promise<ValueSnapshot | null> => {
+  const readValues = (ref: SopsRef, read?: ReadOptions): Promise<ValueSnapshot | null> => {
+    if (read?.fresh) {
+      parsed.delete(cacheKey(ref));
+      decrypted.delete(cacheKey(ref));
+    }
     let promise = decrypted.get(cacheKey(ref));
     if (promise === undefined) {
       promise = loaded(ref).then(async (file) => {

@@ -400,8 +400,9 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       });
     },
 
-    async readValues(ref) {
+    async readValues(ref, options) {
       checkRef(ref);
+      if (options?.fresh) forget(ref);
       return memo('values', ref, async (): Promise<ValueSnapshot | null> => {
         const data = await latestData(ref);
         if (data === null) return null;

@@ -10,7 +10,7 @@ import type { KeyResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
 import { readExampleOf } from '../repo/read-example.js';
-import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type RenderLock, type TargetWrite } from '../render/index.js';
+import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type PreflightResult, type RenderLock, type TargetPlan, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import type { AsOfRender, ValueOrigin } from './as-of.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
@@ -123,66 +123,26 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
     const checked = await preflightTargets(root, specs, { skipGit: gitCleared });
     // Sources are read under the service lock: the last render to take it writes the newest values, and a
     // slow render can never overwrite a newer one with what it read before (a dry run writes nothing: no lock).
-    if (!options.dryRun) lock = await acquireServiceLock(root, service.name);
-    const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file, options.asOf)));
-
-    for (const { file, example, snapshot } of prepared) {
-      if (snapshot === null) {
-        for (const key of example.keys.filter((k) => !k.commentedOut && !k.optional)) {
-          result.problems.push({ target: file.targetRel, key: { name: key.name, status: 'missing', line: key.line, optional: false } });
-        }
-        continue;
-      }
-      const keys = diffCompleteness(example, snapshot);
-      if (fileStatusOf(keys) !== 'complete') {
-        for (const key of keys) {
-          if (!key.optional && key.status !== 'ok' && key.status !== 'extra') result.problems.push({ target: file.targetRel, key: { name: key.name, status: key.status, line: key.line, optional: key.optional } });
-        }
-      }
+    // When every target exists, the usual re-render finds nothing to change: it reads without the lock, and
+    // takes it (reading again under it) only if something is to be written. An unchanged outcome writes
+    // nothing, so it needs no lock to be right.
+    // (`--as-of` reads through its own view of the stores: always under the lock.)
+    const optimistic = options.dryRun === true || (options.asOf === undefined && checked.targets.every((target) => target.exists));
+    if (!optimistic) lock = await acquireServiceLock(root, service.name);
+    let planned = await readAndPlan(context, service, options, checked, { mode, owner, group }, result, false);
+    if (planned !== null && !options.dryRun && lock === null && needsWrite(planned.plan)) {
+      lock = await acquireServiceLock(root, service.name);
+      result.problems = [];
+      planned = await readAndPlan(context, service, options, checked, { mode, owner, group }, result, true);
     }
-    if (result.problems.length > 0 && !options.forceIncomplete) {
-      const list = result.problems.map((p) => `${p.key.status} ${p.key.name} (${p.target})`).join(', ');
-      result.status = 'refused';
-      result.error = { code: 'COFFRE_INCOMPLETE', message: `service ${service.name} is incomplete, nothing written: ${list}` };
-      return result;
-    }
-    result.forced = result.problems.length > 0;
-
-    const writes: TargetWrite[] = [];
-    const drafts: Array<Omit<RenderFileResult, 'action' | 'keys'> & { entries: Map<string, string> }> = [];
-    for (const { file, example, snapshot, origins } of prepared) {
-      const values = snapshot?.values ?? new Map<string, string>();
-      const entries = entriesInExampleOrder(example, values);
-      // A compose secret file is its one value, byte for byte: no newline added, none removed.
-      const content = file.format === 'secret' ? ([...entries.values()][0] ?? '') : serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
-      verifyReadBack(content, entries, file);
-      const exampleNames = new Set(example.keys.map((k) => k.name));
-      writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner, group });
-      drafts.push({
-        target: file.targetRel,
-        example: file.exampleRel,
-        source: sourceLabel(root, file.source),
-        sha256: createHash('sha256').update(content).digest('hex'),
-        extraKeys: snapshot?.opaqueNames ? [] : [...values.keys()].filter((k) => !exampleNames.has(k)),
-        mode: `0${mode.toString(8)}`,
-        ...(origins ? { valueSources: origins.filter((o) => entries.has(o.key)) } : {}),
-        entries,
-      });
-    }
-
-    const plan = await planTargets(root, writes, { checked });
-    result.files = drafts.map(({ entries, ...draft }, index) => {
-      const step = plan[index];
-      if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
-      const format = prepared[index]!.file.format;
-      return { ...draft, action: step.action, keys: format === 'secret' ? diffSecretFile(step.previous, entries) : diffKeyNames(step.previous, entries) };
-    });
+    if (planned === null) return result;
+    const { writes, plan } = planned;
     if (options.dryRun) {
       result.status = 'planned';
       return result;
     }
     // Nothing to change (content and permissions): no write, no file touched.
-    if (plan.every((step) => step.action === 'unchanged' && !step.permissionsDrift)) {
+    if (!needsWrite(plan)) {
       result.status = 'unchanged';
       return result;
     }
@@ -199,7 +159,82 @@ async function renderService(context: CheckContext, service: ServiceModel, optio
   }
 }
 
-async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: AsOfRender | undefined): Promise<PreparedFile> {
+const needsWrite = (plan: readonly TargetPlan[]): boolean => plan.some((step) => step.action !== 'unchanged' || step.permissionsDrift);
+
+/**
+ * Reads every source of the service, verifies completeness, builds the exact bytes and plans them against the
+ * current targets. Fills `result` (problems, files, forced); null when the service is refused as incomplete
+ * (`result` then says why).
+ */
+async function readAndPlan(
+  context: CheckContext,
+  service: ServiceModel,
+  options: RenderOptions,
+  checked: PreflightResult,
+  permissions: { mode: number; owner: number | null; group: number | null },
+  result: ServiceRenderResult,
+  fresh: boolean,
+): Promise<{ writes: TargetWrite[]; plan: TargetPlan[] } | null> {
+  const root = context.repo.root;
+  const prepared = await Promise.all(service.secretFiles.map((file) => prepareFile(context, file, options.asOf, fresh)));
+
+  for (const { file, example, snapshot } of prepared) {
+    if (snapshot === null) {
+      for (const key of example.keys.filter((k) => !k.commentedOut && !k.optional)) {
+        result.problems.push({ target: file.targetRel, key: { name: key.name, status: 'missing', line: key.line, optional: false } });
+      }
+      continue;
+    }
+    const keys = diffCompleteness(example, snapshot);
+    if (fileStatusOf(keys) !== 'complete') {
+      for (const key of keys) {
+        if (!key.optional && key.status !== 'ok' && key.status !== 'extra') result.problems.push({ target: file.targetRel, key: { name: key.name, status: key.status, line: key.line, optional: key.optional } });
+      }
+    }
+  }
+  if (result.problems.length > 0 && !options.forceIncomplete) {
+    const list = result.problems.map((p) => `${p.key.status} ${p.key.name} (${p.target})`).join(', ');
+    result.status = 'refused';
+    result.error = { code: 'COFFRE_INCOMPLETE', message: `service ${service.name} is incomplete, nothing written: ${list}` };
+    return null;
+  }
+  result.forced = result.problems.length > 0;
+
+  const { mode, owner, group } = permissions;
+  const writes: TargetWrite[] = [];
+  const drafts: Array<Omit<RenderFileResult, 'action' | 'keys'> & { entries: Map<string, string> }> = [];
+  for (const { file, example, snapshot, origins } of prepared) {
+    const values = snapshot?.values ?? new Map<string, string>();
+    const entries = entriesInExampleOrder(example, values);
+    // A compose secret file is its one value, byte for byte: no newline added, none removed.
+    const content = file.format === 'secret' ? ([...entries.values()][0] ?? '') : serializeEnvFile([...entries].map(([key, value]) => ({ key, value })), file.format);
+    verifyReadBack(content, entries, file);
+    const exampleNames = new Set(example.keys.map((k) => k.name));
+    writes.push({ target: file.target, targetRel: file.targetRel, content, mode, owner, group });
+    drafts.push({
+      target: file.targetRel,
+      example: file.exampleRel,
+      source: sourceLabel(root, file.source),
+      sha256: createHash('sha256').update(content).digest('hex'),
+      extraKeys: snapshot?.opaqueNames ? [] : [...values.keys()].filter((k) => !exampleNames.has(k)),
+      mode: `0${mode.toString(8)}`,
+      ...(origins ? { valueSources: origins.filter((o) => entries.has(o.key)) } : {}),
+      entries,
+    });
+  }
+
+  const plan = await planTargets(root, writes, { checked });
+  result.files = drafts.map(({ entries, ...draft }, index) => {
+    const step = plan[index];
+    if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
+    const format = prepared[index]!.file.format;
+    return { ...draft, action: step.action, keys: format === 'secret' ? diffSecretFile(step.previous, entries) : diffKeyNames(step.previous, entries) };
+  });
+  return { writes, plan };
+}
+
+/** `fresh`: read the store again, not what this run already read (the re-read under the lock). */
+async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: AsOfRender | undefined, fresh: boolean): Promise<PreparedFile> {
   if (file.example === null || file.exampleRel === null) {
     throw new CoffreError('COFFRE_EXAMPLE_MISSING', `${file.targetRel} is an env_file target with no example${file.exampleMissing ? ` (${file.exampleMissing})` : ' beside it'}`, { file: file.targetRel });
   }
@@ -209,7 +244,7 @@ async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: A
     return { file, example, snapshot, origins };
   }
   const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
-  const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
+  const snapshot = file.source ? await readValuesOf(context.sources, file.source, fresh ? { fresh } : undefined) : null;
   return { file, example, snapshot };
 }
 

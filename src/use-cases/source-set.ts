@@ -1,7 +1,7 @@
 // The backends available to one run, and the dispatch from a SourceRef to the backend that reads it.
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import { describeRef, type SecretSource, type SopsRef, type SourceRef, type VaultRef, type KeyListing, type ValueSnapshot } from '../sources/secret-source.js';
+import { describeRef, type SecretSource, type SopsRef, type SourceRef, type VaultRef, type KeyListing, type ReadOptions, type ValueSnapshot } from '../sources/secret-source.js';
 
 /** The sources configured for a run; a kind left null is not configured. */
 export interface SourceSet {
@@ -13,8 +13,8 @@ export function listKeysOf(sources: SourceSet, ref: SourceRef): Promise<KeyListi
   return ref.kind === 'vault' ? need(sources.vault, ref).listKeys(ref) : need(sources.sops, ref).listKeys(ref);
 }
 
-export function readValuesOf(sources: SourceSet, ref: SourceRef): Promise<ValueSnapshot | null> {
-  return ref.kind === 'vault' ? need(sources.vault, ref).readValues(ref) : need(sources.sops, ref).readValues(ref);
+export function readValuesOf(sources: SourceSet, ref: SourceRef, options?: ReadOptions): Promise<ValueSnapshot | null> {
+  return ref.kind === 'vault' ? need(sources.vault, ref).readValues(ref, options) : need(sources.sops, ref).readValues(ref, options);
 }
 
 function need<T>(source: T | null, ref: SourceRef): T {
