@@ -159,6 +159,8 @@ export async function acquireServiceLock(root: string, service: string, options:
 interface PendingSwap {
   target: CheckedTarget;
   temp: string | null;
+  /** The temp's descriptor, open until its fsync is done. */
+  unsyncedFd: number | null;
   /** Hard link to the replaced file; null for a created target or where hard links are unsupported. */
   backup: string | null;
   /** The replaced file as read, for a rollback by rewriting when there is no hard-link backup. */
@@ -191,9 +193,11 @@ async function swapTargets(
         results.push({ targetRel: target.targetRel, outcome: 'unchanged', sha256, permissionsFixed: current.permissionsFixed });
         continue;
       }
-      const swap: PendingSwap = { target, temp: null, backup: null, previous: current, swapped: false };
+      const swap: PendingSwap = { target, temp: null, unsyncedFd: null, backup: null, previous: current, swapped: false };
       pending.push(swap);
-      swap.temp = await writeTemp(target, bytes, hooks);
+      const written = await writeTemp(target, bytes, hooks, { sync: false });
+      swap.temp = written.temp;
+      swap.unsyncedFd = written.fd;
       // An unchanged target of another user with drifted permissions cannot be chmod-ed: the same bytes replace it.
       results.push(
         unchanged
@@ -201,6 +205,12 @@ async function swapTargets(
           : { targetRel: target.targetRel, outcome: current === null ? 'created' : 'updated', sha256, permissionsFixed: false },
       );
     }
+    // The temps of the service reach the disk together: their fsyncs overlap on the thread pool.
+    // All settled before any descriptor is closed: none is closed (and its number reused) under a pending fsync.
+    const synced = await Promise.allSettled(pending.map((swap) => (swap.unsyncedFd === null ? undefined : fsyncOnThreadPool(swap.unsyncedFd))));
+    closeUnsynced(pending);
+    const failed = synced.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     for (const [index, swap] of pending.entries()) {
       step = swap.target.targetRel;
       await hooks.beforeSwap?.(swap.target.targetRel, index);
@@ -211,6 +221,7 @@ async function swapTargets(
     }
     await fsyncDirs(pending);
   } catch (error) {
+    closeUnsynced(pending);
     const unrestored = await rollBack(pending);
     // A refusal found while preparing (nothing swapped yet) keeps its own code.
     if (error instanceof CoffreError && !pending.some((swap) => swap.swapped)) throw error;
@@ -283,7 +294,7 @@ async function restoreByRewriting(target: CheckedTarget, previous: CurrentFile):
   const writer = currentWriter();
   const owner = writer.uid === 0 || uid === writer.uid ? uid : null;
   const group = writer.uid === 0 || writer.groups.includes(gid) ? gid : target.group;
-  const temp = await writeTemp({ ...target, mode: mode & 0o777, owner, group }, previous.bytes, {});
+  const { temp } = await writeTemp({ ...target, mode: mode & 0o777, owner, group }, previous.bytes, {}, { sync: true });
   try {
     renameSync(temp, target.file);
   } catch (error) {
@@ -300,7 +311,11 @@ function unlinkQuietly(file: string): void {
   }
 }
 
-async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks): Promise<string> {
+/**
+ * Creates the temp file of `target` with `bytes`. With `sync`, it is fsynced and closed; without, its descriptor
+ * is returned open for the caller to fsync (with the other temps of the service) and close.
+ */
+async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks, options: { sync: boolean }): Promise<{ temp: string; fd: number | null }> {
   const temp = path.join(target.dir, tempNameFor(target.name));
   // 0600 at creation: whatever the umask, the file is never more open than owner-only while it is empty.
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -310,14 +325,27 @@ async function writeTemp(target: CheckedTarget, bytes: Buffer, hooks: WriteHooks
     fchmodSync(fd, target.mode & 0o770);
     await hooks.tempCreated?.(temp, target.targetRel);
     for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
-    await fsyncOnThreadPool(fd);
+    if (options.sync) await fsyncOnThreadPool(fd);
   } catch (error) {
     closeSync(fd);
     unlinkQuietly(temp);
     throw error;
   }
+  if (!options.sync) return { temp, fd };
   closeSync(fd);
-  return temp;
+  return { temp, fd: null };
+}
+
+function closeUnsynced(pending: PendingSwap[]): void {
+  for (const swap of pending) {
+    if (swap.unsyncedFd === null) continue;
+    try {
+      closeSync(swap.unsyncedFd);
+    } catch {
+      // closing can only fail for a descriptor already closed
+    }
+    swap.unsyncedFd = null;
+  }
 }
 
 /** fsync(2) of `fd` on libuv's thread pool: it waits for the disk, so it must not hold the event loop. */

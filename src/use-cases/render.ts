@@ -228,7 +228,9 @@ async function readAndPlan(
     const step = plan[index];
     if (!step) throw new CoffreError('COFFRE_INTERNAL', `no plan for ${draft.target}`);
     const format = prepared[index]!.file.format;
-    return { ...draft, action: step.action, keys: format === 'secret' ? diffSecretFile(step.previous, entries) : diffKeyNames(step.previous, entries) };
+    // Unchanged bytes: no key changed, and the current text need not be parsed again.
+    const keys = step.action === 'unchanged' ? { added: [], changed: [], removed: [] } : format === 'secret' ? diffSecretFile(step.previous, entries) : diffKeyNames(step.previous, entries);
+    return { ...draft, action: step.action, keys };
   });
   return { writes, plan };
 }
