@@ -318,7 +318,7 @@ class Discovery {
   /** Service folders up to `maxDepth`, skipping hidden and excluded folders and never following symlinks. */
   async findServiceFolders(): Promise<FoundService[]> {
     const found: FoundService[] = [];
-    // Sibling folders are read side by side: a repo of hundreds of services is mostly waiting on readdir.
+    // Sibling folders are visited side by side (a view of the repo, such as a past commit's, may answer slowly).
     const visit = async (dir: string, rel: string, depth: number): Promise<void> => {
       const entries = await this.readDirectory(dir);
       const composeNames = this.composeFileNames(await this.filesIn(dir));
