@@ -1104,6 +1104,9 @@ class Discovery {
   /** Regular files (or links to one) per folder, from its one listing: examples, sops and compose files are probed by name. */
   private readonly fileListings = new Map<string, Promise<Set<string>>>();
 
+  /** The sets of {@link fileListings} already settled: most probes are answered without waiting on a promise. */
+  private readonly knownFileNames = new Map<string, Set<string>>();
+
   /** The names of a folder's regular files (symlinks resolved by the view); none when it cannot be listed. */
   private filesIn(dir: string): Promise<Set<string>> {
     let names = this.fileListings.get(dir);
@@ -1117,6 +1120,7 @@ class Discovery {
           // Only a link costs a look at what it points to.
           else if (entry.kind === 'symlink' && (await isFileEntry(this.files, dir, entry))) out.add(entry.name);
         }
+        this.knownFileNames.set(dir, out);
         return out;
       });
       this.fileListings.set(dir, names);
@@ -1128,7 +1132,7 @@ class Discovery {
   private async isFile(file: string): Promise<boolean> {
     const dir = path.dirname(file);
     this.inputs.add(dir);
-    return (await this.filesIn(dir)).has(path.basename(file));
+    return (this.knownFileNames.get(dir) ?? (await this.filesIn(dir))).has(path.basename(file));
   }
 
   private problem(severity: RepoProblem['severity'], code: RepoProblem['code'], service: string, file: string, line: number | null, message: string): void {
