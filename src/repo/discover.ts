@@ -308,10 +308,8 @@ class Discovery {
         }
       }
       if (notAFolder) continue;
-      const entries = await this.readDirectory(dir);
-      const files = new Set<string>();
-      for (const entry of entries) if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
-      const [composeName] = this.composeFileNames(files);
+      await this.readDirectory(dir);
+      const [composeName] = this.composeFileNames(await this.filesIn(dir));
       if (composeName !== undefined) found.push({ name, dir, composeFile: path.join(dir, composeName) });
     }
     return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -320,16 +318,10 @@ class Discovery {
   /** Service folders up to `maxDepth`, skipping hidden and excluded folders and never following symlinks. */
   async findServiceFolders(): Promise<FoundService[]> {
     const found: FoundService[] = [];
-    // Sibling folders are read side by side: a repo of hundreds of services is mostly waiting on readdir.
+    // Sibling folders are visited side by side (a view of the repo, such as a past commit's, may answer slowly).
     const visit = async (dir: string, rel: string, depth: number): Promise<void> => {
       const entries = await this.readDirectory(dir);
-      const files = new Set<string>();
-      await Promise.all(
-        entries.map(async (entry) => {
-          if (await isFileEntry(this.files, dir, entry)) files.add(entry.name);
-        }),
-      );
-      const composeNames = this.composeFileNames(files);
+      const composeNames = this.composeFileNames(await this.filesIn(dir));
       const [composeName, ...ignored] = composeNames;
       if (composeName !== undefined) {
         const name = rel === '' ? '.' : rel;
@@ -686,7 +678,7 @@ class Discovery {
     const override = this.findFileOverride(service, acc.target);
     const policy = this.filePolicyFor(targetRel);
     // Nothing outside the repo is probed: its examples and sources are none of coffre's business.
-    const candidates =
+    const allCandidates = (): string[] =>
       acc.example !== undefined
         ? [acc.example]
         : acc.inside
@@ -694,7 +686,7 @@ class Discovery {
           : [];
     const kind = acc.format === 'secret' ? 'secret file' : 'env_file';
     if (override?.skip || policy.skip) {
-      for (const candidate of candidates) this.referencedExamples.add(candidate);
+      for (const candidate of allCandidates()) this.referencedExamples.add(candidate);
       if (override?.example) this.referencedExamples.add(path.resolve(service.dir, override.example));
       return null;
     }
@@ -707,6 +699,18 @@ class Discovery {
       if (await this.isFile(configured)) example = configured;
       else this.problem('error', 'COFFRE_EXAMPLE_MISSING', service.name, fileRel, acc.line, `the example configured for ${targetRel} in coffre.yaml, ${this.rel(configured)}, does not exist`);
     } else {
+      // The candidates start with `T<suffix>` (exampleCandidates): when one of those exists, the patterns
+      // (path arithmetic per pattern and suffix) need not be filled at all.
+      if (acc.example === undefined && acc.inside) {
+        for (const suffix of this.config.examples.suffixes) {
+          const candidate = acc.target + suffix;
+          if (isInside(this.root, candidate) && (await this.isFile(candidate))) {
+            example = candidate;
+            break;
+          }
+        }
+      }
+      const candidates = example === null ? allCandidates() : [];
       for (const candidate of candidates) {
         if (await this.isFile(candidate)) {
           example = candidate;
@@ -784,7 +788,8 @@ class Discovery {
     if (isInside(this.root, targetDir) || targetDir === this.root) {
       this.inputs.add(targetDir);
       // A folder that does not exist (yet) holds no candidate: not a problem to report here.
-      const entries = await this.files.list(targetDir).catch(() => [] as RepoEntry[]);
+      const listed = await this.listOnce(targetDir);
+      const entries = 'entries' in listed ? listed.entries : [];
       for (const entry of entries) if (entry.kind !== 'dir') collect(path.join(targetDir, entry.name));
     }
     const nearest = nearestExample(target, nearby);
@@ -992,7 +997,7 @@ class Discovery {
         if (entry.kind === 'dir') {
           const rel = this.rel(full);
           if (depth < EXAMPLE_SCAN_DEPTH && !entry.name.startsWith('.') && !serviceDirs.has(full) && !this.isExcluded(rel, entry.name)) await walk(full, depth + 1);
-        } else if (this.config.examples.suffixes.some((s) => entry.name.endsWith(s) && entry.name.length > s.length) && (await isFileEntry(this.files, dir, entry))) {
+        } else if (this.config.examples.suffixes.some((s) => entry.name.endsWith(s) && entry.name.length > s.length) && (await this.filesIn(dir)).has(entry.name)) {
           out.push(full);
         }
       }
@@ -1072,35 +1077,62 @@ class Discovery {
 
   private async readDirectory(dir: string): Promise<RepoEntry[]> {
     this.inputs.add(dir);
-    try {
-      return await this.files.list(dir);
-    } catch (error) {
-      this.problems.push({ severity: 'warning', code: 'COFFRE_USAGE', file: this.rel(dir), message: `cannot list ${this.rel(dir)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` });
-      return [];
-    }
+    const listed = await this.listOnce(dir);
+    if ('entries' in listed) return listed.entries;
+    this.problems.push({ severity: 'warning', code: 'COFFRE_USAGE', file: this.rel(dir), message: `cannot list ${this.rel(dir)}: ${(listed.error as NodeJS.ErrnoException).code ?? 'error'}` });
+    return [];
   }
 
-  /** Regular files (or links to one) per folder, listed once: examples and sops files are probed by name. */
+  /**
+   * Each folder is listed once per discovery, whoever asks (the walk, presence probes, the example scans):
+   * the outcome is kept, a failure too, so that every caller still reports (or ignores) it as it did.
+   */
+  private readonly listings = new Map<string, Promise<{ entries: RepoEntry[] } | { error: unknown }>>();
+
+  private listOnce(dir: string): Promise<{ entries: RepoEntry[] } | { error: unknown }> {
+    let listed = this.listings.get(dir);
+    if (listed === undefined) {
+      listed = this.files.list(dir).then(
+        (entries) => ({ entries }),
+        (error: unknown) => ({ error }),
+      );
+      this.listings.set(dir, listed);
+    }
+    return listed;
+  }
+
+  /** Regular files (or links to one) per folder, from its one listing: examples, sops and compose files are probed by name. */
   private readonly fileListings = new Map<string, Promise<Set<string>>>();
+
+  /** The sets of {@link fileListings} already settled: most probes are answered without waiting on a promise. */
+  private readonly knownFileNames = new Map<string, Set<string>>();
+
+  /** The names of a folder's regular files (symlinks resolved by the view); none when it cannot be listed. */
+  private filesIn(dir: string): Promise<Set<string>> {
+    let names = this.fileListings.get(dir);
+    if (names === undefined) {
+      names = this.listOnce(dir).then(async (listed) => {
+        const out = new Set<string>();
+        // A folder that cannot be listed holds no file we could use; a probe is not the place to report it.
+        if (!('entries' in listed)) return out;
+        for (const entry of listed.entries) {
+          if (entry.kind === 'file') out.add(entry.name);
+          // Only a link costs a look at what it points to.
+          else if (entry.kind === 'symlink' && (await isFileEntry(this.files, dir, entry))) out.add(entry.name);
+        }
+        this.knownFileNames.set(dir, out);
+        return out;
+      });
+      this.fileListings.set(dir, names);
+    }
+    return names;
+  }
 
   /** A probe for a file's presence: one listing of its folder answers every probe there (and its change time covers them). */
   private async isFile(file: string): Promise<boolean> {
     const dir = path.dirname(file);
     this.inputs.add(dir);
-    let listing = this.fileListings.get(dir);
-    if (listing === undefined) {
-      listing = this.files.list(dir).then(
-        async (entries) => {
-          const names = new Set<string>();
-          await Promise.all(entries.map(async (entry) => (await isFileEntry(this.files, dir, entry)) && names.add(entry.name)));
-          return names;
-        },
-        // A folder that cannot be listed holds no file we could use; a probe is not the place to report it.
-        () => new Set<string>(),
-      );
-      this.fileListings.set(dir, listing);
-    }
-    return (await listing).has(path.basename(file));
+    return (this.knownFileNames.get(dir) ?? (await this.filesIn(dir))).has(path.basename(file));
   }
 
   private problem(severity: RepoProblem['severity'], code: RepoProblem['code'], service: string, file: string, line: number | null, message: string): void {

@@ -20,17 +20,22 @@ export const EXAMPLE_PATTERN_PLACEHOLDERS = ['dir', 'base', 'stem', 'name', 'suf
  */
 export const DEFAULT_EXAMPLE_PATTERNS = ['{dir}/{stem}{suffix}', '{base}{suffix}', '{dir}/../conf-sample/{base}{suffix}'] as const;
 
-/** Fills one pattern for a target (absolute paths in, a path relative to the service folder out). */
-function fillPattern(pattern: string, serviceDir: string, target: string, suffix: string): string {
+/** The placeholder values of a target but `{suffix}` (absolute paths in). */
+function placeholderValues(serviceDir: string, target: string): Record<string, string> {
   const base = path.basename(target);
-  const values: Record<string, string> = {
+  return {
     dir: toPosix(path.relative(serviceDir, path.dirname(target))) || '.',
     base,
     stem: stemOf(base),
     name: secretFileName(target),
-    suffix,
   };
-  return pattern.replace(/\{([a-z]+)\}/g, (match, name: string) => values[name] ?? match);
+}
+
+const PLACEHOLDER = /\{([a-z]+)\}/g;
+
+/** Fills one pattern for a target (a path relative to the service folder out). */
+function fillPattern(pattern: string, values: Readonly<Record<string, string>>, suffix: string): string {
+  return pattern.replace(PLACEHOLDER, (match, name: string) => (name === 'suffix' ? suffix : (values[name] ?? match)));
 }
 
 /**
@@ -44,10 +49,12 @@ export function exampleCandidates(serviceDir: string, target: string, suffixes: 
     if (candidate !== target && !out.includes(candidate)) out.push(candidate);
   };
   for (const suffix of suffixes) add(target + suffix);
+  if (patterns.length === 0) return out;
   const targetDir = path.dirname(target);
+  const values = placeholderValues(serviceDir, target);
   for (const pattern of patterns) {
     for (const suffix of pattern.includes('{suffix}') ? suffixes : ['']) {
-      const candidate = path.resolve(serviceDir, fillPattern(pattern, serviceDir, target, suffix));
+      const candidate = path.resolve(serviceDir, fillPattern(pattern, values, suffix));
       if (isWithin(serviceDir, candidate) || path.dirname(candidate) === targetDir) add(candidate);
     }
   }

@@ -1,9 +1,9 @@
 // How discovery sees the repo's files: the working tree on disk (the default), or another view such as a past
 // commit read through git (`render --as-of`). Discovery calls only these four questions; it never writes.
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readBoundedText } from './bounded-read.js';
+import { readBoundedTextSync } from './bounded-read.js';
 
 /** One entry of a folder listing. */
 export interface RepoEntry {
@@ -24,24 +24,33 @@ export interface RepoFiles {
   readText(file: string, maxBytes: number): Promise<string>;
 }
 
-/** The working tree as it is on disk. */
+/**
+ * The working tree as it is on disk. Each question is one synchronous system call on the main thread: for the
+ * hundreds of small probes and reads of a discovery, a round trip through the thread pool per call (fs/promises)
+ * costs far more CPU than the call itself. Reads keep readBoundedText's guards (readBoundedTextSync).
+ */
 export const diskFiles: RepoFiles = {
   async isDirectory(dir) {
-    const stats = await lstat(dir).catch(() => null);
-    return stats !== null && stats.isDirectory();
-  },
-  async list(dir) {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.map((entry: Dirent) => ({ name: entry.name, kind: entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : entry.isSymbolicLink() ? 'symlink' : 'other' }));
-  },
-  async isFile(file) {
     try {
-      return (await stat(file)).isFile();
+      return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
     } catch {
       return false;
     }
   },
-  readText: readBoundedText,
+  async list(dir) {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    return entries.map((entry: Dirent) => ({ name: entry.name, kind: entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : entry.isSymbolicLink() ? 'symlink' : 'other' }));
+  },
+  async isFile(file) {
+    try {
+      return statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+    } catch {
+      return false;
+    }
+  },
+  async readText(file, maxBytes) {
+    return readBoundedTextSync(file, maxBytes);
+  },
 };
 
 /** A regular file, or a symlink the view resolves to one (folders are never followed). */
