@@ -1,9 +1,8 @@
 // Reads and parses one secrets example from disk (the I/O half of core/example.ts's parseExample).
-import { readFileSync } from 'node:fs';
 import { parseExample, secretFileExample, type ExampleModel } from '../core/example.js';
 import { applyKeyPolicy, type KeyRule } from '../core/key-policy.js';
 import { CoffreError } from '../errors.js';
-import { MAX_CONFIG_BYTES } from './bounded-read.js';
+import { describeReadError, MAX_CONFIG_BYTES, readBoundedTextSync } from './bounded-read.js';
 import { compileGlob } from './lazy-picomatch.js';
 import type { RepoFiles } from './repo-files.js';
 import { secretFileKey } from './secret-naming.js';
@@ -17,9 +16,10 @@ export async function readExample(absPath: string, displayPath: string, files?: 
   let text: string;
   try {
     // Examples are a few hundred bytes: a direct read costs less than a round trip through the thread pool.
-    text = files !== undefined ? await files.readText(absPath, MAX_CONFIG_BYTES) : readFileSync(absPath, 'utf8');
+    // Bounded, and never from a FIFO or device swapped in since discovery saw a file (it could block for ever).
+    text = files !== undefined ? await files.readText(absPath, MAX_CONFIG_BYTES) : readBoundedTextSync(absPath, MAX_CONFIG_BYTES);
   } catch (error) {
-    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: displayPath }, { cause: error });
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${displayPath}: ${describeReadError(error)}`, { file: displayPath }, { cause: error });
   }
   return applyKeyPolicy(parseExample(text, displayPath), keyPolicy, compileGlob);
 }
@@ -42,9 +42,9 @@ export async function readExampleOf(file: ExampleOfFile, files?: RepoFiles): Pro
   if (file.format !== 'secret') return readExample(file.example, file.exampleRel, files, file.keyPolicy);
   let text: string;
   try {
-    text = files !== undefined ? await files.readText(file.example, MAX_CONFIG_BYTES) : readFileSync(file.example, 'utf8');
+    text = files !== undefined ? await files.readText(file.example, MAX_CONFIG_BYTES) : readBoundedTextSync(file.example, MAX_CONFIG_BYTES);
   } catch (error) {
-    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${file.exampleRel}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file: file.exampleRel }, { cause: error });
+    throw new CoffreError('COFFRE_EXAMPLE_MISSING', `cannot read example ${file.exampleRel}: ${describeReadError(error)}`, { file: file.exampleRel }, { cause: error });
   }
   return applyKeyPolicy(secretFileExample(text, file.exampleRel, secretFileKey(file.target)), file.keyPolicy, compileGlob);
 }
