@@ -43,6 +43,8 @@ interface Pending {
 interface Thread {
   worker: Worker;
   inFlight: number;
+  /** Requests not posted yet: sent together (one message per batch, not per file). */
+  queue: WorkerRequest[];
 }
 
 const IDLE_STOP_MS = 500;
@@ -75,8 +77,23 @@ export class SopsWorkerPool {
     return new Promise<ValueSnapshot | null>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, thread });
       if (thread.inFlight++ === 0) thread.worker.ref();
-      thread.worker.postMessage({ id, file: ref.file, format: ref.format } satisfies WorkerRequest);
+      thread.queue.push({ id, file: ref.file, format: ref.format });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
     });
+  }
+
+  #flushScheduled = false;
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const thread of this.#threads) {
+      if (thread.queue.length === 0) continue;
+      thread.worker.postMessage(thread.queue);
+      thread.queue = [];
+    }
   }
 
   /** Stops the threads now (pending reads fail); a later read starts new ones. */
@@ -85,15 +102,21 @@ export class SopsWorkerPool {
     this.#idleTimer = undefined;
     const threads = this.#threads;
     this.#threads = [];
+    for (const [id, pending] of this.#pending) {
+      this.#pending.delete(id);
+      pending.reject(new CoffreError('COFFRE_INTERNAL', 'the sops decryption threads were stopped before this file was read'));
+    }
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
   #start(): void {
     for (let i = 0; i < this.#size; i++) {
       const worker = new Worker(WORKER_URL, { workerData: { identities: this.#identities } });
-      const thread: Thread = { worker, inFlight: 0 };
+      const thread: Thread = { worker, inFlight: 0, queue: [] };
       worker.unref();
-      worker.on('message', (reply: WorkerReply) => this.#settle(reply));
+      worker.on('message', (replies: WorkerReply[]) => {
+        for (const reply of replies) this.#settle(reply);
+      });
       const fail = (why: string): void => this.#lost(thread, why);
       worker.on('error', (error: Error) => fail(`failed (${error.name})`));
       worker.on('exit', (code) => fail(`exited (${code})`));

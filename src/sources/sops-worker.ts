@@ -20,14 +20,17 @@ function failure(error: unknown): Extract<WorkerReply, { error: unknown }>['erro
   return { kind: 'other', name: error instanceof Error ? error.name : typeof error };
 }
 
-port?.on('message', (request: WorkerRequest) => {
-  const ref: SopsRef = { kind: 'sops', file: request.file, format: request.format };
-  readSopsSnapshot(ref, identities).then(
-    (snapshot) =>
-      port.postMessage({
-        id: request.id,
-        snapshot: snapshot === null ? null : { values: [...snapshot.values], revision: snapshot.revision as string, ...(snapshot.opaqueNames ? { opaqueNames: true } : {}) },
-      } satisfies WorkerReply),
-    (error: unknown) => port.postMessage({ id: request.id, error: failure(error) } satisfies WorkerReply),
-  );
+// Requests come in batches (one message per batch); the batch's replies go back together.
+port?.on('message', (requests: WorkerRequest[]) => {
+  void Promise.all(
+    requests.map((request) =>
+      readSopsSnapshot({ kind: 'sops', file: request.file, format: request.format } satisfies SopsRef, identities).then(
+        (snapshot): WorkerReply => ({
+          id: request.id,
+          snapshot: snapshot === null ? null : { values: [...snapshot.values], revision: snapshot.revision as string, ...(snapshot.opaqueNames ? { opaqueNames: true } : {}) },
+        }),
+        (error: unknown): WorkerReply => ({ id: request.id, error: failure(error) }),
+      ),
+    ),
+  ).then((replies) => port.postMessage(replies));
 });

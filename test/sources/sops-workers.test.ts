@@ -101,10 +101,10 @@ t.test('the start-up bundle has the worker entry, and it answers', async (t) => 
   await writeSopsFile(file, `A: ${SECRETS[0]}\n`, key);
   const worker = new Worker(path.join(projectRoot, 'dist', 'cli', 'sops-worker.js'), { workerData: { identities: transferableIdentities(parseAgeIdentities(key.identity, 'k')) } });
   t.teardown(() => worker.terminate());
-  const reply = await new Promise<WorkerReply>((resolve, reject) => {
+  const replies = await new Promise<WorkerReply[]>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
-    worker.postMessage({ id: 7, file, format: 'yaml' });
+    worker.postMessage([{ id: 7, file, format: 'yaml' }, { id: 8, file: `${file}.missing`, format: 'yaml' }]);
   });
-  t.match(reply, { id: 7, snapshot: { values: [['A', SECRETS[0]]] } }, 'the bundled worker decrypts');
+  t.match(replies, [{ id: 7, snapshot: { values: [['A', SECRETS[0]]] } }, { id: 8, snapshot: null }], 'the bundled worker decrypts a batch');
 });
