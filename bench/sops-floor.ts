@@ -4,7 +4,8 @@
 // (X25519 share, HKDF, ChaCha20-Poly1305 stanza, header HMAC, STREAM payload) to the data key, AES-256-GCM
 // per value with its path AAD, the SHA-512 MAC over the plaintexts compared with the decrypted stored MAC.
 // Every value is sent back to the main thread (as coffre hands values to its caller). No coffre code.
-// Run: `node dist/bench/sops-floor.js <repo root>` with SOPS_AGE_KEY set; prints one JSON line. Not a test.
+// Run: `node dist/bench/sops-floor.js <repo root>` with SOPS_AGE_KEY set (FLOOR_PARSER=coffre: coffre's YAML
+// reader instead of the `yaml` package); prints one JSON line. Not a test.
 import { createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -87,8 +88,25 @@ function open(enc: string, key: Buffer, aad: string): Buffer {
   return Buffer.concat([d.update(field(1)), d.final()]);
 }
 
+type ParsedSops = Record<string, unknown> & { sops: { age: Array<{ enc: string }>; mac: string; lastmodified: string } };
+
+/**
+ * The YAML parse: the `yaml` package's plain parse (default), or with FLOOR_PARSER=coffre coffre's own sops
+ * YAML reader (its line-by-line fast path for this layout), the one piece of coffre the floor may use.
+ */
+let parseSops: (text: string, file: string) => ParsedSops = (text) => parse(text) as ParsedSops;
+if (process.env.FLOOR_PARSER === 'coffre') {
+  const { readYamlStore } = await import('../src/sops/yaml-store.js');
+  parseSops = (text, file) => {
+    const content = readYamlStore(text, file);
+    const doc: Record<string, unknown> = {};
+    for (const item of content.branches[0]?.items ?? []) if (item.kind === 'entry') doc[item.key] = item.value;
+    return { ...doc, sops: content.metadata as ParsedSops['sops'] };
+  };
+}
+
 function decryptFile(file: string, id: Identity): Array<[string, string]> {
-  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { sops: { age: Array<{ enc: string }>; mac: string; lastmodified: string } };
+  const doc = parseSops(readFileSync(file, 'utf8'), file);
   const key = unwrap(doc.sops.age[0]!.enc, id);
   const hash = createHash('sha512');
   const values: Array<[string, string]> = [];
@@ -123,5 +141,5 @@ if (!isMainThread) {
     ),
   );
   const values = results.flat().reduce((n, [, v]) => n + v.length, 0);
-  process.stdout.write(`${JSON.stringify({ files: files.length, values, threads: cores, inProcessMs: Math.round(performance.now() - start) })}\n`);
+  process.stdout.write(`${JSON.stringify({ files: files.length, values, threads: cores, parser: process.env.FLOOR_PARSER ?? 'yaml', inProcessMs: Math.round(performance.now() - start) })}\n`);
 }

@@ -84,6 +84,10 @@ async function main(): Promise<void> {
       fileCount = result.files;
       floorInProcess = [...floorInProcess, result.inProcessMs / 1000];
       add('in-process floor (cold process)', floor);
+      // The same floor parsing with coffre's sops YAML reader instead of the `yaml` package: a stricter floor.
+      const strict = await timed([process.execPath, path.join(projectRoot, 'dist', 'bench', 'sops-floor.js'), root], { ...env, FLOOR_PARSER: 'coffre' });
+      expectOk(strict, [0], 'floor (coffre YAML reader)');
+      add('in-process floor, coffre YAML reader (cold process)', strict);
       for (const [name, bin] of bins) {
         const check = await timed([process.execPath, bin, '-C', root, 'check', '--quiet'], env);
         expectOk(check, [0], `${name} check`);
@@ -108,6 +112,11 @@ async function main(): Promise<void> {
       console.log(`| ${label} | ${wall.toFixed(2)} s | ${cpu.toFixed(2)} s | ${rss.toFixed(0)} MiB | ${(wall / floorWall).toFixed(2)}× | ${(wall / floorIn).toFixed(2)}× |`);
     }
     console.log(`\nin-process floor, inside its process: ${floorIn.toFixed(2)} s`);
+    const strictWall = median((rows.get('in-process floor, coffre YAML reader (cold process)') ?? []).map((r) => r.wall));
+    for (const command of ['check', 'render --all (fresh)']) {
+      const wall = median((rows.get(`coffre ${command}`) ?? []).map((r) => r.wall));
+      console.log(`coffre ${command} vs the floor with coffre's YAML reader: ${(wall / strictWall).toFixed(2)}×`);
+    }
     for (const command of ['check', 'render --all (fresh)']) {
       const runs = rows.get(`coffre ${command}`) ?? [];
       const ratio = median(runs.map((r) => r.wall)) / floorWall;
