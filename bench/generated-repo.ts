@@ -1,6 +1,6 @@
 // The benchmark repo: N services × 3 secrets files × 12 keys; even services in OpenBao, odd ones in sops
 // yaml files made by the real sops binary (or, with backend 'vault', every service in OpenBao, for
-// bench/agent). Key names are zero-padded (F0_KEY_00…F0_KEY_11) so that their sorted order, the order of a
+// bench/agent; with 'sops', every service in sops, for bench/sops-scale). Key names are zero-padded (F0_KEY_00…F0_KEY_11) so that their sorted order, the order of a
 // Go template's `range` over a map, is the example's order. Shared by all benches.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +31,7 @@ export interface GeneratedRepo {
   files: GeneratedFile[];
 }
 
-export type BenchBackend = 'mixed' | 'vault';
+export type BenchBackend = 'mixed' | 'vault' | 'sops';
 
 export async function generateBenchRepo(services: number, bao: OpenBaoServer, key: TestAgeKey, backend: BenchBackend = 'mixed'): Promise<GeneratedRepo> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-'));
@@ -42,7 +42,7 @@ export async function generateBenchRepo(services: number, bao: OpenBaoServer, ke
   const tasks: Array<Promise<void>> = [];
   for (let s = 0; s < services; s++) {
     const service = `svc${String(s).padStart(3, '0')}`;
-    const useSops = backend === 'mixed' && s % 2 === 1;
+    const useSops = backend === 'sops' || (backend === 'mixed' && s % 2 === 1);
     const secretsDir = path.join(root, service, 'secrets');
     await mkdir(secretsDir, { recursive: true });
     const names = Array.from({ length: FILES_PER_SERVICE }, (_, f) => `f${f}`);

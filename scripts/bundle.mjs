@@ -21,7 +21,8 @@ const external = Object.keys(manifest.dependencies).filter((name) => !BUNDLED.ha
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/main.js'],
+  // The sops source's worker thread is its own entry: sops-pool.js finds it beside its chunk (dist/cli/sops-worker.js).
+  entryPoints: { main: 'dist/src/cli/main.js', 'sops-worker': 'dist/src/sources/sops-worker.js' },
   bundle: true,
   splitting: true,
   format: 'esm',

@@ -25,9 +25,14 @@ export async function readBoundedText(file: string, maxBytes: number): Promise<s
   try {
     const chunks: Buffer[] = [];
     let total = 0;
+    // Sized by the file (a compose file or an example is a few hundred bytes): 64 KiB per read, twice per
+    // file, made a check of thousands of files churn through a gigabyte of buffers (peak RSS).
+    let next = Math.min((await handle.stat()).size, maxBytes) + 1;
     for (;;) {
-      const chunk = Buffer.alloc(64 * 1024);
+      const chunk = Buffer.allocUnsafe(next);
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      // A short read is the end, normally: probe it with one byte, not another 64 KiB.
+      next = bytesRead < chunk.length ? 1 : 64 * 1024;
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > maxBytes) throw new FileTooLargeError(file, maxBytes);

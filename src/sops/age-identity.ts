@@ -127,3 +127,23 @@ export function parseAgeIdentities(text: string, origin: string): AgeIdentity[] 
     });
   return identities;
 }
+
+/**
+ * What a worker thread of this process needs to rebuild `identities` (src/sources/sops-pool.ts): kind,
+ * origin, line and the key text. In-process only (structured clone to a worker): never log or write it.
+ */
+export interface TransferableAgeIdentity {
+  kind: AgeIdentityKind;
+  origin: string;
+  line: number;
+  secret: string;
+}
+
+export function transferableIdentities(identities: readonly AgeIdentity[]): TransferableAgeIdentity[] {
+  return identities.map((identity) => ({ kind: identity.kind, origin: identity.origin, line: identity.line, secret: secrets.get(identity) as string }));
+}
+
+/** The identities {@link transferableIdentities} described, in a worker thread. */
+export function identitiesFromTransfer(list: readonly TransferableAgeIdentity[]): AgeIdentity[] {
+  return list.map((item) => new AgeIdentity(item.kind, item.origin, item.line, item.secret));
+}

@@ -5,6 +5,7 @@ import { Alias, isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments,
 import { CoffreError } from '../errors.js';
 import { yamlTimestampAsTime } from './go-scalars.js';
 import { toPlain, type PlainValue } from './metadata.js';
+import { readCanonicalSopsYaml } from './yaml-fast.js';
 import { YamlTimestamp, type SopsComment, type SopsList, type SopsMap, type SopsMapEntry, type SopsNode, type SopsScalar } from './tree.js';
 
 /** What the YAML store hands to parseSopsFile. */
@@ -168,6 +169,12 @@ function convert(w: Walker, node: YamlNode | null | undefined): SopsNode {
 
 /** Parses a sops YAML file (all documents). Syntax errors name file:line, never the offending text. */
 export function readYamlStore(text: string, file: string): YamlStoreContent {
+  // The layout `sops encrypt` writes for flat age-keyed files, read line by line (the same tree); else the general reader.
+  return readCanonicalSopsYaml(text, resolveGoYamlPlain) ?? readYamlStoreGeneral(text, file);
+}
+
+/** The general reader (the `yaml` package): every YAML a sops file may hold. */
+export function readYamlStoreGeneral(text: string, file: string): YamlStoreContent {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, schema: 'failsafe', version: '1.2', uniqueKeys: true, prettyErrors: false });
   if (!Array.isArray(docs)) return { branches: [], metadata: undefined, metadataMap: undefined, metadataLine: undefined };

@@ -1,20 +1,20 @@
 // The SecretSource for sops files: reads the encrypted file from disk, lists key names without a key,
 // decrypts with the age identities it was given (MAC verified). The only file I/O of the sops codec;
 // it never looks for keys on its own. `writeValues` is the atomic, locked, check-and-set writer used by rotate.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { parseEnvFile } from '../core/env-file.js';
 import { CoffreError } from '../errors.js';
 import { parseAgeIdentities, type AgeIdentity } from '../sops/age-identity.js';
-import { decryptSopsFile, sopsBinaryText, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
+import { decryptSopsFile, sopsEnvValues, type DecryptedSops } from '../sops/decrypt.js';
 import { listSopsKeys } from '../sops/key-listing.js';
 import { setSopsValues } from '../sops/set-values.js';
 import { encryptionDecider } from '../sops/encryption-rule.js';
 import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
 import { entriesOf, isSopsComment, isSopsList, isSopsMap, type SopsNode } from '../sops/tree.js';
 import type { KeyListing, KeyPresence, ReadOptions, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
+import { defaultSopsThreads, SopsWorkerPool } from './sops-pool.js';
+import { binaryEnvValues, denied, isDenied, isMissingFile, readSopsSnapshot, readSopsText, revisionOf, snapshotOf } from './sops-read.js';
 
 /** Age identities are parsed by the codec; use-cases reach it through this source module only. */
 export { parseAgeIdentities, type AgeIdentity };
@@ -61,38 +61,21 @@ export interface SopsSourceOptions {
    * in this one), held while `writeValues` checks and replaces the file. Without it, `writeValues` refuses.
    */
   lockForWrite?: (file: string) => Promise<{ release(): Promise<void> }>;
+  /**
+   * Worker threads for `readValues` (sops-pool.ts): once `threshold` files have been asked for in this
+   * source's life, further files are decrypted on `threads` threads (default: cores − 1, at least 1); below it
+   * (a small repo), all on this thread, with no thread start to pay. `false`: never. Same values, same errors.
+   */
+  workers?: { threshold?: number; threads?: number } | false;
 }
+
+/** Files read before a source starts its threads: under it, the thread start (~0.1 s) costs more than it saves. */
+export const SOPS_WORKER_THRESHOLD = 96;
 
 interface LoadedSops {
   sops: SopsFile;
   /** sha256 (hex) of the text parsed. */
   revision: string;
-}
-
-function revisionOf(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-function isDenied(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'EACCES' || code === 'EPERM';
-}
-
-/** This user may not read the sops file (or write beside it): named, with what a checkout shared by a group needs. */
-function denied(ref: SopsRef, error: unknown, what: 'read' | 'write'): CoffreError {
-  const fix = what === 'read' ? `make it readable by that group (chgrp GROUP ${ref.file} && chmod g+r ${ref.file})` : `make its folder writable by that group and setgid (chgrp GROUP DIR && chmod g+ws DIR)`;
-  return new CoffreError(
-    'COFFRE_SOURCE_DENIED',
-    `${ref.file}: this user may not ${what === 'read' ? 'read this sops file' : 'write a new version of this sops file beside it'} ` +
-      `(${(error as NodeJS.ErrnoException).code ?? 'denied'}); on a checkout shared by a group, ${fix}`,
-    { file: ref.file },
-    { cause: error },
-  );
-}
-
-function isMissingFile(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 /**
@@ -110,20 +93,18 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
   const loaded = (ref: SopsRef): Promise<LoadedSops | null> => {
     let promise = parsed.get(cacheKey(ref));
     if (promise === undefined) {
-      // A sops file is a few KiB: a direct read costs less than a round trip through the thread pool.
-      promise = new Promise<string>((resolve) => resolve(readFileSync(ref.file, 'utf8'))).then(
-        (text) => ({ sops: parseSopsFile(text, ref.format, ref.file), revision: revisionOf(text) }),
-        (error: unknown) => {
-          if (isMissingFile(error)) return null;
-          if (isDenied(error)) throw denied(ref, error, 'read');
-          throw error;
-        },
+      promise = new Promise<string | null>((resolve) => resolve(readSopsText(ref))).then((text) =>
+        text === null ? null : { sops: parseSopsFile(text, ref.format, ref.file), revision: revisionOf(text) },
       );
       parsed.set(cacheKey(ref), promise);
     }
     return promise;
   };
   const load = async (ref: SopsRef): Promise<SopsFile | null> => (await loaded(ref))?.sops ?? null;
+
+  const workers = options.workers === false ? null : { threshold: options.workers?.threshold ?? SOPS_WORKER_THRESHOLD, threads: options.workers?.threads ?? defaultSopsThreads() };
+  let pool: SopsWorkerPool | null = null;
+  let asked = 0;
 
   const readValues = (ref: SopsRef, read?: ReadOptions): Promise<ValueSnapshot | null> => {
     if (read?.fresh) {
@@ -132,13 +113,18 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
     }
     let promise = decrypted.get(cacheKey(ref));
     if (promise === undefined) {
-      promise = loaded(ref).then(async (file) => {
-        if (file === null) return null;
-        const { sops, revision } = file;
-        const plain = await decryptSopsFile(sops, options.identities);
-        if (sops.format !== 'binary') return { values: sopsEnvValues(plain), revision };
-        return { values: binaryEnvValues(plain, ref.file), opaqueNames: true, revision };
-      });
+      const parsedAlready = parsed.get(cacheKey(ref));
+      asked++;
+      if (parsedAlready !== undefined) {
+        // Read (and parsed) already, e.g. by listKeys: decrypt that very text.
+        promise = parsedAlready.then((file) => (file === null ? null : snapshotOf(file.sops, options.identities, file.revision, ref.file)));
+      } else if (workers !== null && asked > workers.threshold) {
+        pool ??= new SopsWorkerPool(options.identities, workers.threads);
+        promise = pool.read(ref);
+      } else {
+        // Not kept parsed: the values are all a run needs, the tree and text would only hold memory.
+        promise = new Promise<ValueSnapshot | null>((resolve) => resolve(readSopsSnapshot(ref, options.identities)));
+      }
       decrypted.set(cacheKey(ref), promise);
     }
     return promise;
@@ -158,11 +144,7 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
     },
     readValues,
     async readValuesOfText(ref: SopsRef, text: string, label: string): Promise<ValueSnapshot> {
-      const sops = parseSopsFile(text, ref.format, label);
-      const plain = await decryptSopsFile(sops, options.identities);
-      const revision = revisionOf(text);
-      if (sops.format !== 'binary') return { values: sopsEnvValues(plain), revision };
-      return { values: binaryEnvValues(plain, label), opaqueNames: true, revision };
+      return snapshotOf(parseSopsFile(text, ref.format, label), options.identities, revisionOf(text), label);
     },
     async readMetadata(ref: SopsRef) {
       const sops = await load(ref);
@@ -281,27 +263,6 @@ function verifyRewritten(plain: DecryptedSops, ref: SopsRef, changes: ReadonlyMa
   if (wrong.length > 0) {
     throw new CoffreError('COFFRE_INTERNAL', `${ref.file}: the rewritten file does not read back (keys: ${wrong.join(', ')}); nothing written`, { file: ref.file });
   }
-}
-
-/**
- * A binary store's decrypted text read as a docker compose env file (last value per key). Its names are
- * encrypted, so they are as secret as its values: a syntax error names the line only, never the text.
- */
-function binaryEnvValues(plain: DecryptedSops, file: string): Map<string, string> {
-  let entries;
-  try {
-    entries = parseEnvFile(sopsBinaryText(plain), { file }).entries;
-  } catch (error) {
-    if (!(error instanceof CoffreError) || error.code !== 'COFFRE_EXAMPLE_SYNTAX') throw error;
-    // No cause attached: the parser's message quotes the text (a character, a key name).
-    const line = error.location.line;
-    throw new CoffreError(
-      'COFFRE_SOPS_SYNTAX',
-      `${file}: the decrypted content of this sops binary file is not a docker compose env file${line === undefined ? '' : ` (line ${line})`}; its text is not shown`,
-      { file, ...(line === undefined ? {} : { line }) },
-    );
-  }
-  return new Map(entries.map((entry) => [entry.key, entry.value] as const));
 }
 
 async function syncDirectory(dir: string): Promise<void> {
