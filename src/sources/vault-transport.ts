@@ -157,8 +157,9 @@ function dispatch(connection: Connection, request: Outgoing, timeoutMs: number, 
       released = true;
       connection.inFlight--;
     };
+    let answered = false;
     const fail = (error: Error): void => {
-      if (failure !== undefined) return;
+      if (failure !== undefined || answered) return;
       failure = error;
       clearTimeout(deadline);
       // Before the request reaches a socket there is no controller yet: onRequestStart aborts it then.
@@ -183,8 +184,8 @@ function dispatch(connection: Connection, request: Outgoing, timeoutMs: number, 
       },
       onResponseEnd() {
         release();
-        if (failure !== undefined) return;
-        failure = codedError('ESETTLED', 'settled');
+        if (failure !== undefined || answered) return;
+        answered = true;
         clearTimeout(deadline);
         resolve({ status, body: parseAnswer(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)) });
       },
