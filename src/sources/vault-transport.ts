@@ -112,10 +112,15 @@ interface Undici {
 }
 let undici: Promise<Undici> | undefined;
 function loadUndici(): Promise<Undici> {
-  undici ??= Promise.all([import('undici/lib/dispatcher/client.js'), import('undici/lib/core/connect.js')]).then(([client, connect]) => ({
-    Client: client.default,
-    buildConnector: connect.default,
-  }));
+  undici ??= (async () => {
+    // undici parses HTTP/1.1 with llhttp compiled to WebAssembly. After a few answers V8 recompiles it with
+    // TurboFan on background threads: measured ~130-200 ms CPU and +30 MB RSS in a cold `coffre check`, for no
+    // gain (the same CPU per read with V8's baseline code, Liftoff, for Vault's small answers). coffre runs no
+    // other WebAssembly, so V8 keeps to Liftoff (set before llhttp is compiled, at the first connection).
+    (await import('node:v8')).setFlagsFromString('--liftoff-only');
+    const [client, connect] = await Promise.all([import('undici/lib/dispatcher/client.js'), import('undici/lib/core/connect.js')]);
+    return { Client: client.default, buildConnector: connect.default };
+  })();
   return undici;
 }
 
