@@ -3,7 +3,7 @@
 // each lazily imported module stays its own chunk). Node loads ~25 files instead of ~400 (zod alone has 95),
 // which roughly halves the start-up time of `coffre check` (bench/start.ts). bin/coffre.js runs it while it is
 // at least as new as every dist/src file it was built from (dist/cli/inputs.json), else dist/src itself.
-// Packages that only serve or a Vault address need (fastify, pino, node-vault…) stay external: loaded from
+// Packages that only serve needs (fastify, pino…) stay external: loaded from
 // node_modules as before, and pino's worker files keep their paths. Writes are atomic and skip identical
 // files, so a run while tests execute the bin never shows them a half-written chunk.
 import { build } from 'esbuild';
@@ -15,8 +15,11 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'cli');
 const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-// Bundled: what check, render and the sops codec load. Every other dependency is external.
-const BUNDLED = new Set(['zod', 'yaml', 'picomatch', 'p-limit', '@scure/base', 'age-encryption']);
+// Bundled: what check, render and the sops codec load. Every other dependency is external. undici (coffre's
+// Vault client imports its Client and connector modules only) lands in a chunk of its own, loaded on the first
+// Vault read: bundled, a cold one-read `coffre check` measured 0.39-0.46 s CPU and 62 MB RSS against 0.48-0.50 s
+// and 67 MB with undici loaded from node_modules (15 interleaved rounds each, 2 cores under load).
+const BUNDLED = new Set(['zod', 'yaml', 'picomatch', 'p-limit', '@scure/base', 'age-encryption', 'undici']);
 const external = Object.keys(manifest.dependencies).filter((name) => !BUNDLED.has(name)).flatMap((name) => [name, `${name}/*`]);
 
 const result = await build({

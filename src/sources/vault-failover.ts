@@ -118,7 +118,7 @@ export function createFailoverTransport(nodes: Node[], options: Pick<NodesTransp
   /** Whether an HTTP answer means "this node cannot serve it now, another may": never for a definitive answer. */
   function retryable(answer: VaultAnswer, method: 'GET' | 'POST', apiPath: string): boolean {
     if (answer.status === 503) return true; // sealed, or a standby that knows no active node
-    // A sealed node's health (node-vault hands sys/health over as a success whatever its status): ask the next;
+    // A sealed node's health (asked with sealedcode=200, so a success whatever its state): ask the next;
     // when every node is sealed, the last one's answer says so.
     if (apiPath.startsWith('sys/health') && (answer.body as { sealed?: unknown } | null)?.sealed === true) return true;
     if (answer.status >= 300 && answer.status < 400) return true; // a standby redirecting to the active: not followed

@@ -107,7 +107,7 @@ export function createVaultSession(options: VaultSessionOptions): VaultSession {
   const renewFraction = options.renewFraction ?? 2 / 3;
   const auth = options.auth;
   const mount = auth.method === 'approle' ? (auth.mount ?? 'approle') : '';
-  // The mount goes into node-vault's templated login path: plain segments only (docs/vault-openbao.md trap 3).
+  // The mount goes into the login path as is: plain segments only.
   if (auth.method === 'approle' && (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(mount) || mount.split('/').some((s) => s.endsWith('.')))) {
     throw new CoffreError('COFFRE_CONFIG_INVALID', `Vault AppRole mount ${JSON.stringify(mount)} is not allowed: use segments of A-Z a-z 0-9 . _ - separated by "/"`);
   }

@@ -1,21 +1,10 @@
-// The only importer of node-vault: a thin HTTP transport to Vault/OpenBao that returns every HTTP answer
-// as `{ status, body }` and turns transport failures into a small classified error. It reads no env
-// (node-vault's env defaults are overridden), follows no redirects, uses no proxy, and logs nothing.
-// node-vault builds the requests; they are sent by this module's own node:http call (node-vault's
-// `request-promise` hook), which holds each request to one overall deadline: connect, headers AND body.
-import type http from 'node:http';
-import type https from 'node:https';
-import { createRequire } from 'node:module';
-import type createNodeVaultType from 'node-vault';
-
-// node-vault (and its axios), node:http and node:https (tls) are loaded on the first transport only: a run
-// without a Vault address (check of a sops-only repo, --version) never pays for them (see bench/start.ts).
-const require = createRequire(import.meta.url);
-let nodeVaultFactory: typeof createNodeVaultType | undefined;
-function createNodeVault(...args: Parameters<typeof createNodeVaultType>): ReturnType<typeof createNodeVaultType> {
-  nodeVaultFactory ??= require('node-vault') as typeof createNodeVaultType;
-  return nodeVaultFactory(...args);
-}
+// coffre's own Vault/OpenBao HTTP client, on undici's connection pool: a thin transport that returns every
+// HTTP answer as `{ status, body }` and turns transport failures into a small classified error. It reads no
+// env, follows no redirects (a 3xx is an answer), uses no proxy, and logs nothing. Each request is held to
+// one overall deadline covering connect, headers AND body: a server trickling its answer cannot hold a call.
+// (It replaced node-vault, whose client and axios cost ~100 ms to load and most of the CPU of each request;
+// test/sources/vault-node-vault.test.ts keeps node-vault as an independent cross-check of what it reads.)
+import type { buildConnector, Client, Dispatcher } from 'undici';
 
 /** One HTTP answer from Vault/OpenBao, whatever its status. `body` is parsed JSON (or null). */
 export interface VaultAnswer {
@@ -110,175 +99,198 @@ export interface VaultTransport {
   close(): void;
 }
 
-/** The subset of node-vault's client we use, with the fields its typings leave out. */
-interface NodeVaultClient {
-  token: string | undefined;
-  namespace: string | undefined;
-  pathPrefix: string;
-  endpoint: string;
-  read(path: string, requestOptions?: object): Promise<unknown>;
-  write(path: string, data: unknown, requestOptions?: object): Promise<unknown>;
-  approleLogin(args: { role_id: string; secret_id: string; mount_point?: string; requestOptions?: object }): Promise<unknown>;
-}
-
-/** What node-vault hands its `request-promise` hook (the fields we use). */
-interface HookRequest {
-  method: string;
-  uri: string;
-  headers?: Record<string, string>;
-  json?: unknown;
-  /** Ours, passed through node-vault's request options: receives the answer's X-Vault-Index. */
-  coffreIndex?: VaultIndexTracker;
-}
-
-/** What node-vault expects back from the hook (then it turns non-2xx into an ApiResponseError). */
-interface HookResponse {
-  statusCode: number;
-  body: unknown;
-  request: { path: string };
-}
-
-const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 /** An answer larger than this is cut off (Vault's own request limit is 32 MB). */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
+// undici's Client (with its connector and HTTP/1.1 parser) is imported on the first request only: a run without
+// a Vault address (check of a sops-only repo, --version) never loads it, nor node:http/net/tls (see
+// bench/start.ts). Only these modules are loaded, not undici's index (fetch, mocks, caches…), which costs three
+// times as much to load.
+interface Undici {
+  Client: typeof Client;
+  buildConnector: typeof buildConnector;
+}
+let undici: Promise<Undici> | undefined;
+function loadUndici(): Promise<Undici> {
+  undici ??= (async () => {
+    // undici parses HTTP/1.1 with llhttp compiled to WebAssembly. After a few answers V8 recompiles it with
+    // TurboFan on background threads: measured ~130-200 ms CPU and +30 MB RSS in a cold `coffre check`, for no
+    // gain (the same CPU per read with V8's baseline code, Liftoff, for Vault's small answers). coffre runs no
+    // other WebAssembly, so V8 keeps to Liftoff (set before llhttp is compiled, at the first connection).
+    (await import('node:v8')).setFlagsFromString('--liftoff-only');
+    const [client, connect] = await Promise.all([import('undici/lib/dispatcher/client.js'), import('undici/lib/core/connect.js')]);
+    return { Client: client.default, buildConnector: connect.default };
+  })();
+  return undici;
+}
+
+/** A failure of ours, coded like Node's (the `code` is what {@link classify} reads). */
 function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
+/** One keep-alive connection (an undici Client with pipelining 1) and how many requests it carries (0 or 1). */
+interface Connection {
+  client: Client;
+  inFlight: number;
+}
+
+/** What one request sends: the path (with its query) under the origin, and the exact header list. */
+interface Outgoing {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: string[];
+  body: string | undefined;
+}
+
 /**
- * One HTTP request, settled within `timeoutMs` of being sent whatever the server does (a server trickling
- * its body byte by byte included): at the deadline the request and its socket are destroyed. No redirect
- * is followed (a 3xx is an answer) and no proxy is used (node:http reads no proxy variables).
+ * Sends one request on `connection`; settles within `timeoutMs` whatever the server does. At the deadline the
+ * request is aborted (undici then destroys its socket), so a server trickling its body byte by byte cannot
+ * hold the call. The answer's body is collected up to {@link MAX_ANSWER_BYTES}.
  */
-function sendWithDeadline(options: HookRequest, agents: { http: http.Agent; https: https.Agent }, timeoutMs: number): Promise<HookResponse> {
+function dispatch(connection: Connection, request: Outgoing, timeoutMs: number, index: VaultIndexTracker | undefined): Promise<VaultAnswer> {
   return new Promise((resolve, reject) => {
-    let url: URL;
-    try {
-      url = new URL(options.uri);
-    } catch {
-      reject(codedError('ERR_INVALID_URL', 'invalid URL'));
-      return;
-    }
-    const secure = url.protocol === 'https:';
-    // As node-vault's axios did: only an object is sent as a JSON body.
-    const body = typeof options.json === 'object' && options.json !== null ? JSON.stringify(options.json) : undefined;
-    const headers: Record<string, string | number> = { ...options.headers, Accept: 'application/json' };
-    if (body !== undefined) {
-      if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = Buffer.byteLength(body);
-    }
-    let settled = false;
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      outcome();
+    let controller: Dispatcher.DispatchController | undefined;
+    let failure: Error | undefined;
+    let status = 0;
+    let size = 0;
+    const chunks: Buffer[] = [];
+    let released = false;
+    /** The connection takes another request once this one is over (answered, failed or aborted). */
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      connection.inFlight--;
     };
-    const request = (require(secure ? 'node:https' : 'node:http') as typeof import('node:http')).request(
-      url,
-      { method: options.method, headers, agent: secure ? agents.https : agents.http },
-      (response) => {
-        const index = response.headers['x-vault-index'];
-        if (typeof index === 'string' && index !== '') options.coffreIndex?.observe(index);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) {
-            const tooLarge = codedError('ERESPONSETOOLARGE', 'answer too large');
-            settle(() => reject(tooLarge));
-            request.destroy(tooLarge);
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on('error', (error) => settle(() => reject(error)));
-        response.on('end', () =>
-          settle(() => resolve({ statusCode: response.statusCode ?? 0, body: parseAnswer(Buffer.concat(chunks)), request: { path: url.pathname } })),
-        );
+    let answered = false;
+    const fail = (error: Error): void => {
+      if (failure !== undefined || answered) return;
+      failure = error;
+      clearTimeout(deadline);
+      // Before the request reaches a socket there is no controller yet: onRequestStart aborts it then.
+      if (controller !== undefined && !controller.aborted) controller.abort(error);
+      reject(error);
+    };
+    const deadline = setTimeout(() => fail(codedError('ETIMEDOUT', `timeout of ${timeoutMs}ms exceeded`)), timeoutMs);
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        if (failure !== undefined) started.abort(failure);
       },
-    );
-    const deadline = setTimeout(() => {
-      const timeout = codedError('ETIMEDOUT', `timeout of ${timeoutMs}ms exceeded`);
-      settle(() => reject(timeout));
-      request.destroy(timeout);
-    }, timeoutMs);
-    request.on('error', (error) => settle(() => reject(error)));
-    request.end(body);
+      onResponseStart(_controller, statusCode, headers) {
+        status = statusCode;
+        const answered = headers['x-vault-index'];
+        if (index !== undefined && typeof answered === 'string' && answered !== '') index.observe(answered);
+      },
+      onResponseData(_controller, chunk) {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) fail(codedError('ERESPONSETOOLARGE', 'answer too large'));
+        else chunks.push(chunk);
+      },
+      onResponseEnd() {
+        release();
+        if (failure !== undefined || answered) return;
+        answered = true;
+        clearTimeout(deadline);
+        resolve({ status, body: parseAnswer(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)) });
+      },
+      onResponseError(_controller, error) {
+        release();
+        fail(error);
+      },
+    };
+    connection.inFlight++;
+    try {
+      connection.client.dispatch({ method: request.method, path: request.path, headers: request.headers, body: request.body ?? null }, handler);
+    } catch (error) {
+      release();
+      fail(error as Error);
+    }
   });
 }
 
-/** JSON when it parses, else the text (as axios did); '' for an empty body. */
+/** JSON when it parses, else the text (as node-vault's axios did); null for an empty body. */
 function parseAnswer(bytes: Buffer): unknown {
+  if (bytes.length === 0) return null;
   const text = bytes.toString('utf8');
-  if (text === '') return '';
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return text;
+    return text === '' ? null : text;
   }
 }
 
-/** Creates a transport with its own keep-alive agents; call `close()` to release them. */
+/** Creates a transport with its own keep-alive connection pool; call `close()` to release it. */
 export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
-  const http = require('node:http') as typeof import('node:http');
-  const https = require('node:https') as typeof import('node:https');
-  const httpAgent = new http.Agent({ keepAlive: true });
+  const origin = options.address.replace(/\/+$/, '');
   const tls = options.tls ?? {};
-  const httpsAgent = new https.Agent({
-    keepAlive: true,
-    rejectUnauthorized: true,
-    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls.key !== undefined ? { key: tls.key } : {}),
-    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-  });
-
-  // node-vault's own axios would take a proxy from HTTP_PROXY/HTTPS_PROXY, follow redirects (re-sending
-  // X-Vault-Token to the new host), and its `timeout` only bounds the wait between two packets, so a server
-  // trickling its answer could hold a call for ever: node-vault's request hook sends with our own call instead.
-  const requestHook = {
-    defaults: () => (request: HookRequest) => sendWithDeadline(request, { http: httpAgent, https: httpsAgent }, options.timeoutMs),
-  };
-  const config = {
-    endpoint: options.address,
-    apiVersion: 'v1',
-    noCustomHTTPVerbs: true,
-    debug: () => {},
-    'request-promise': requestHook,
-    // VAULT_SKIP_VERIFY (any non-empty value) would otherwise turn TLS verification off (the hook ignores
-    // these defaults anyway: the https agent verifies).
-    rpDefaults: { strictSSL: true },
-    // No `headers` here: a config-level headers object is shared and pins the first token (trap 1).
-  };
-  // `rpDefaults` is read by node-vault 0.12.0 but missing from its typings.
-  const client = createNodeVault(config) as unknown as NodeVaultClient;
-  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX when a config value is falsy.
-  client.token = '';
-  client.namespace = options.namespace ?? '';
-  client.pathPrefix = '';
-  client.endpoint = options.address.replace(/\/+$/, '');
-
   let closed = false;
-  // A fresh headers object per call: node-vault writes X-Vault-Token into whatever object it is given.
-  // node-vault sends a per-call X-Vault-Token header in preference to client.token.
-  const freshOptions = (token?: string): object => {
-    const headers: Record<string, string> = token ? { 'X-Vault-Request': 'true', 'X-Vault-Token': token } : { 'X-Vault-Request': 'true' };
-    const index = options.index?.current();
-    if (index !== undefined) headers['X-Vault-Index'] = index;
-    return options.index === undefined ? { headers } : { headers, coffreIndex: options.index };
-  };
+  let token = '';
+  // Keep-alive connections, one request at a time each (no pipelining: measured, it does not help with
+  // OpenBao, which answers a connection's requests one after the other). A request takes an idle connection,
+  // else opens one: there are as many as requests in flight (vault.ts bounds those), as with node:http's agent.
+  // (undici's own Pool waits a turn of the event loop before it reuses a connection, so it opened more.)
+  const connections: Connection[] = [];
+  let opened: { Client: typeof Client; connect: buildConnector.connector } | undefined;
+  let opening: Promise<unknown> | undefined;
 
-  async function answerOf(apiPath: string, call: () => Promise<unknown>): Promise<VaultAnswer> {
+  function open(): void {
+    if (opened !== undefined || opening !== undefined) return;
+    opening = loadUndici().then(({ Client, buildConnector }) => {
+      // One connector for every connection, so TLS sessions are resumed across them. Verification is never
+      // turned off; `ca` replaces Node's built-in roots when given.
+      const connect = buildConnector({
+        rejectUnauthorized: true,
+        allowH2: false,
+        timeout: options.timeoutMs,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+        ...(tls.key !== undefined ? { key: tls.key } : {}),
+        ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+      });
+      opened = { Client, connect };
+    });
+  }
+
+  /** An idle connection, or a new one. */
+  function connection(): Connection {
+    for (const candidate of connections) if (candidate.inFlight === 0) return candidate;
+    const { Client, connect } = opened!;
+    const client = new Client(origin, { pipelining: 1, allowH2: false, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connect });
+    const created = { client, inFlight: 0 };
+    connections.push(created);
+    return created;
+  }
+
+  /** The exact request: method, normalised path (as a URL parser leaves it), and headers. */
+  function outgoing(method: 'GET' | 'POST', apiPath: string, body: unknown, callToken: string | undefined): Outgoing {
+    const url = new URL(`/v1/${apiPath}`, 'http://vault.invalid');
+    const headers = ['Accept', 'application/json', 'X-Vault-Request', 'true'];
+    const sent = callToken || token;
+    if (sent) headers.push('X-Vault-Token', sent);
+    if (options.namespace) headers.push('X-Vault-Namespace', options.namespace);
+    const index = options.index?.current();
+    if (index !== undefined) headers.push('X-Vault-Index', index);
+    // As node-vault did: only an object is sent, as a JSON body.
+    const json = typeof body === 'object' && body !== null ? JSON.stringify(body) : undefined;
+    if (json !== undefined) headers.push('Content-Type', 'application/json');
+    return { method, path: url.pathname + url.search, headers, body: json };
+  }
+
+  async function send(apiPath: string, request: () => Outgoing): Promise<VaultAnswer> {
     if (closed) throw new VaultTransportFailure('unreachable', 'source closed');
     const started = performance.now();
     let outcome: VaultAnswer | VaultTransportFailure;
     try {
-      const body = await call();
-      outcome = { status: 200, body: body === undefined || body === '' ? null : body };
+      if (opened === undefined) {
+        open();
+        await opening;
+      }
+      if (closed) throw new Error('closed');
+      const answer = await dispatch(connection(), request(), options.timeoutMs, options.index);
+      outcome = closed ? new VaultTransportFailure('unreachable', 'source closed') : answer;
     } catch (error) {
-      outcome = classify(error);
+      outcome = closed ? new VaultTransportFailure('unreachable', 'source closed') : classify(error);
     }
     if (options.observer !== undefined) {
       const settled = outcome instanceof VaultTransportFailure ? outcome.kind : (`${Math.min(5, Math.max(2, Math.floor(outcome.status / 100)))}xx` as VaultRequestOutcome);
@@ -293,51 +305,45 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
   }
 
   return {
-    get: (apiPath, token) => answerOf(apiPath, () => client.read(apiPath, freshOptions(token))),
-    post: (apiPath, body, token) => answerOf(apiPath, () => client.write(apiPath, body, freshOptions(token))),
-    setToken(token) {
-      client.token = token;
+    get: (apiPath, callToken) => send(apiPath, () => outgoing('GET', apiPath, undefined, callToken)),
+    post: (apiPath, body, callToken) => send(apiPath, () => outgoing('POST', apiPath, body, callToken)),
+    setToken(next) {
+      token = next;
     },
-    async approleLogin(mount, roleId, secretId) {
-      // The login path is unauthenticated, but a token sent along is still looked up: send none.
-      const previous = client.token;
-      client.token = '';
-      try {
-        return await answerOf(`auth/${mount}/login`, () =>
-          client.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: mount, requestOptions: freshOptions() }),
-        );
-      } finally {
-        // approleLogin replaces client.token on success (trap 2); the caller decides what to keep.
-        client.token = previous;
-      }
+    approleLogin(mount, roleId, secretId) {
+      // The login path is unauthenticated, but a token sent along is still looked up: send none. The token
+      // it returns is not kept here: the caller decides.
+      const apiPath = `auth/${mount}/login`;
+      return send(apiPath, () => {
+        const request = outgoing('POST', apiPath, { role_id: roleId, secret_id: secretId }, undefined);
+        const at = request.headers.indexOf('X-Vault-Token');
+        if (at >= 0) request.headers.splice(at, 2);
+        return request;
+      });
     },
     close() {
       closed = true;
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const { client } of connections.splice(0)) void client.destroy().catch(() => {});
     },
   };
 }
 
+/** undici's codes for a deadline of its own (ours is ETIMEDOUT). */
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 /**
- * An HTTP answer (node-vault rejects every non-2xx with `err.response = { statusCode, body }`) becomes a
- * {@link VaultAnswer}; anything else becomes a {@link VaultTransportFailure}. The original error is
- * dropped on purpose: it may carry the request (token header, request body).
+ * A request that got no answer becomes a {@link VaultTransportFailure} named by a value-free code: Node's
+ * socket and TLS codes pass through undici unchanged. The original error is dropped on purpose: it may carry
+ * the request (token header, request body).
  */
-function classify(error: unknown): VaultAnswer | VaultTransportFailure {
-  const e = error as { response?: { statusCode?: unknown; body?: unknown }; code?: unknown; message?: unknown } | null;
-  if (e && typeof e.response?.statusCode === 'number') {
-    const body = e.response.body;
-    return { status: e.response.statusCode, body: body === undefined || body === '' ? null : body };
-  }
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  const message = typeof e?.message === 'string' ? e.message : '';
-  if ((code !== undefined && TIMEOUT_CODES.has(code)) || /timeout of \d+ms exceeded/.test(message)) {
-    return new VaultTransportFailure('timeout', code ?? 'timeout');
-  }
+function classify(error: unknown): VaultTransportFailure {
+  const e = error as { code?: unknown; cause?: { code?: unknown } } | null;
+  let code = typeof e?.code === 'string' ? e.code : undefined;
+  // undici wraps some socket failures (a connection closed or reset mid-answer): name them as node:http did.
+  if (code === 'UND_ERR_SOCKET') code = typeof e?.cause?.code === 'string' ? e.cause.code : 'ECONNRESET';
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return new VaultTransportFailure('timeout', code);
   if (code !== undefined) return new VaultTransportFailure('unreachable', tlsReason(code) ?? code);
-  // tv4 schema errors or other non-HTTP failures: name the kind only.
-  return new VaultTransportFailure('unreachable', e instanceof Error ? e.name : 'unknown failure');
+  return new VaultTransportFailure('unreachable', error instanceof Error ? error.name : 'unknown failure');
 }
 
 /** Node's (OpenSSL's) certificate verification codes: the server answered, but is not trusted. */

@@ -1,5 +1,5 @@
 // Fast start: each command's module is imported only when that command runs, fastify/pino only by serve,
-// node-vault, node:http(s) only when a Vault address is configured, age-encryption (noble curves, ML-KEM) only
+// undici (coffre's Vault client), node:http(s) only when a Vault-backed file is read, age-encryption (noble curves, ML-KEM) only
 // for post-quantum keys, node:child_process only when git runs, picomatch only for glob exclude patterns; and bin/coffre.js runs the start-up bundle
 // (dist/cli, scripts/bundle.mjs) while it is fresh, dist/src after a `tsc`-only build. Not timed
 // (bench/start.ts measures): the loaded module list of real `coffre` processes, with positive controls
@@ -73,10 +73,10 @@ async function loaded(t: Test, args: string[], env: Record<string, string> = {},
   return { code, stdout, files, packages };
 }
 
-const HEAVY = ['fastify', 'pino', 'node-vault', 'axios', 'age-encryption', '@noble/curves', '@noble/post-quantum'];
+const HEAVY = ['fastify', 'pino', 'undici', 'node-vault', 'axios', 'age-encryption', '@noble/curves', '@noble/post-quantum'];
 /** Also not loaded by check with the demo's config: picomatch (only exclude patterns with glob syntax need it). */
 const CHECK_NEVER = [...HEAVY, 'picomatch'];
-const HEAVY_BUILTINS = ['node:http', 'node:https', 'node:tls', 'node:child_process'];
+const HEAVY_BUILTINS = ['node:http', 'node:https', 'node:http2', 'node:tls', 'node:child_process'];
 
 t.test('coffre --version runs the bundle and loads none of coffre\'s dependencies', async (t) => {
   // (The test runner's own spawn hooks may add packages of its own: only coffre's dependencies count.)
@@ -91,7 +91,7 @@ t.test('coffre --version runs the bundle and loads none of coffre\'s dependencie
   t.same([...run.packages].filter((name) => dependencies.includes(name)), [], 'no dependency was loaded');
 });
 
-t.test('check of the sops-only demo repo loads neither fastify/pino, node-vault, http(s) nor age-encryption', async (t) => {
+t.test('check of the sops-only demo repo loads neither fastify/pino, undici, node-vault, http(s) nor age-encryption', async (t) => {
   for (const args of [['-C', 'examples/infra', 'check', '--keys-only'], ['-C', 'examples/infra', 'check']]) {
     const run = await loaded(t, args);
     t.match(run.stdout, /3 services, 4 secrets files/, `${args.join(' ')} ran`);
@@ -101,15 +101,28 @@ t.test('check of the sops-only demo repo loads neither fastify/pino, node-vault,
   }
 });
 
-t.test('positive controls: serve loads fastify, a configured Vault address loads node-vault and https', async (t) => {
+t.test('positive controls: serve loads fastify, a configured Vault address loads undici and node:http', async (t) => {
   const serve = await loaded(t, ['serve', '--help']);
   t.equal(serve.code, 0);
   t.ok(serve.packages.has('fastify'), 'serve (its help) loads fastify');
-  t.notOk(serve.packages.has('node-vault'), 'serve --help does not open Vault');
-  // An address nothing listens on: check fails to reach it, but has created its Vault transport.
-  const vault = await loaded(t, ['-C', 'examples/infra', 'check', '--keys-only'], { BAO_ADDR: 'http://127.0.0.1:9', BAO_TOKEN: 'not-a-real-token' });
-  t.ok(vault.packages.has('node-vault'), 'with BAO_ADDR set, node-vault is loaded');
-  t.ok(vault.files.includes('node:https') && vault.files.includes('node:http'), 'and node:http(s) (the recorder sees built-ins)');
+  t.notOk(serve.packages.has('undici'), 'serve --help does not open Vault');
+  // The client is loaded with the first request: a sops-only repo with an address set never loads it.
+  const addressOnly = await loaded(t, ['-C', 'examples/infra', 'check', '--keys-only'], { BAO_ADDR: 'http://127.0.0.1:9', BAO_TOKEN: 'not-a-real-token' });
+  t.match(addressOnly.stdout, /3 services, 4 secrets files/);
+  t.notOk(addressOnly.packages.has('undici') || addressOnly.files.includes('node:http'), 'BAO_ADDR set, no Vault-backed file: no undici, no node:http');
+  // A Vault-backed service and an address nothing listens on: check tries to read, so loads the client.
+  const dir = t.testdir({
+    'coffre.yaml': 'version: 1\nvault:\n  prefix: app\n',
+    app: {
+      'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: ./db.secrets\n',
+      'db.secrets.example': 'DB_PASS=\n',
+    },
+  });
+  const vault = await loaded(t, ['-C', dir, 'check', '--keys-only'], { BAO_ADDR: 'http://127.0.0.1:9', BAO_TOKEN: 'not-a-real-token' });
+  t.match(vault.stdout, /ECONNREFUSED/, 'it tried to read from the address');
+  t.ok(vault.packages.has('undici'), 'with a Vault-backed file and BAO_ADDR set, undici (its client) is loaded');
+  t.notOk(vault.packages.has('node-vault') || vault.packages.has('axios'), 'node-vault is not (a test-only cross-check)');
+  t.ok(vault.files.includes('node:http'), 'and node:http (the recorder sees built-ins)');
   t.notOk(vault.packages.has('fastify'), 'still no fastify');
   // A post-quantum identity: age-encryption, from the bundle's lazily imported chunk.
   const hybrid = await loaded(t, ['-C', 'examples/infra', 'check'], {

@@ -212,7 +212,7 @@ t.test('health reports the server state and the token TTL', async (t) => {
   t.ok(health.tokenTtlSeconds! > 800 && health.tokenTtlSeconds! <= 900, `ttl ${health.tokenTtlSeconds}`);
 });
 
-t.test('node-vault reads no VAULT_* variable and the transport uses no proxy from the environment', async (t) => {
+t.test('the Vault client reads no VAULT_* variable and uses no proxy from the environment', async (t) => {
   const bao = await sharedOpenBao(t);
   const ref: VaultRef = { kind: 'vault', mount: 'secret', path: `${bao.prefix}/env` };
   await bao.vaultHttp('POST', `secret/data/${ref.path}`, { data: { A: 'x' } });
