@@ -13,6 +13,7 @@ import { parseAllowedHost, parseTrustedProxy } from '../http/request-origin.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
+import { createGitVerdictCache } from '../render/index.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
@@ -118,8 +119,9 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   vaultSession?.start().catch(() => undefined);
 
   const discoveryCache = createDiscoveryCache();
+  const gitVerdicts = createGitVerdictCache();
   const app = buildApp({
-    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, vaultObserver, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
+    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, gitVerdicts, vaultObserver, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
     logger,
     tokens,
     ...(allowedHosts.length > 0 ? { allowedHosts } : {}),

@@ -6,7 +6,7 @@ import { diffCompleteness, fileStatusOf } from '../core/completeness.js';
 import { summarize, type CheckReport, type FileResult, type RepoFinding, type ServiceError, type ServiceResult } from '../core/report.js';
 import path from 'node:path';
 import { CoffreError, ERROR_CODES, formatErrorMessage, isCoffreError, type ErrorCode } from '../errors.js';
-import { sourcesGitWillNotCommit, trackedFiles } from '../render/index.js';
+import { sourcesGitWillNotCommit, trackedFiles, type GitVerdictCache } from '../render/index.js';
 import type { CoffreConfig } from '../repo/config.js';
 import { toPosixRelative, type RepoModel, type SecretFileModel, type ServiceModel } from '../repo/discover.js';
 import { vaultPathFor } from '../repo/secret-naming.js';
@@ -35,6 +35,8 @@ export interface CheckContext {
    */
   config?: CoffreConfig;
   configFile?: string | null;
+  /** A long-running process's cache of git's answer for render targets (coffre serve); asked afresh without it. */
+  gitVerdicts?: GitVerdictCache;
 }
 
 /** Picks the services named in `names` (all when empty); an unknown name is a usage error. */

@@ -79,7 +79,7 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
   // One git question for every target of the run (two processes instead of two per service); when it
   // objects, each service asks again on its own so the refusal lands on the service it concerns.
   const allTargets = services.flatMap((s) => s.secretFiles.map((f) => f.targetRel));
-  const gitCleared = await gitClearsTargets(context.repo.root, allTargets);
+  const gitCleared = context.gitVerdicts ? await context.gitVerdicts.clears(context.repo.root, allTargets) : await gitClearsTargets(context.repo.root, allTargets);
   // Each service is its own atomic unit with its own lock and targets, so services render side by side.
   const limit = pLimit(options.concurrency ?? 16);
   const progress = trackProgress(services.length, options.onProgress);

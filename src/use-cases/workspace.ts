@@ -4,7 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import { acquireSopsWriteLock } from '../render/index.js';
+import { acquireSopsWriteLock, type GitVerdictCache } from '../render/index.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
@@ -30,6 +30,8 @@ export interface Workspace {
   vaultSession: VaultSession | null;
   /** The past commit the repo model was discovered from (`asOf`), or null for the working tree. */
   commitView: CommitView | null;
+  /** Given by the caller (coffre serve): git's answers for render targets, reused while git's inputs are unchanged. */
+  gitVerdicts?: GitVerdictCache;
   close(): void;
 }
 
@@ -45,6 +47,8 @@ export interface OpenWorkspaceOptions {
   services?: readonly string[];
   /** A cache shared across workspaces (coffre serve): discovery is reused while its inputs are unchanged. */
   discoveryCache?: DiscoveryCache;
+  /** Shared across workspaces (coffre serve): git's answer for render targets while its inputs are unchanged. */
+  gitVerdicts?: GitVerdictCache;
   /**
    * `--as-of`: a commit id (hex) whose tree discovery reads instead of the disk (never cached); verified
    * first, so an unknown commit fails before anything else is opened.
@@ -82,6 +86,8 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
     vault,
     vaultSession,
     commitView,
+    // A past commit's targets are asked afresh: the cache speaks for the work tree only.
+    ...(options.gitVerdicts && commitView === null ? { gitVerdicts: options.gitVerdicts } : {}),
     close: () => {
       vault?.close();
       if (vaultSession !== shared) vaultSession?.close();

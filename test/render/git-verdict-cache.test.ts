@@ -1,0 +1,63 @@
+// coffre serve keeps git's "these targets are untracked and ignored" answer while nothing git reads to give it
+// has changed, instead of starting two git processes per render request. Real git, real repos.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { createGitVerdictCache, gitClearsTargets } from '../../src/render/git-exposure.js';
+import { git, initGitRepo } from './render-fixture.js';
+
+const TARGETS = ['svc/secrets/db.secrets', 'svc/secrets/app.secrets'];
+
+function repo(t: Test): string {
+  const root = initGitRepo(t.testdir({ '.gitignore': '*.secrets\n', svc: { secrets: { 'db.secrets.example': 'A=\n' }, 'docker-compose.yml': 'services: {}\n' } }));
+  git(root, 'add', '.gitignore', 'svc');
+  return root;
+}
+
+/** Runs `fn` with no git on PATH: only a reused answer can come out true (a real question fails closed). */
+async function withoutGit<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+t.test('a yes is reused while the index and every .gitignore on the way are unchanged', async (t) => {
+  const root = repo(t);
+  // Inputs written just now are inside the racy window: look from 10 s later so that the answer is kept.
+  const cache = createGitVerdictCache(() => Date.now() + 10_000);
+  t.equal(await withoutGit(() => gitClearsTargets(root, TARGETS)), false, 'without git, a real question fails closed');
+  t.equal(await cache.clears(root, TARGETS), true, 'git clears the targets');
+  t.equal(await withoutGit(() => cache.clears(root, TARGETS)), true, 'answered again without git');
+  t.equal(await withoutGit(() => cache.clears(root, [...TARGETS].reverse())), true, 'the same targets in another order');
+
+  // A new .gitignore below the toplevel re-includes one target: the answer is no longer reused, and git says no.
+  writeFileSync(path.join(root, 'svc/secrets/.gitignore'), '!db.secrets\n');
+  t.equal(await withoutGit(() => cache.clears(root, TARGETS)), false, 'a .gitignore appeared on the way: asked again');
+  t.equal(await cache.clears(root, TARGETS), false, 'git: db.secrets is re-included');
+  t.equal(await withoutGit(() => cache.clears(root, TARGETS)), false, 'a no is never reused');
+  rmSync(path.join(root, 'svc/secrets/.gitignore'));
+  t.equal(await cache.clears(root, TARGETS), true, 'cleared again once the re-include is gone');
+
+  // Tracking a target changes the index.
+  writeFileSync(path.join(root, 'svc/secrets/db.secrets'), 'A=1\n');
+  git(root, 'add', '-f', 'svc/secrets/db.secrets');
+  t.equal(await withoutGit(() => cache.clears(root, TARGETS)), false, 'the index changed: asked again');
+  t.equal(await cache.clears(root, TARGETS), false, 'git: db.secrets is tracked');
+});
+
+t.test('inputs changed within the racy window, and folders that are not a repository, are not reused', async (t) => {
+  const root = repo(t);
+  const cache = createGitVerdictCache();
+  t.equal(await cache.clears(root, TARGETS), true);
+  t.equal(await withoutGit(() => cache.clears(root, TARGETS)), false, 'the .gitignore was written under 2 s ago: not reused');
+
+  const plain = t.testdir({ svc: { secrets: {} } });
+  mkdirSync(path.join(plain, 'svc', 'other'));
+  const later = createGitVerdictCache(() => Date.now() + 10_000);
+  t.equal(await later.clears(plain, TARGETS), true, 'no repository: nothing can track the targets');
+  t.equal(await withoutGit(() => later.clears(plain, TARGETS)), true, 'and without git, still no repository to protect');
+});
