@@ -1,5 +1,5 @@
 // `npm run bench`: runs every benchmark, one after the other, each as its own process (start, check, render,
-// http, agent, growth, and cluster when bench/cluster.ts exists), then rewrites the README's Performance
+// http, agent, sops-scale, growth, and cluster when bench/cluster.ts exists), then rewrites the README's Performance
 // section (between `<!-- bench:start -->` and `<!-- bench:end -->`) from what they printed: the machine (cores,
 // CPU model, Node), the load average at start and at end, a table of every target met or missed with its
 // number, then each benchmark's own tables.
@@ -14,13 +14,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { projectRoot, type TargetResult } from './process.js';
 
-const ALL = ['start', 'check', 'render', 'http', 'agent', 'growth', 'cluster'];
+const ALL = ['start', 'check', 'render', 'http', 'agent', 'sops-scale', 'growth', 'cluster'];
 const TITLES: Record<string, string> = {
   start: 'start-up: cold `coffre` processes against `node -e 0`',
   check: '`coffre check` against the shell loop and the raw floor',
   render: '`coffre render --all` against the shell loop',
   http: '`coffre serve` under load against the direct KV reads',
   agent: '`coffre render --all` against OpenBao Agent',
+  'sops-scale': '`coffre check` and `render --all` of a sops-only repo against an in-process decrypt floor',
   growth: 'cost growth with the repo size (time and peak RSS)',
   cluster: 'three coffre hosts against a 3-node OpenBao Raft cluster',
 };

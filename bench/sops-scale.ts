@@ -4,7 +4,7 @@
 // thread per core, no coffre code). Every figure is a cold process (`node …`), rounds interleaved, medians;
 // wall time, CPU time (user+sys) and peak RSS from GNU time. The floor is also given as its in-process time.
 // Target (issue 12): coffre ≤ 1.5× the floor, peak RSS ≤ 150 MiB.
-// Run: `npm run bench:sops`. Reuse a generated repo (6 000 sops runs take minutes) with BENCH_SOPS_ROOT=<root>
+// Run: `npm run bench:sops-scale`. Reuse a generated repo (6 000 sops runs take minutes) with BENCH_SOPS_ROOT=<root>
 // and SOPS_AGE_KEY=<identity> (e.g. from `node /tmp/hold.mjs 2000 sops`); BENCH_SERVICES, BENCH_RUNS;
 // BENCH_BASELINE_BIN=<other checkout>/bin/coffre.js times that coffre too, in the same rounds. Not a test.
 import { execFile, spawn } from 'node:child_process';
