@@ -15,6 +15,8 @@ export interface OpenBaoServer {
   address: string;
   rootToken: string;
   unsealKey: string;
+  /** The server's process id (benchmarks read its CPU time from /proc). */
+  pid: number;
   /** `PUT sys/seal` with the root token. */
   seal(): Promise<void>;
   /** `PUT sys/unseal` with the captured unseal key. */
@@ -209,6 +211,7 @@ export async function startOpenBao(): Promise<OpenBaoServer> {
     address,
     rootToken,
     unsealKey: key,
+    pid: child.pid ?? -1,
     async seal() {
       await expectOk(vaultHttp(address, rootToken, 'PUT', 'sys/seal'), 'sys/seal');
     },
