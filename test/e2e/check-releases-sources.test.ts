@@ -4,6 +4,7 @@
 import t from 'tap';
 import type { SourceRef, VaultRef } from '../../src/sources/secret-source.js';
 import { runCheck } from '../../src/use-cases/check.js';
+import { runRender } from '../../src/use-cases/render.js';
 import { releaseAfterLastUse, type SourceSet } from '../../src/use-cases/source-set.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { sharedOpenBao } from '../support/openbao.js';
@@ -36,6 +37,28 @@ t.test('after check, the Vault answers it read are released: reading again asks 
   const again = await workspace.sources.vault!.readValues(ref);
   t.equal(again?.values.get('PASS'), 'p-a');
   t.equal(dataReads, 3, 'the answer was not kept after the run: read again from OpenBao');
+});
+
+t.test('after render, the Vault answers it read are released too', async (t) => {
+  const bao = await sharedOpenBao(t);
+  t.equal((await bao.vaultHttp('POST', `secret/data/${bao.prefix}/app/a`, { data: { PASS: 'p-a' } })).status, 200);
+  const root = t.testdir({
+    'coffre.yaml': `vault:\n  prefix: ${bao.prefix}\n`,
+    app: { 'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: a.secrets\n', 'a.secrets.example': 'PASS=\n' },
+  });
+  let dataReads = 0;
+  const workspace = await openWorkspace({
+    root,
+    env: { BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken },
+    vaultObserver: { requestSettled: (event) => void (event.operation === 'kv-data' && dataReads++) },
+  });
+  t.teardown(() => workspace.close());
+  const report = await runRender(workspace, { services: [], all: true, dryRun: true });
+  t.equal(report.services[0]?.status, 'planned', JSON.stringify(report.services[0]?.problems));
+  const after = dataReads;
+  t.ok(after >= 1, 'read from OpenBao');
+  await workspace.sources.vault!.readValues({ kind: 'vault', mount: 'secret', path: `${bao.prefix}/app/a` });
+  t.equal(dataReads, after + 1, 'the answer was not kept after the run: read again from OpenBao');
 });
 
 t.test('a shared source is released only after its last file, once', (t) => {
