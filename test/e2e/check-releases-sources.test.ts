@@ -1,6 +1,7 @@
 // Memory of a large check (issue 12, goal 4): once the last file reading a source is checked, the run lets the
 // source forget that answer (values included) instead of holding every answer of thousands of files until
 // it ends; files sharing a source still share its one read. Against the real OpenBao.
+import path from 'node:path';
 import t from 'tap';
 import type { SourceRef, VaultRef } from '../../src/sources/secret-source.js';
 import { runCheck } from '../../src/use-cases/check.js';
@@ -8,6 +9,7 @@ import { runRender } from '../../src/use-cases/render.js';
 import { releaseAfterLastUse, type SourceSet } from '../../src/use-cases/source-set.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { sharedOpenBao } from '../support/openbao.js';
+import { newAgeKey, writeSopsFile } from '../support/sops.js';
 
 t.test('after check, the Vault answers it read are released: reading again asks OpenBao again', async (t) => {
   const bao = await sharedOpenBao(t);
@@ -59,6 +61,22 @@ t.test('after render, the Vault answers it read are released too', async (t) => 
   t.ok(after >= 1, 'read from OpenBao');
   await workspace.sources.vault!.readValues({ kind: 'vault', mount: 'secret', path: `${bao.prefix}/app/a` });
   t.equal(dataReads, after + 1, 'the answer was not kept after the run: read again from OpenBao');
+});
+
+t.test('after check, a sops file it decrypted is released: reading again reads the file again', async (t) => {
+  const key = await newAgeKey();
+  const root = t.testdir({
+    app: { 'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: app.secrets\n', 'app.secrets.example': 'PASS=\n' },
+  });
+  const file = path.join(root, 'app', 'app.secrets.sops.env');
+  await writeSopsFile(file, 'PASS=first\n', key);
+  const workspace = await openWorkspace({ root, env: { SOPS_AGE_KEY: key.identity } });
+  t.teardown(() => workspace.close());
+  const report = await runCheck(workspace, {});
+  t.same(report.services[0]?.files.map((f) => [f.source.kind, f.status]), [['sops', 'complete']]);
+  await writeSopsFile(file, 'PASS=second\n', key);
+  const again = await workspace.sources.sops!.readValues({ kind: 'sops', file, format: 'dotenv' });
+  t.equal(again?.values.get('PASS'), 'second', 'not the answer the run read: the file was read again');
 });
 
 t.test('a shared source is released only after its last file, once', (t) => {
