@@ -2,7 +2,7 @@
 // repo: the generated repo (half OpenBao, half sops files made by the real sops) at 200 / 1 000 / 2 000
 // services (BENCH_GROWTH_SIZES), each size a copy of the first N services of one seeded repo. Every run is a
 // cold `node bin/coffre.js` process; wall time and the child's peak RSS (GNU time's %M). Rounds interleave
-// the sizes (BENCH_RUNS, default 3); medians of time, maximum of peak RSS.
+// the sizes (BENCH_RUNS, default 3); medians of time and CPU time, maximum of peak RSS.
 // Run: `npm run bench:growth`. Not a test.
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +18,8 @@ interface Samples {
   render: number[];
   checkRss: number[];
   renderRss: number[];
+  checkCpu: number[];
+  renderCpu: number[];
 }
 
 async function main(): Promise<void> {
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
   try {
     for (const size of SIZES) {
       repos.set(size, size === largest ? bench : await subsetRepo(bench, size));
-      samples.set(size, { check: [], render: [], checkRss: [], renderRss: [] });
+      samples.set(size, { check: [], render: [], checkRss: [], renderRss: [], checkCpu: [], renderCpu: [] });
     }
     for (let round = 0; round < RUNS; round++) {
       for (const size of SIZES) {
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
         s.render.push(render.ms);
         if (check.peakRss !== null) s.checkRss.push(check.peakRss);
         if (render.peakRss !== null) s.renderRss.push(render.peakRss);
+        if (check.cpuMs !== null) s.checkCpu.push(check.cpuMs);
+        if (render.cpuMs !== null) s.renderCpu.push(render.cpuMs);
       }
     }
   } finally {
@@ -58,20 +62,23 @@ async function main(): Promise<void> {
       render: median(s.render),
       checkRss: s.checkRss.length ? Math.max(...s.checkRss) : null,
       renderRss: s.renderRss.length ? Math.max(...s.renderRss) : null,
+      checkCpu: s.checkCpu.length ? median(s.checkCpu) : null,
+      renderCpu: s.renderCpu.length ? median(s.renderCpu) : null,
     };
   };
   const rows = SIZES.map(row);
   const first = rows[0] as ReturnType<typeof row>;
   const last = rows.at(-1) as ReturnType<typeof row>;
   const perService = (ms: number, size: number) => ms / size;
+  const cpu = (ms: number | null) => (ms === null ? 'n/a' : `${ms.toFixed(0)} ms`);
   const lines = [
-    `Generated repo (half OpenBao, half sops yaml; ${FILES_PER_SERVICE} files × 12 keys per service); cold \`node bin/coffre.js -C <repo> check\` and \`render --all\` (fresh: no targets); ${RUNS} rounds interleaving the sizes, median time, highest peak RSS (${peakRssAvailable ? "the child's own maxrss, from GNU time" : 'GNU time not installed: not measured'}); ${os.cpus().length} cores, Node ${process.version}.`,
+    `Generated repo (half OpenBao, half sops yaml; ${FILES_PER_SERVICE} files × 12 keys per service); cold \`node bin/coffre.js -C <repo> check\` and \`render --all\` (fresh: no targets); ${RUNS} rounds interleaving the sizes, median time and CPU time (user + system, from GNU time), highest peak RSS (${peakRssAvailable ? "the child's own maxrss, from GNU time" : 'GNU time not installed: not measured'}); ${os.cpus().length} cores, Node ${process.version}.`,
     '',
-    '| services (files) | check | per service | check peak RSS | render --all fresh | per service | render peak RSS |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| services (files) | check | per service | check CPU | check peak RSS | render --all fresh | per service | render CPU | render peak RSS |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.size} (${r.size * FILES_PER_SERVICE}) | ${r.check.toFixed(0)} ms | ${perService(r.check, r.size).toFixed(2)} ms | ${mib(r.checkRss)} | ${r.render.toFixed(0)} ms | ${perService(r.render, r.size).toFixed(2)} ms | ${mib(r.renderRss)} |`,
+        `| ${r.size} (${r.size * FILES_PER_SERVICE}) | ${r.check.toFixed(0)} ms | ${perService(r.check, r.size).toFixed(2)} ms | ${cpu(r.checkCpu)} | ${mib(r.checkRss)} | ${r.render.toFixed(0)} ms | ${perService(r.render, r.size).toFixed(2)} ms | ${cpu(r.renderCpu)} | ${mib(r.renderRss)} |`,
     ),
     '',
   ];

@@ -20,6 +20,8 @@ export interface ProcessRun {
   ms: number;
   /** Peak resident set size of the child in bytes, null when GNU time is not installed. */
   peakRss: number | null;
+  /** CPU time of the child (user + system), in ms, null when GNU time is not installed. */
+  cpuMs: number | null;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -32,7 +34,7 @@ export interface ProcessRun {
 export async function timeProcess(argv: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<ProcessRun> {
   const scratch = peakRssAvailable ? await mkdtemp(path.join(os.tmpdir(), 'coffre-bench-time-')) : null;
   const rssFile = scratch ? path.join(scratch, 'rss') : null;
-  const [command, ...args] = rssFile ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv] : argv;
+  const [command, ...args] = rssFile ? [GNU_TIME, '-f', '%M %U %S', '-o', rssFile, ...argv] : argv;
   try {
     const start = performance.now();
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -46,11 +48,16 @@ export async function timeProcess(argv: string[], options: { env: NodeJS.Process
     });
     const ms = performance.now() - start;
     let peakRss: number | null = null;
+    let cpuMs: number | null = null;
     if (rssFile) {
       const text = (await readFile(rssFile, 'utf8')).trim().split('\n').at(-1) ?? '';
-      if (/^\d+$/.test(text)) peakRss = Number(text) * 1024;
+      const measured = /^(\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(text);
+      if (measured) {
+        peakRss = Number(measured[1]) * 1024;
+        cpuMs = (Number(measured[2]) + Number(measured[3])) * 1000;
+      }
     }
-    return { ms, peakRss, code, stdout, stderr };
+    return { ms, peakRss, cpuMs, code, stdout, stderr };
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
 // what is wrong as problems rather than throwing. Reads files only; writes nothing and never opens a rendered
 // target or reads a secret value (a project .env is read for `${VAR}` in paths and COMPOSE_FILE only).
 import { stat } from 'node:fs/promises';
+import pLimit from 'p-limit';
 import path from 'node:path';
 import { parseEnvFile } from '../core/env-file.js';
 import { parseExample } from '../core/example.js';
@@ -193,6 +194,9 @@ interface ProjectPlan {
  * Walks `root` for services and builds the repo model. Throws only when the root cannot be read; everything
  * else (invalid compose YAML, unresolvable `${VAR}`, missing examples, unsafe targets…) is a problem.
  */
+/** Services read side by side by {@link discoverRepo}. */
+const DISCOVERY_CONCURRENCY = 32;
+
 export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoModel> {
   const root = path.resolve(options.root);
   const rootStat = await stat(root).catch((error: unknown) => {
@@ -205,7 +209,10 @@ export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoMo
   const found = await discovery.applyProjects(walked, options.services);
   const skipped = found.filter((service) => options.config.services[service.name]?.skip).map((service) => service.name);
   // Services are independent reads of independent folders; problems keep discovery order per service.
-  const services = await Promise.all(found.filter((service) => !options.config.services[service.name]?.skip).map((service) => discovery.readService(service)));
+  // At most DISCOVERY_CONCURRENCY at once: enough to keep the disk busy, while thousands started together would
+  // each hold their half-read state through every young-generation collection (copied, then promoted: memory).
+  const limit = pLimit(DISCOVERY_CONCURRENCY);
+  const services = await Promise.all(found.filter((service) => !options.config.services[service.name]?.skip).map((service) => limit(() => discovery.readService(service))));
   await discovery.reportUnreferencedExamples(services, found);
   if (!options.services) discovery.reportConfigMismatches(found);
   discovery.reportVaultPathCollisions(services);

@@ -13,6 +13,11 @@ export interface SecretSource<R extends SourceRef = SourceRef> {
   readonly kind: R['kind'];
   listKeys(ref: R): Promise<KeyListing | null>;
   readValues(ref: R, options?: ReadOptions): Promise<ValueSnapshot | null>;
+  /**
+   * Forgets what this instance read of `ref` (a run is done with it: the answers would only hold memory);
+   * a later read asks the store again. Optional: a source that keeps nothing has nothing to forget.
+   */
+  release?(ref: R): void;
 }
 
 export interface ReadOptions {

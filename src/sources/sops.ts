@@ -143,6 +143,10 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
       return { keys, opaqueNames: true };
     },
     readValues,
+    release(ref: SopsRef): void {
+      parsed.delete(cacheKey(ref));
+      decrypted.delete(cacheKey(ref));
+    },
     async readValuesOfText(ref: SopsRef, text: string, label: string): Promise<ValueSnapshot> {
       return snapshotOf(parseSopsFile(text, ref.format, label), options.identities, revisionOf(text), label);
     },

@@ -431,6 +431,10 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       return { data: stored, version };
     },
 
+    release(ref) {
+      forget(ref);
+    },
+
     async readMetadata(ref) {
       checkRef(ref);
       return memo('metadata', ref, async (): Promise<VaultMetadata | null> => {

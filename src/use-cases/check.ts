@@ -13,7 +13,7 @@ import { vaultPathFor } from '../repo/secret-naming.js';
 import { compileGlob } from '../repo/lazy-picomatch.js';
 import { readExampleOf } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
-import { listKeysOf, readValuesOf, sourceLabel, type SourceSet } from './source-set.js';
+import { listKeysOf, readValuesOf, releaseAfterLastUse, sourceLabel, type SourceSet } from './source-set.js';
 
 export interface CheckOptions {
   /** Service names to check; all when empty or absent. */
@@ -60,10 +60,21 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   const keysOnly = options.keysOnly ?? false;
   const progress = trackProgress(selected.length, options.onProgress);
   const tracked = context.config ? await trackedTargetsWithoutExample(context.repo.root, selected) : new Set<string>();
+  const done = releaseAfterLastUse(context.sources, selected.flatMap((service) => service.secretFiles.map((file) => file.source)));
   const services: ServiceResult[] = await Promise.all(
     selected.map(async (service) => {
       progress.started(service.name);
-      const files = await Promise.all(service.secretFiles.map((file) => limit(() => checkFile(context, file, keysOnly, tracked.has(file.targetRel)))));
+      const files = await Promise.all(
+        service.secretFiles.map((file) =>
+          limit(async () => {
+            try {
+              return await checkFile(context, file, keysOnly, tracked.has(file.targetRel));
+            } finally {
+              done(file.source);
+            }
+          }),
+        ),
+      );
       progress.finished(service.name);
       const errors = serviceErrors(context.repo, service.name);
       return { name: service.name, files, ...(errors.length > 0 ? { errors } : {}) };

@@ -15,7 +15,7 @@ import type { ValueSnapshot } from '../sources/secret-source.js';
 import type { AsOfRender, ValueOrigin } from './as-of.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { trackProgress, type ProgressListener } from './progress.js';
-import { readValuesOf, sourceLabel } from './source-set.js';
+import { readValuesOf, releaseAfterLastUse, sourceLabel } from './source-set.js';
 
 export interface RenderOptions {
   /** Services to render; all when `all` is true. */
@@ -83,6 +83,8 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
   // Each service is its own atomic unit with its own lock and targets, so services render side by side.
   const limit = pLimit(options.concurrency ?? 16);
   const progress = trackProgress(services.length, options.onProgress);
+  // What a service read is released once no service left to render reads it (memory of a large run).
+  const done = releaseAfterLastUse(context.sources, services.flatMap((service) => service.secretFiles.map((file) => file.source)));
   const results = await Promise.all(
     services.map((service) =>
       limit(async () => {
@@ -90,6 +92,7 @@ export async function runRender(context: CheckContext, options: RenderOptions): 
         try {
           return await renderService(context, service, options, gitCleared);
         } finally {
+          for (const file of service.secretFiles) done(file.source);
           progress.finished(service.name);
         }
       }),

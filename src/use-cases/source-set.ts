@@ -17,6 +17,32 @@ export function readValuesOf(sources: SourceSet, ref: SourceRef, options?: ReadO
   return ref.kind === 'vault' ? need(sources.vault, ref).readValues(ref, options) : need(sources.sops, ref).readValues(ref, options);
 }
 
+/**
+ * Lets the sources forget each ref once the last of the run's files reading it is done (`done` once per file
+ * given): a run of thousands of files would otherwise hold every answer, values included, until it ends.
+ * Files sharing a source still share its one read; nothing is released before its last user is done.
+ */
+export function releaseAfterLastUse(sources: SourceSet, refs: ReadonlyArray<SourceRef | null>): (ref: SourceRef | null) => void {
+  const uses = new Map<string, number>();
+  for (const ref of refs) if (ref !== null) uses.set(useKey(ref), (uses.get(useKey(ref)) ?? 0) + 1);
+  return (ref) => {
+    if (ref === null) return;
+    const key = useKey(ref);
+    const left = (uses.get(key) ?? 0) - 1;
+    if (left > 0) {
+      uses.set(key, left);
+      return;
+    }
+    uses.delete(key);
+    if (ref.kind === 'vault') sources.vault?.release?.(ref);
+    else sources.sops?.release?.(ref);
+  };
+}
+
+function useKey(ref: SourceRef): string {
+  return ref.kind === 'vault' ? `v\0${ref.mount}\0${ref.path}` : `s\0${ref.format}\0${ref.file}`;
+}
+
 function need<T>(source: T | null, ref: SourceRef): T {
   if (source === null) {
     throw new CoffreError('COFFRE_SOURCE_AUTH', `no ${ref.kind} source is configured (set VAULT_ADDR/BAO_ADDR and a token, or sops age identities)`);
