@@ -12,7 +12,7 @@ import type { KeyListing, SourceRef, ValueSnapshot } from '../core/source-ref.js
 export interface SecretSource<R extends SourceRef = SourceRef> {
   readonly kind: R['kind'];
   listKeys(ref: R): Promise<KeyListing | null>;
-  readValues(ref: R, options?: ReadOptions): Promise<ValueSnapshot | null>;
+  readValues(ref: R): Promise<ValueSnapshot | null>;
   /**
    * Forgets what this instance read of `ref` (a run is done with it: the answers would only hold memory);
    * a later read asks the store again. Optional: a source that keeps nothing has nothing to forget.
@@ -20,10 +20,6 @@ export interface SecretSource<R extends SourceRef = SourceRef> {
   release?(ref: R): void;
 }
 
-export interface ReadOptions {
-  /** Read the store again instead of answering from what this source instance already read (a re-read under a lock). */
-  fresh?: boolean;
-}
 
 /** A short, value-free label for a reference, used in reports and logs. */
 export function describeRef(ref: SourceRef): string {

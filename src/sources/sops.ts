@@ -12,7 +12,7 @@ import { setSopsValues } from '../sops/set-values.js';
 import { encryptionDecider } from '../sops/encryption-rule.js';
 import { parseSopsFile, sopsFormatForPath, type SopsFile } from '../sops/sops-file.js';
 import { entriesOf, isSopsComment, isSopsList, isSopsMap, type SopsNode } from '../sops/tree.js';
-import type { KeyListing, KeyPresence, ReadOptions, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
+import type { KeyListing, KeyPresence, SecretSource, SopsRef, SopsStoreFormat, ValueSnapshot } from './secret-source.js';
 import { defaultSopsThreads, SopsWorkerPool } from './sops-pool.js';
 import { binaryEnvValues, denied, isDenied, isMissingFile, readSopsSnapshot, readSopsText, revisionOf, snapshotOf } from './sops-read.js';
 
@@ -106,11 +106,7 @@ export function createSopsSource(options: SopsSourceOptions): SopsSource {
   let pool: SopsWorkerPool | null = null;
   let asked = 0;
 
-  const readValues = (ref: SopsRef, read?: ReadOptions): Promise<ValueSnapshot | null> => {
-    if (read?.fresh) {
-      parsed.delete(cacheKey(ref));
-      decrypted.delete(cacheKey(ref));
-    }
+  const readValues = (ref: SopsRef): Promise<ValueSnapshot | null> => {
     let promise = decrypted.get(cacheKey(ref));
     if (promise === undefined) {
       const parsedAlready = parsed.get(cacheKey(ref));

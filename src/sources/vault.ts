@@ -400,9 +400,8 @@ export function createVaultSource(options: VaultSourceOptions): VaultSource {
       });
     },
 
-    async readValues(ref, options) {
+    async readValues(ref) {
       checkRef(ref);
-      if (options?.fresh) forget(ref);
       return memo('values', ref, async (): Promise<ValueSnapshot | null> => {
         const data = await latestData(ref);
         if (data === null) return null;

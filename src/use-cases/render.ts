@@ -15,7 +15,7 @@ import type { ValueSnapshot } from '../sources/secret-source.js';
 import type { AsOfRender, ValueOrigin } from './as-of.js';
 import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { trackProgress, type ProgressListener } from './progress.js';
-import { readValuesOf, releaseAfterLastUse, sourceLabel } from './source-set.js';
+import { readValuesOf, releaseAfterLastUse, releaseOf, sourceLabel } from './source-set.js';
 
 export interface RenderOptions {
   /** Services to render; all when `all` is true. */
@@ -249,7 +249,8 @@ async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: A
     return { file, example, snapshot, origins };
   }
   const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
-  const snapshot = file.source ? await readValuesOf(context.sources, file.source, fresh ? { fresh } : undefined) : null;
+  if (fresh && file.source) releaseOf(context.sources, file.source);
+  const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
   return { file, example, snapshot };
 }
 

@@ -1,7 +1,7 @@
 // The backends available to one run, and the dispatch from a SourceRef to the backend that reads it.
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
-import { describeRef, type SecretSource, type SopsRef, type SourceRef, type VaultRef, type KeyListing, type ReadOptions, type ValueSnapshot } from '../sources/secret-source.js';
+import { describeRef, type SecretSource, type SopsRef, type SourceRef, type VaultRef, type KeyListing, type ValueSnapshot } from '../sources/secret-source.js';
 
 /** The sources configured for a run; a kind left null is not configured. */
 export interface SourceSet {
@@ -13,8 +13,14 @@ export function listKeysOf(sources: SourceSet, ref: SourceRef): Promise<KeyListi
   return ref.kind === 'vault' ? need(sources.vault, ref).listKeys(ref) : need(sources.sops, ref).listKeys(ref);
 }
 
-export function readValuesOf(sources: SourceSet, ref: SourceRef, options?: ReadOptions): Promise<ValueSnapshot | null> {
-  return ref.kind === 'vault' ? need(sources.vault, ref).readValues(ref, options) : need(sources.sops, ref).readValues(ref, options);
+export function readValuesOf(sources: SourceSet, ref: SourceRef): Promise<ValueSnapshot | null> {
+  return ref.kind === 'vault' ? need(sources.vault, ref).readValues(ref) : need(sources.sops, ref).readValues(ref);
+}
+
+/** Makes the sources forget what this run read of `ref`: the next read asks the store again. */
+export function releaseOf(sources: SourceSet, ref: SourceRef): void {
+  if (ref.kind === 'vault') sources.vault?.release?.(ref);
+  else sources.sops?.release?.(ref);
 }
 
 /**
@@ -34,8 +40,7 @@ export function releaseAfterLastUse(sources: SourceSet, refs: ReadonlyArray<Sour
       return;
     }
     uses.delete(key);
-    if (ref.kind === 'vault') sources.vault?.release?.(ref);
-    else sources.sops?.release?.(ref);
+    releaseOf(sources, ref);
   };
 }
 

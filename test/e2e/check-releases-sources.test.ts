@@ -2,7 +2,7 @@
 // source forget that answer (values included) instead of holding every answer of thousands of files until
 // it ends; files sharing a source still share its one read. Against the real OpenBao.
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { SourceRef, VaultRef } from '../../src/sources/secret-source.js';
 import { runCheck } from '../../src/use-cases/check.js';
 import { runRender } from '../../src/use-cases/render.js';
@@ -10,6 +10,18 @@ import { releaseAfterLastUse, type SourceSet } from '../../src/use-cases/source-
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { sharedOpenBao } from '../support/openbao.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
+
+/** A workspace on the real OpenBao that counts its KV data reads (the test's root token, closed at teardown). */
+async function countingWorkspace(t: Test, bao: Awaited<ReturnType<typeof sharedOpenBao>>, root: string) {
+  let reads = 0;
+  const workspace = await openWorkspace({
+    root,
+    env: { BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken },
+    vaultObserver: { requestSettled: (event) => void (event.operation === 'kv-data' && reads++) },
+  });
+  t.teardown(() => workspace.close());
+  return { workspace, dataReads: () => reads };
+}
 
 t.test('after check, the Vault answers it read are released: reading again asks OpenBao again', async (t) => {
   const bao = await sharedOpenBao(t);
@@ -24,21 +36,15 @@ t.test('after check, the Vault answers it read are released: reading again asks 
       'b.secrets.example': 'PASS=\n',
     },
   });
-  let dataReads = 0;
-  const workspace = await openWorkspace({
-    root,
-    env: { BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken },
-    vaultObserver: { requestSettled: (event) => void (event.operation === 'kv-data' && dataReads++) },
-  });
-  t.teardown(() => workspace.close());
+  const { workspace, dataReads } = await countingWorkspace(t, bao, root);
   const report = await runCheck(workspace, {});
   t.equal(report.complete, true, 'both files complete');
   t.same(report.services[0]?.files.map((f) => f.status), ['complete', 'complete']);
-  t.equal(dataReads, 2, 'one read per secret');
+  t.equal(dataReads(), 2, 'one read per secret');
   const ref: VaultRef = { kind: 'vault', mount: 'secret', path: `${bao.prefix}/app/a` };
   const again = await workspace.sources.vault!.readValues(ref);
   t.equal(again?.values.get('PASS'), 'p-a');
-  t.equal(dataReads, 3, 'the answer was not kept after the run: read again from OpenBao');
+  t.equal(dataReads(), 3, 'the answer was not kept after the run: read again from OpenBao');
 });
 
 t.test('after render, the Vault answers it read are released too', async (t) => {
@@ -48,19 +54,13 @@ t.test('after render, the Vault answers it read are released too', async (t) => 
     'coffre.yaml': `vault:\n  prefix: ${bao.prefix}\n`,
     app: { 'docker-compose.yml': 'services:\n  app:\n    image: app\n    env_file: a.secrets\n', 'a.secrets.example': 'PASS=\n' },
   });
-  let dataReads = 0;
-  const workspace = await openWorkspace({
-    root,
-    env: { BAO_ADDR: bao.address, BAO_TOKEN: bao.rootToken },
-    vaultObserver: { requestSettled: (event) => void (event.operation === 'kv-data' && dataReads++) },
-  });
-  t.teardown(() => workspace.close());
+  const { workspace, dataReads } = await countingWorkspace(t, bao, root);
   const report = await runRender(workspace, { services: [], all: true, dryRun: true });
   t.equal(report.services[0]?.status, 'planned', JSON.stringify(report.services[0]?.problems));
-  const after = dataReads;
+  const after = dataReads();
   t.ok(after >= 1, 'read from OpenBao');
   await workspace.sources.vault!.readValues({ kind: 'vault', mount: 'secret', path: `${bao.prefix}/app/a` });
-  t.equal(dataReads, after + 1, 'the answer was not kept after the run: read again from OpenBao');
+  t.equal(dataReads(), after + 1, 'the answer was not kept after the run: read again from OpenBao');
 });
 
 t.test('after check, a sops file it decrypted is released: reading again reads the file again', async (t) => {
