@@ -22,7 +22,24 @@ const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'
 const BUNDLED = new Set(['zod', 'yaml', 'picomatch', 'p-limit', '@scure/base', 'age-encryption', 'undici']);
 const external = Object.keys(manifest.dependencies).filter((name) => !BUNDLED.has(name)).flatMap((name) => [name, `${name}/*`]);
 
+// undici's Client requires its HTTP/2 module at load, which loads node:http2 and node:tls (~25-30 ms of CPU
+// on each cold Vault-reading run, measured with `require` timings on this machine). coffre's client connects with
+// its own connector and allowH2: false, so no ALPN is offered and the HTTP/2 path cannot be taken: the module is
+// replaced by one that refuses loudly should undici ever reach it. test/cli/lazy-start.test.ts checks that a
+// Vault read loads neither built-in, and test/sources/vault-client.test.ts that reads still work.
+const undiciWithoutHttp2 = {
+  name: 'undici-without-http2',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (args.importer.replaceAll('\\', '/').endsWith('undici/lib/dispatcher/client.js') ? { path: 'undici-client-h2', namespace: 'coffre-stub' } : undefined));
+    builder.onLoad({ filter: /.*/, namespace: 'coffre-stub' }, () => ({
+      contents: "module.exports = function connectH2 () { throw new Error('coffre: HTTP/2 is not used (allowH2 is false); undici offered it anyway') }\n",
+      loader: 'js',
+    }));
+  },
+};
+
 const result = await build({
+  plugins: [undiciWithoutHttp2],
   absWorkingDir: root,
   // The sops source's worker thread is its own entry: sops-pool.js finds it beside its chunk (dist/cli/sops-worker.js).
   entryPoints: { main: 'dist/src/cli/main.js', 'sops-worker': 'dist/src/sources/sops-worker.js' },

@@ -123,6 +123,9 @@ t.test('positive controls: serve loads fastify, a configured Vault address loads
   t.ok(vault.packages.has('undici'), 'with a Vault-backed file and BAO_ADDR set, undici (its client) is loaded');
   t.notOk(vault.packages.has('node-vault') || vault.packages.has('axios'), 'node-vault is not (a test-only cross-check)');
   t.ok(vault.files.includes('node:http'), 'and node:http (the recorder sees built-ins)');
+  // undici's HTTP/2 module is replaced in the bundle (scripts/bundle.mjs): coffre never offers h2.
+  t.notOk(vault.files.includes('node:http2'), 'an http:// Vault read does not load node:http2');
+  t.notOk(vault.files.includes('node:tls'), 'nor node:tls');
   t.notOk(vault.packages.has('fastify'), 'still no fastify');
   // A post-quantum identity: age-encryption, from the bundle's lazily imported chunk.
   const hybrid = await loaded(t, ['-C', 'examples/infra', 'check'], {
