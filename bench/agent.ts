@@ -76,6 +76,8 @@ interface SizeResult {
   coffreTouched: number;
   /** OpenBao's own CPU time (ms, median) during each kind of run. */
   baoCpu: { agentFresh: number; agentUnchanged: number; coffreFresh: number; coffreUnchanged: number };
+  /** Each tool's own process CPU time (user + system, ms, median; NaN without GNU time). */
+  toolCpu: { agentFresh: number; agentUnchanged: number; coffreFresh: number; coffreUnchanged: number };
 }
 
 async function main(): Promise<void> {
@@ -108,10 +110,12 @@ async function main(): Promise<void> {
         const times = { agentFresh: [] as number[], agentUnchanged: [] as number[], coffreFresh: [] as number[], coffreUnchanged: [] as number[] };
         const baoCpu = { agentFresh: [] as number[], agentUnchanged: [] as number[], coffreFresh: [] as number[], coffreUnchanged: [] as number[] };
         // The server's CPU during a run: both tools make the same KV reads, so this part is common to both.
+        const toolCpu = { agentFresh: [] as number[], agentUnchanged: [] as number[], coffreFresh: [] as number[], coffreUnchanged: [] as number[] };
         const withBaoCpu = async (kind: keyof typeof baoCpu, run: () => Promise<ProcessRun>): Promise<number> => {
           const before = cpuMsOf(bench.bao.pid);
-          const { ms } = await run();
+          const { ms, cpuMs } = await run();
           baoCpu[kind].push(cpuMsOf(bench.bao.pid) - before);
+          toolCpu[kind].push(cpuMs ?? Number.NaN);
           return ms;
         };
         let agentTouched = 0;
@@ -150,6 +154,7 @@ async function main(): Promise<void> {
           agentTouched,
           coffreTouched,
           baoCpu: { agentFresh: median(baoCpu.agentFresh), agentUnchanged: median(baoCpu.agentUnchanged), coffreFresh: median(baoCpu.coffreFresh), coffreUnchanged: median(baoCpu.coffreUnchanged) },
+          toolCpu: { agentFresh: median(toolCpu.agentFresh), agentUnchanged: median(toolCpu.agentUnchanged), coffreFresh: median(toolCpu.coffreFresh), coffreUnchanged: median(toolCpu.coffreUnchanged) },
         });
       } finally {
         if (repo !== bench) await rm(repo.root, { recursive: true, force: true });
@@ -179,6 +184,15 @@ async function main(): Promise<void> {
       (r) =>
         `| ${r.services} | ${r.baoCpu.agentFresh.toFixed(0)} ms | ${r.baoCpu.coffreFresh.toFixed(0)} ms | ${r.baoCpu.agentUnchanged.toFixed(0)} ms | ${r.baoCpu.coffreUnchanged.toFixed(0)} ms | ${(r.baoCpu.coffreUnchanged / r.agentUnchanged).toFixed(2)} |`,
     ),
+    '',
+    `Each tool's own CPU time (user + system of its process, from GNU time, medians), and the CPU floor of coffre's run: its CPU plus OpenBao's during it, spread perfectly over the ${os.cpus().length} cores, as a fraction of the agent's wall time. No coffre run on this machine can take less than that floor without spending less CPU.`,
+    '',
+    '| services | agent CPU fresh | coffre CPU fresh | CPU floor / agent fresh | agent CPU unchanged | coffre CPU unchanged | CPU floor / agent unchanged |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...results.map((r) => {
+      const floor = (tool: number, bao: number, agentWall: number) => ((tool + bao) / os.cpus().length / agentWall).toFixed(2);
+      return `| ${r.services} | ${r.toolCpu.agentFresh.toFixed(0)} ms | ${r.toolCpu.coffreFresh.toFixed(0)} ms | ${floor(r.toolCpu.coffreFresh, r.baoCpu.coffreFresh, r.agentFresh)} | ${r.toolCpu.agentUnchanged.toFixed(0)} ms | ${r.toolCpu.coffreUnchanged.toFixed(0)} ms | ${floor(r.toolCpu.coffreUnchanged, r.baoCpu.coffreUnchanged, r.agentUnchanged)} |`;
+    }),
     '',
   ];
   for (const r of results) {
