@@ -14,6 +14,7 @@ import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../h
 import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { createGitVerdictCache } from '../render/index.js';
+import { optimiseHttpParserForLongRun } from '../sources/vault-transport.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
@@ -102,6 +103,8 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
   const vaultObserver = metrics.vaultObserver;
   // One Vault session for the process: it logs in once and keeps its token renewed, so requests (each with
   // its own workspace, below) never log in themselves. Its state shows in /readyz.
+  // Thousands of Vault answers to parse: let V8 optimise undici's HTTP parser (a cold CLI run keeps it on Liftoff).
+  optimiseHttpParserForLongRun();
   const vaultSession = await openVaultSession({ root, env: io.env, logger: logger.child({ component: 'vault-session' }), vaultObserver });
   // Opened once up front so that a bad coffre.yaml, Vault setting or age key stops the start, not a request;
   // each request then opens its own (sources memoise reads for one run).

@@ -364,6 +364,8 @@ async function readCurrent(
 ): Promise<(CurrentFile & { permissionsFixed: boolean; driftNeedsRewrite: boolean }) | null> {
   let fd: number;
   try {
+    // A target not rendered yet: known without an exception built for the failed open (as if opened a moment earlier).
+    if (lstatSync(target.file, { throwIfNoEntry: false }) === undefined) return null;
     // O_NONBLOCK: a FIFO swapped in since the checks cannot hold the open (fstat refuses it next).
     fd = openSync(target.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {

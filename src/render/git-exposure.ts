@@ -243,7 +243,9 @@ function gitInputsOf(layout: { gitDir: string; topLevel: string }, realRoot: str
 
 function stampOf(file: string): { stamp: string; changedMs: number } {
   try {
-    const stats = lstatSync(file);
+    // An absent input (a .gitignore, a fresh repo's index) without an exception built for it.
+    const stats = lstatSync(file, { throwIfNoEntry: false });
+    if (stats === undefined) return { stamp: 'missing:ENOENT', changedMs: 0 };
     return { stamp: `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.mode}`, changedMs: Math.max(stats.mtimeMs, stats.ctimeMs) };
   } catch (error) {
     return { stamp: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`, changedMs: 0 };

@@ -363,7 +363,8 @@ async function assertAccess(file: string, mode: number, message: string, targetR
 
 function lstatOrNull(file: string): Stats | null {
   try {
-    return lstatSync(file);
+    // Absent (a target not rendered yet, `.coffre`): null without an exception built for it.
+    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;

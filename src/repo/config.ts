@@ -1,6 +1,7 @@
 // The coffre.yaml schema (zod) and its loading: every field optional with a default, unknown keys refused,
 // errors named `file:line: field.path: problem`. Parses and validates only; it resolves no path and reads
 // no environment variable (use-cases combine the config with the environment).
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq } from 'yaml';
 import * as z from 'zod';
@@ -10,7 +11,7 @@ import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-nami
 import { parseGenerateSpec } from '../core/generate.js';
 import { ERROR_CODES, WARNING_CODES } from '../errors.js';
 import { DEFAULT_EXAMPLE_PATTERNS, EXAMPLE_PATTERN_PLACEHOLDERS } from './example-patterns.js';
-import { describeReadError, MAX_CONFIG_BYTES, readBoundedText } from './bounded-read.js';
+import { describeReadError, MAX_CONFIG_BYTES, readBoundedTextSync } from './bounded-read.js';
 import { lineOfPath, parseConfigYaml, type LocatedDocument } from './yaml-position.js';
 
 /** File names looked up, in order, by {@link loadConfig}. */
@@ -345,13 +346,20 @@ export function parseConfig(text: string, file: string): CoffreConfig {
 /**
  * Reads `<root>/coffre.yaml` or `<root>/.coffre.yaml` (having both is an error). Without either, returns the
  * defaults and `file: null`. `file` is the absolute path of the file read.
+ *
+ * The files are read on every call (on the main thread: coffre serve loads the config on every request, and a
+ * thread-pool round trip per file cost more than the read; a FIFO is refused, never waited on). The parsed
+ * config of the last text seen per root is reused when the text is the same, byte for byte: parsing (YAML,
+ * then zod, even of the defaults) was most of a call. It is deeply frozen, as every caller shares it.
  */
 export async function loadConfig(root: string): Promise<{ config: CoffreConfig; file: string | null }> {
   const found: Array<{ file: string; text: string }> = [];
   for (const name of CONFIG_FILE_NAMES) {
     const file = path.join(root, name);
     try {
-      found.push({ file, text: await readBoundedText(file, MAX_CONFIG_BYTES) });
+      // An absent file (the usual case for one of the two names) is known without an exception thrown.
+      if (statSync(file, { throwIfNoEntry: false }) === undefined) continue;
+      found.push({ file, text: readBoundedTextSync(file, MAX_CONFIG_BYTES) });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new CoffreError('COFFRE_CONFIG_INVALID', `cannot read ${file}: ${describeReadError(error)}`, { file }, { cause: error });
@@ -362,8 +370,25 @@ export async function loadConfig(root: string): Promise<{ config: CoffreConfig; 
     throw new CoffreError('COFFRE_CONFIG_INVALID', `${root} has both ${CONFIG_FILE_NAMES.join(' and ')}: keep one`, { file: found[1]!.file });
   }
   const [only] = found;
-  if (!only) return { config: defaultConfig(), file: null };
-  return { config: parseConfig(only.text, only.file), file: only.file };
+  const remembered = parsedConfigs.get(root);
+  if (remembered && remembered.file === (only?.file ?? null) && remembered.text === (only?.text ?? null)) return { config: remembered.config, file: remembered.file };
+  // A parse error is thrown before anything is remembered: the next call parses (and refuses) again.
+  const config = deepFreeze(only ? parseConfig(only.text, only.file) : defaultConfig());
+  if (parsedConfigs.size >= MAX_PARSED_CONFIGS) parsedConfigs.delete(parsedConfigs.keys().next().value as string);
+  parsedConfigs.set(root, { file: only?.file ?? null, text: only?.text ?? null, config });
+  return { config, file: only?.file ?? null };
+}
+
+/** The last config parsed per repo root, with the exact text it came from (see loadConfig). */
+const parsedConfigs = new Map<string, { file: string | null; text: string | null; config: CoffreConfig }>();
+const MAX_PARSED_CONFIGS = 16;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 /** Resolves a service's render settings: its overrides over the top-level ones. */

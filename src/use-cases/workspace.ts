@@ -1,10 +1,12 @@
 // Opens an infra repo for one run: loads coffre.yaml, resolves Vault settings and age identities from the
 // config and the environment given (never process.env directly), discovers services, builds the sources.
 // A long-lived Vault session (serve) is created here too, but owned and closed by its caller.
+import { statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { acquireSopsWriteLock, type GitVerdictCache } from '../render/index.js';
+import { FileTooLargeError, MAX_CONFIG_BYTES, NotRegularFileError, readBoundedTextSync } from '../repo/bounded-read.js';
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
@@ -367,6 +369,22 @@ export function defaultAgeKeyFile(env: Environment): string | null {
 }
 
 /**
+ * An age key file: a regular file is read on the main thread (coffre serve opens a workspace per request, and
+ * a thread-pool round trip, usually to find sops' default key file absent, cost more than the read); anything
+ * else (a FIFO from `<(…)`, a huge file) is read as before, asynchronously and whole. Null when it does not exist.
+ */
+async function readKeyFile(file: string): Promise<string | null> {
+  // sops' default key file is usually absent: known without an exception built for it.
+  if (statSync(file, { throwIfNoEntry: false }) === undefined) return null;
+  try {
+    return readBoundedTextSync(file, MAX_CONFIG_BYTES);
+  } catch (error) {
+    if (error instanceof NotRegularFileError || error instanceof FileTooLargeError) return readFile(file, 'utf8');
+    throw error;
+  }
+}
+
+/**
  * Identities from coffre.yaml `sops.ageKeyFile` (relative to the repo), SOPS_AGE_KEY_FILE, SOPS_AGE_KEY and, as
  * sops 3.8+ does, sops' default key file in addition to them (not only when they are unset); that one is skipped
  * when it does not exist.
@@ -379,7 +397,10 @@ async function loadAgeIdentities(root: string, config: CoffreConfig, env: Enviro
     if (!file || files.indexOf(file) !== index) continue;
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      const read = await readKeyFile(file);
+      if (read === null && file === defaultFile) continue;
+      if (read === null) throw Object.assign(new Error(`${file}: no such file`), { code: 'ENOENT' });
+      text = read;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (file === defaultFile && (code === 'ENOENT' || code === 'ENOTDIR')) continue;

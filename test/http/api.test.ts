@@ -262,7 +262,8 @@ t.test('renders of one service are serialised, renders of different services run
         events.push(`start ${name}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
         const { runRender } = await import('../../src/use-cases/render.js');
-        const report = await runRender(context, options);
+        // Real renders for the HTTP layer (a dry run is not queued); planned only, so the fixture stays unwritten.
+        const report = await runRender(context, { ...options, dryRun: true });
         events.push(`end ${name}`);
         running -= 1;
         return report;
@@ -270,7 +271,7 @@ t.test('renders of one service are serialised, renders of different services run
     },
   });
   t.teardown(() => serialApp.close());
-  const render = (service: string) => serialApp.inject({ method: 'POST', url: `/v1/services/${service}/render`, headers: bearer(fixture.tokens.admin), payload: { dryRun: true } });
+  const render = (service: string) => serialApp.inject({ method: 'POST', url: `/v1/services/${service}/render`, headers: bearer(fixture.tokens.admin), payload: {} });
   const answers = await Promise.all([render('chat'), render('chat'), render('pad')]);
   t.same(answers.map((a) => a.statusCode), [200, 200, 200]);
   const chatEvents = events.filter((e) => e.endsWith('chat'));

@@ -1,5 +1,6 @@
 // POST /v1/services/:service/render: renders one service (or plans it with dryRun), serialised per service
-// in this process, and writes one audit line per attempt. Answers carry actions, sha256 and key NAMES.
+// in this process (a dry run, which writes nothing, is not), and writes one audit line per attempt. Answers
+// carry actions, sha256 and key NAMES.
 import type { FastifyInstance } from 'fastify';
 import { CoffreError, ERROR_CODES, isCoffreError } from '../../errors.js';
 import { prepareAsOf } from '../../use-cases/as-of.js';
@@ -37,8 +38,11 @@ export async function renderRoutes(app: FastifyInstance, { context }: { context:
       const audit = (fields: Record<string, unknown>) =>
         context.audit.info({ audit: 'render', reqId: request.id, tokenId: principal.id, service, dryRun, ...(asOfCommit !== undefined ? { asOf: asOfCommit, valuesAsOf } : {}), ...fields }, 'render');
       let report: RenderReport;
+      // A dry run writes nothing and takes no render lock (runRender): it need not wait its turn behind the
+      // renders of the service (50 clients planning one service were answered one after the other).
+      const serialised = <T>(task: () => Promise<T>): Promise<T> => (dryRun ? task() : context.queue.run(service, task));
       try {
-        report = await context.queue.run(service, () =>
+        report = await serialised(() =>
           context.withWorkspace(
             (workspace) =>
               context.useCases.runRender(workspace, {
