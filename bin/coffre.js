@@ -7,6 +7,7 @@
 // files their extraction time, so times say nothing there).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 function bundleIsFresh() {
@@ -33,6 +34,20 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // for a few more short collections. Set here, before any allocation worth collecting: the limit is computed
 // at each full collection, so a flag set later would only apply from the second one.
 v8.setFlagsFromString('--heap-growing-percent=50');
+// The young generation: V8 doubles it as objects survive, up to 32 MB (2 × 16 MB semi-spaces), and a check
+// or render of thousands of sops files keeps enough alive meanwhile (answers in flight, the report) to reach
+// that. It stops growing at 8 MB here: after each collection the growth factor is set to 1 once that size is
+// reached. 2 000 sops services (bench/sops-scale.ts): check peaked at 185-188 MB, now 138-140 MB; render --all
+// 158-163, now 131-132 MB; the same CPU time (3 interleaved rounds; the sops threads' own cap included). V8 resets the factor to 2
+// whenever it creates an isolate (a worker thread), so the sops decryption threads call this again once
+// started (src/sources/sops-pool.ts finds it under the symbol below).
+const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
+function capYoungGeneration() {
+  const newSpace = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  v8.setFlagsFromString(`--semi-space-growth-factor=${newSpace !== undefined && newSpace.space_size >= YOUNG_GENERATION_CAP ? 1 : 2}`);
+}
+globalThis[Symbol.for('coffre.capYoungGeneration')] = capYoungGeneration;
+new PerformanceObserver(capYoungGeneration).observe({ entryTypes: ['gc'] });
 
 // CPU: a run is short, and V8's optimizing compiler (TurboFan, on background threads) spent about a quarter of
 // the CPU of a 200-service `render --all` (perf, on-CPU samples) compiling functions the run then hardly used.
