@@ -1,7 +1,6 @@
 // Asks the real `git` binary whether rendered targets could end up in git: tracked, or not ignored by a
 // committed `.gitignore`. Read-only git commands only (ls-files, check-ignore); never changes
 // the repository, never reads a target's content. git runs through git-command.ts (no config can run a program).
-import { lstatSync } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
@@ -176,78 +175,4 @@ function oneLine(text: string): string {
 
 function shellQuote(word: string): string {
   return /^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * {@link gitClearsTargets} for a long-running process (coffre serve), which would otherwise start two git
- * processes per render request: a yes is reused while nothing git reads to give it has changed — the index
- * (what is tracked), the `.git` entry, and every `.gitignore` that could hold a rule for the targets (from the
- * git toplevel down to each target's folder, a missing one included). A no is never reused: it is asked again.
- */
-export interface GitVerdictCache {
-  clears(root: string, targetRels: readonly string[]): Promise<boolean>;
-}
-
-/** Inputs changed this recently may not carry a distinct timestamp yet (git's "racily clean" rule): not reused. */
-const RACY_WINDOW_MS = 2000;
-const MAX_VERDICTS = 512;
-
-export function createGitVerdictCache(now: () => number = Date.now): GitVerdictCache {
-  const verdicts = new Map<string, Array<readonly [string, string]>>();
-  return {
-    async clears(root, targetRels) {
-      const key = JSON.stringify([root, [...targetRels].sort()]);
-      const cached = verdicts.get(key);
-      if (cached !== undefined && cached.every(([file, stamp]) => stampOf(file).stamp === stamp)) return true;
-      verdicts.delete(key);
-      const layout = await gitLayoutOf(root);
-      const inputs = layout === null ? [] : gitInputsOf(layout, await realpath(root), targetRels);
-      const before = inputs.map(stampOf);
-      const cleared = await gitClearsTargets(root, targetRels);
-      if (!cleared || layout === null) return cleared;
-      const after = inputs.map(stampOf);
-      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
-      if (settled) {
-        if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value as string);
-        verdicts.set(key, inputs.map((file, i) => [file, after[i]!.stamp] as const));
-      }
-      return cleared;
-    },
-  };
-}
-
-/** The git dir and work-tree toplevel of `root`, or null (no repository, no git): such answers are not cached. */
-async function gitLayoutOf(root: string): Promise<{ gitDir: string; topLevel: string } | null> {
-  try {
-    const run = await runGit(root, 'rev-parse', ['--absolute-git-dir', '--show-toplevel']);
-    const [gitDir, topLevel] = run.stdout.split('\n');
-    return run.code === 0 && gitDir && topLevel ? { gitDir, topLevel } : null;
-  } catch {
-    return null;
-  }
-}
-
-function gitInputsOf(layout: { gitDir: string; topLevel: string }, realRoot: string, targetRels: readonly string[]): string[] {
-  const files = new Set([path.join(layout.gitDir, 'index'), path.join(layout.topLevel, '.git')]);
-  for (const rel of targetRels) {
-    const fromTop = path.relative(layout.topLevel, path.join(realRoot, path.dirname(rel)));
-    let dir = layout.topLevel;
-    files.add(path.join(dir, '.gitignore'));
-    for (const segment of fromTop === '' ? [] : fromTop.split(path.sep)) {
-      dir = path.join(dir, segment);
-      files.add(path.join(dir, '.gitignore'));
-    }
-  }
-  return [...files];
-}
-
-function stampOf(file: string): { stamp: string; changedMs: number } {
-  try {
-    // An absent input (a .gitignore, a fresh repo's index) without an exception built for it.
-    const stats = lstatSync(file, { throwIfNoEntry: false });
-    if (stats === undefined) return { stamp: 'missing:ENOENT', changedMs: 0 };
-    return { stamp: `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.mode}`, changedMs: Math.max(stats.mtimeMs, stats.ctimeMs) };
-  } catch (error) {
-    return { stamp: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`, changedMs: 0 };
-  }
 }

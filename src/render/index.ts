@@ -12,7 +12,8 @@ export {
   type WriteOutcome,
   type WriteTargetsOptions,
 } from './atomic-write.js';
-export { createGitVerdictCache, gitClearsTargets, gitignoreLineFor, type GitExposure, type GitVerdictCache } from './git-exposure.js';
+export { gitClearsTargets, gitignoreLineFor, type GitExposure } from './git-exposure.js';
+export { createGitVerdictCache, type GitVerdictCache } from './git-answer-cache.js';
 export { acquireRenderLock, acquireSopsWriteLock, DEFAULT_LOCK_TIMEOUT_MS, lockPathOf, sopsLockPathOf, type RenderLock } from './render-lock.js';
 export { cleanStaleTemps } from './stale-temps.js';
 export { DEFAULT_TARGET_MODE, preflightTargets, type PreflightOptions, type PreflightResult, type TargetSpec } from './target-safety.js';

@@ -86,7 +86,7 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
     // A missing example is reported on its file already; listing it twice would only add noise.
     .filter((p) => p.code !== 'COFFRE_EXAMPLE_MISSING')
     .map((p) => ({ severity: p.severity, code: p.code, file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), message: p.message }));
-  if (context.config) found.push(...emptyVaultPrefixWarnings(context, selected), ...(await ignoredSopsSourceWarnings(context.repo.root, selected)));
+  if (context.config) found.push(...emptyVaultPrefixWarnings(context, selected), ...(await ignoredSopsSourceWarnings(context.repo.root, selected, context.gitVerdicts)));
   const { kept: problems, silenced } = silenceWarnings(found, context.config?.warnings.ignore ?? []);
   const summary = summarize(services);
   if (silenced > 0) summary.warningsSilenced = silenced;
@@ -201,9 +201,9 @@ function emptyVaultPrefixWarnings(context: CheckContext, services: ServiceModel[
 }
 
 /** SOPS_SOURCE_IGNORED: sops files (inside the repo) that git neither tracks nor would add. */
-async function ignoredSopsSourceWarnings(root: string, services: ServiceModel[]): Promise<RepoFinding[]> {
+async function ignoredSopsSourceWarnings(root: string, services: ServiceModel[], gitVerdicts: GitVerdictCache | undefined): Promise<RepoFinding[]> {
   const rels = [...new Set(services.flatMap((s) => s.secretFiles).flatMap((f) => (f.source?.kind === 'sops' ? [toPosixRelative(root, f.source.file)] : [])))].filter((rel) => !rel.startsWith('..'));
-  const ignored = await sourcesGitWillNotCommit(root, rels);
+  const ignored = gitVerdicts ? await gitVerdicts.ignoredSources(root, rels) : await sourcesGitWillNotCommit(root, rels);
   return ignored.map((entry) => ({
     severity: 'warning' as const,
     code: 'SOPS_SOURCE_IGNORED',

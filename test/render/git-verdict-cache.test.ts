@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { createGitVerdictCache, gitClearsTargets } from '../../src/render/git-exposure.js';
+import { createGitVerdictCache } from '../../src/render/git-answer-cache.js';
+import { gitClearsTargets } from '../../src/render/git-exposure.js';
 import { git, initGitRepo } from './render-fixture.js';
 
 const TARGETS = ['svc/secrets/db.secrets', 'svc/secrets/app.secrets'];
@@ -60,4 +61,30 @@ t.test('inputs changed within the racy window, and folders that are not a reposi
   const later = createGitVerdictCache(() => Date.now() + 10_000);
   t.equal(await later.clears(plain, TARGETS), true, 'no repository: nothing can track the targets');
   t.equal(await withoutGit(() => later.clears(plain, TARGETS)), true, 'and without git, still no repository to protect');
+});
+
+t.test('sops sources git will not commit: any answer is reused until the index, a .gitignore or .git/info/exclude changes', async (t) => {
+  const SOURCES = ['svc/secrets/db.secrets.sops.yaml', 'svc/secrets/app.secrets.sops.yaml'];
+  const root = initGitRepo(t.testdir({ '.gitignore': 'secrets/*\n', svc: { secrets: { 'db.secrets.sops.yaml': 'a: 1\n', 'app.secrets.sops.yaml': 'a: 1\n' }, 'docker-compose.yml': 'services: {}\n' } }));
+  git(root, 'add', '.gitignore', 'svc/docker-compose.yml');
+  const cache = createGitVerdictCache(() => Date.now() + 10_000);
+  const names = (entries: Array<{ rel: string }>) => entries.map((e) => e.rel).sort();
+  t.same(names(await cache.ignoredSources(root, SOURCES)), [], 'the top .gitignore rule is anchored to the top: nothing ignored');
+  t.same(names(await withoutGit(() => cache.ignoredSources(root, SOURCES))), [], 'an empty answer is reused without git');
+
+  writeFileSync(path.join(root, 'svc/.gitignore'), 'secrets/\n');
+  t.same(names(await cache.ignoredSources(root, SOURCES)), [...SOURCES].sort(), 'a new .gitignore on the way is seen');
+  const reused = await withoutGit(() => cache.ignoredSources(root, SOURCES));
+  t.same(names(reused), [...SOURCES].sort(), 'and that answer is reused without git');
+  t.match(reused[0], { source: 'svc/.gitignore', pattern: 'secrets/', folderIgnored: true }, 'with the rule that matched');
+
+  rmSync(path.join(root, 'svc/.gitignore'));
+  const exclude = path.join(root, '.git', 'info', 'exclude');
+  mkdirSync(path.dirname(exclude), { recursive: true });
+  writeFileSync(exclude, 'db.secrets.sops.yaml\n');
+  t.same(names(await withoutGit(() => cache.ignoredSources(root, SOURCES))), [], 'without git, a changed input is not answered from memory (git fails: nothing reported)');
+  t.same(names(await cache.ignoredSources(root, SOURCES)), ['svc/secrets/db.secrets.sops.yaml'], '.git/info/exclude is read');
+
+  git(root, 'add', '-f', 'svc/secrets/db.secrets.sops.yaml');
+  t.same(names(await cache.ignoredSources(root, SOURCES)), [], 'once tracked (the index changed), it will be committed');
 });

@@ -1,0 +1,109 @@
+// git's answers about render targets and sops sources, kept by a long-running process (coffre serve) while
+// nothing git reads to give them has changed (stat-checked on every use; never a timer).
+import { lstatSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { runGit } from './git-command.js';
+import { gitClearsTargets } from './git-exposure.js';
+import { sourcesGitWillNotCommit, type IgnoredSource } from './source-commit.js';
+
+/**
+ * git's answers for a long-running process (coffre serve), which would otherwise start git processes on every
+ * request. An answer is reused while nothing git reads to give it has changed — the index (what is tracked),
+ * the `.git` entry, and every `.gitignore` that could hold a rule for the files (from the git toplevel down to
+ * each file's folder, a missing one included).
+ */
+export interface GitVerdictCache {
+  /**
+   * {@link gitClearsTargets}: a yes is reused; a no is never reused (it is asked again). This answer guards
+   * where secrets are written, so only the ignore files it accepts count: .gitignore files, not
+   * `.git/info/exclude`, which a clone does not share.
+   */
+  clears(root: string, targetRels: readonly string[]): Promise<boolean>;
+  /**
+   * {@link sourcesGitWillNotCommit} (it feeds the SOPS_SOURCE_IGNORED warning): any answer is reused, with
+   * `.git/info/exclude` as one more input, since git's ignore check reads it too.
+   */
+  ignoredSources(root: string, rels: readonly string[]): Promise<IgnoredSource[]>;
+}
+
+/** Inputs changed this recently may not carry a distinct timestamp yet (git's "racily clean" rule): not reused. */
+const RACY_WINDOW_MS = 2000;
+const MAX_VERDICTS = 512;
+
+export function createGitVerdictCache(now: () => number = Date.now): GitVerdictCache {
+  const verdicts = new Map<string, Array<readonly [string, string]>>();
+  const ignoredAnswers = new Map<string, { answer: IgnoredSource[]; stamps: Array<readonly [string, string]> }>();
+  const remember = <T>(map: Map<string, T>, key: string, value: T): void => {
+    if (map.size >= MAX_VERDICTS) map.delete(map.keys().next().value as string);
+    map.set(key, value);
+  };
+  return {
+    async clears(root, targetRels) {
+      const key = JSON.stringify([root, [...targetRels].sort()]);
+      const cached = verdicts.get(key);
+      if (cached !== undefined && cached.every(([file, stamp]) => stampOf(file).stamp === stamp)) return true;
+      verdicts.delete(key);
+      const layout = await gitLayoutOf(root);
+      const inputs = layout === null ? [] : gitInputsOf(layout, await realpath(root), targetRels);
+      const before = inputs.map(stampOf);
+      const cleared = await gitClearsTargets(root, targetRels);
+      if (!cleared || layout === null) return cleared;
+      const after = inputs.map(stampOf);
+      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
+      if (settled) remember(verdicts, key, inputs.map((file, i) => [file, after[i]!.stamp] as const));
+      return cleared;
+    },
+    async ignoredSources(root, rels) {
+      const key = JSON.stringify([root, [...rels].sort()]);
+      const cached = ignoredAnswers.get(key);
+      if (cached !== undefined && cached.stamps.every(([file, stamp]) => stampOf(file).stamp === stamp)) return cached.answer.map((entry) => ({ ...entry }));
+      ignoredAnswers.delete(key);
+      const layout = await gitLayoutOf(root);
+      if (layout === null) return sourcesGitWillNotCommit(root, rels);
+      const inputs = [...gitInputsOf(layout, await realpath(root), rels), path.join(layout.gitDir, 'info', 'exclude')];
+      const before = inputs.map(stampOf);
+      const answer = await sourcesGitWillNotCommit(root, rels);
+      const after = inputs.map(stampOf);
+      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
+      if (settled) remember(ignoredAnswers, key, { answer: answer.map((entry) => ({ ...entry })), stamps: inputs.map((file, i) => [file, after[i]!.stamp] as const) });
+      return answer;
+    },
+  };
+}
+
+/** The git dir and work-tree toplevel of `root`, or null (no repository, no git): such answers are not cached. */
+async function gitLayoutOf(root: string): Promise<{ gitDir: string; topLevel: string } | null> {
+  try {
+    const run = await runGit(root, 'rev-parse', ['--absolute-git-dir', '--show-toplevel']);
+    const [gitDir, topLevel] = run.stdout.split('\n');
+    return run.code === 0 && gitDir && topLevel ? { gitDir, topLevel } : null;
+  } catch {
+    return null;
+  }
+}
+
+function gitInputsOf(layout: { gitDir: string; topLevel: string }, realRoot: string, targetRels: readonly string[]): string[] {
+  const files = new Set([path.join(layout.gitDir, 'index'), path.join(layout.topLevel, '.git')]);
+  for (const rel of targetRels) {
+    const fromTop = path.relative(layout.topLevel, path.join(realRoot, path.dirname(rel)));
+    let dir = layout.topLevel;
+    files.add(path.join(dir, '.gitignore'));
+    for (const segment of fromTop === '' ? [] : fromTop.split(path.sep)) {
+      dir = path.join(dir, segment);
+      files.add(path.join(dir, '.gitignore'));
+    }
+  }
+  return [...files];
+}
+
+function stampOf(file: string): { stamp: string; changedMs: number } {
+  try {
+    // An absent input (a .gitignore, a fresh repo's index) without an exception built for it.
+    const stats = lstatSync(file, { throwIfNoEntry: false });
+    if (stats === undefined) return { stamp: 'missing:ENOENT', changedMs: 0 };
+    return { stamp: `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.mode}`, changedMs: Math.max(stats.mtimeMs, stats.ctimeMs) };
+  } catch (error) {
+    return { stamp: `missing:${(error as NodeJS.ErrnoException).code ?? 'error'}`, changedMs: 0 };
+  }
+}
