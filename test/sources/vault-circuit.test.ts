@@ -79,7 +79,11 @@ for (const c of deadCases) {
       port = server.port;
       connections = server.connections;
     }
-    const dir = manyServices(t, SERVICES, `  address: http://127.0.0.1:${port}\n  timeoutMs: 300\n  concurrency: ${CONCURRENCY}\n`);
+    // At 300 ms, loaded runs (a full CI run; a run beside busy loops) saw 10 and 15 connections, 2 of ~20. The
+    // likely cause, not proven: the deadline is also undici's connect timeout, and an event-loop stall that long
+    // fails connects the server had accepted, which undici then opens again. 1 s keeps the scenario about the
+    // circuit, not the scheduler; the bound asserted is unchanged.
+    const dir = manyServices(t, SERVICES, `  address: http://127.0.0.1:${port}\n  timeoutMs: 1000\n  concurrency: ${CONCURRENCY}\n`);
     const { code, report } = await checkJson(dir, { VAULT_TOKEN: token });
     t.equal(code, 3, 'exit code of a source error');
     t.equal(report.services.length, SERVICES, 'every service reported');
