@@ -32,44 +32,45 @@ const RACY_WINDOW_MS = 2000;
 const MAX_VERDICTS = 512;
 
 export function createGitVerdictCache(now: () => number = Date.now): GitVerdictCache {
-  const verdicts = new Map<string, Array<readonly [string, string]>>();
-  const ignoredAnswers = new Map<string, { answer: IgnoredSource[]; stamps: Array<readonly [string, string]> }>();
-  const remember = <T>(map: Map<string, T>, key: string, value: T): void => {
-    if (map.size >= MAX_VERDICTS) map.delete(map.keys().next().value as string);
-    map.set(key, value);
-  };
+  const verdicts = new Map<string, Remembered<boolean>>();
+  const ignoredAnswers = new Map<string, Remembered<IgnoredSource[]>>();
+
+  /**
+   * The remembered answer for `rels` while every input stamp is unchanged; else git is asked (`ask`), and its
+   * answer kept when `keep` allows and no input changed during the question nor within the racy window.
+   */
+  async function answer<T>(store: Map<string, Remembered<T>>, root: string, rels: readonly string[], extraInputs: (gitDir: string) => string[], ask: () => Promise<T>, keep: (answer: T) => boolean): Promise<T> {
+    const key = JSON.stringify([root, [...rels].sort()]);
+    const cached = store.get(key);
+    if (cached !== undefined && cached.stamps.every(([file, stamp]) => stampOf(file).stamp === stamp)) return cached.answer;
+    store.delete(key);
+    const layout = await gitLayoutOf(root);
+    if (layout === null) return ask();
+    const inputs = [...gitInputsOf(layout, await realpath(root), rels), ...extraInputs(layout.gitDir)];
+    const before = inputs.map(stampOf);
+    const answered = await ask();
+    const after = inputs.map(stampOf);
+    const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
+    if (settled && keep(answered)) {
+      if (store.size >= MAX_VERDICTS) store.delete(store.keys().next().value as string);
+      store.set(key, { answer: answered, stamps: inputs.map((file, i) => [file, after[i]!.stamp] as const) });
+    }
+    return answered;
+  }
+
   return {
-    async clears(root, targetRels) {
-      const key = JSON.stringify([root, [...targetRels].sort()]);
-      const cached = verdicts.get(key);
-      if (cached !== undefined && cached.every(([file, stamp]) => stampOf(file).stamp === stamp)) return true;
-      verdicts.delete(key);
-      const layout = await gitLayoutOf(root);
-      const inputs = layout === null ? [] : gitInputsOf(layout, await realpath(root), targetRels);
-      const before = inputs.map(stampOf);
-      const cleared = await gitClearsTargets(root, targetRels);
-      if (!cleared || layout === null) return cleared;
-      const after = inputs.map(stampOf);
-      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
-      if (settled) remember(verdicts, key, inputs.map((file, i) => [file, after[i]!.stamp] as const));
-      return cleared;
-    },
-    async ignoredSources(root, rels) {
-      const key = JSON.stringify([root, [...rels].sort()]);
-      const cached = ignoredAnswers.get(key);
-      if (cached !== undefined && cached.stamps.every(([file, stamp]) => stampOf(file).stamp === stamp)) return cached.answer.map((entry) => ({ ...entry }));
-      ignoredAnswers.delete(key);
-      const layout = await gitLayoutOf(root);
-      if (layout === null) return sourcesGitWillNotCommit(root, rels);
-      const inputs = [...gitInputsOf(layout, await realpath(root), rels), path.join(layout.gitDir, 'info', 'exclude')];
-      const before = inputs.map(stampOf);
-      const answer = await sourcesGitWillNotCommit(root, rels);
-      const after = inputs.map(stampOf);
-      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
-      if (settled) remember(ignoredAnswers, key, { answer: answer.map((entry) => ({ ...entry })), stamps: inputs.map((file, i) => [file, after[i]!.stamp] as const) });
-      return answer;
+    clears: (root, targetRels) => answer(verdicts, root, targetRels, () => [], () => gitClearsTargets(root, targetRels), (cleared) => cleared),
+    ignoredSources: async (root, rels) => {
+      // Handed out as copies: no caller can change what the next request is answered.
+      const ignored = await answer(ignoredAnswers, root, rels, (gitDir) => [path.join(gitDir, 'info', 'exclude')], () => sourcesGitWillNotCommit(root, rels), () => true);
+      return ignored.map((entry) => ({ ...entry }));
     },
   };
+}
+
+interface Remembered<T> {
+  answer: T;
+  stamps: Array<readonly [string, string]>;
 }
 
 /** The git dir and work-tree toplevel of `root`, or null (no repository, no git): such answers are not cached. */

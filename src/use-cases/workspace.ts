@@ -395,16 +395,17 @@ async function loadAgeIdentities(root: string, config: CoffreConfig, env: Enviro
   const files = [config.sops.ageKeyFile ? path.resolve(root, config.sops.ageKeyFile) : null, env.SOPS_AGE_KEY_FILE || null, defaultFile];
   for (const [index, file] of files.entries()) {
     if (!file || files.indexOf(file) !== index) continue;
-    let text: string;
+    let text: string | null;
     try {
-      const read = await readKeyFile(file);
-      if (read === null && file === defaultFile) continue;
-      if (read === null) throw Object.assign(new Error(`${file}: no such file`), { code: 'ENOENT' });
-      text = read;
+      text = await readKeyFile(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (file === defaultFile && (code === 'ENOENT' || code === 'ENOTDIR')) continue;
-      throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `cannot read age key file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: error });
+      throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `cannot read age key file ${file}: ${code ?? 'error'}`, { file }, { cause: error });
+    }
+    if (text === null) {
+      if (file === defaultFile) continue;
+      throw new CoffreError('COFFRE_AGE_IDENTITY_INVALID', `cannot read age key file ${file}: ENOENT`, { file });
     }
     identities.push(...parseAgeIdentities(text, file));
   }

@@ -72,6 +72,12 @@ t.test("sops' default age key file: XDG_CONFIG_HOME, else HOME/.config, read in 
   t.equal(error.code, 'COFFRE_AGE_IDENTITY_INVALID');
   t.match(error.message, path.join(bad, 'sops', 'age', 'keys.txt'));
   t.notOk(error.message.includes(right.identity.slice(16, 40)), 'the key text is not quoted');
+
+  // A named key file that does not exist is refused (only sops' default one may be absent).
+  const missing = path.join(home, 'no-such-keys.txt');
+  const absent = await failure(openWorkspace({ root, env: { HOME: home, SOPS_AGE_KEY_FILE: missing } }));
+  t.equal(absent.code, 'COFFRE_AGE_IDENTITY_INVALID');
+  t.match(absent.message, `${missing}: ENOENT`);
 });
 
 t.test('~/.vault-token (bao login): used without BAO_TOKEN/VAULT_TOKEN/*_TOKEN_FILE; a token variable or file variable wins', async (t) => {
