@@ -145,6 +145,8 @@ function codedError(code: string, message: string): Error {
 interface Connection {
   client: Client;
   inFlight: number;
+  /** Destroyed after a failed request: never handed out again. */
+  retired: boolean;
 }
 
 /** What one request sends: the path (with its query) under the origin, and the exact header list. */
@@ -162,7 +164,6 @@ interface Outgoing {
  */
 function dispatch(connection: Connection, request: Outgoing, timeoutMs: number, index: VaultIndexTracker | undefined): Promise<VaultAnswer> {
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
     let failure: Error | undefined;
     let status = 0;
     let size = 0;
@@ -179,14 +180,16 @@ function dispatch(connection: Connection, request: Outgoing, timeoutMs: number, 
       if (failure !== undefined || answered) return;
       failure = error;
       clearTimeout(deadline);
-      // Before the request reaches a socket there is no controller yet: onRequestStart aborts it then.
-      if (controller !== undefined && !controller.aborted) controller.abort(error);
+      // The connection is destroyed, not the request aborted: undici puts an aborted in-flight request back in
+      // its client's queue and dials the server again for it, so a server that never answers saw one more
+      // connection per timed-out request, held open until the transport closed.
+      connection.retired = true;
+      void connection.client.destroy(error).catch(() => {});
       reject(error);
     };
     const deadline = setTimeout(() => fail(codedError('ETIMEDOUT', `timeout of ${timeoutMs}ms exceeded`)), timeoutMs);
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
-        controller = started;
         if (failure !== undefined) started.abort(failure);
       },
       onResponseStart(_controller, statusCode, headers) {
@@ -266,10 +269,11 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
 
   /** An idle connection, or a new one. */
   function connection(): Connection {
+    for (let i = connections.length - 1; i >= 0; i--) if (connections[i]!.retired) connections.splice(i, 1);
     for (const candidate of connections) if (candidate.inFlight === 0) return candidate;
     const { Client, connect } = opened!;
     const client = new Client(origin, { pipelining: 1, allowH2: false, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, connect });
-    const created = { client, inFlight: 0 };
+    const created = { client, inFlight: 0, retired: false };
     connections.push(created);
     return created;
   }
