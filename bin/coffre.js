@@ -38,25 +38,43 @@ v8.setFlagsFromString('--heap-growing-percent=50');
 // or render of thousands of sops files keeps enough alive meanwhile (answers in flight, the report) to reach
 // that. It stops growing at 8 MB here: after each collection the growth factor is set to 1 once that size is
 // reached. 2 000 sops services (bench/sops-scale.ts): check peaked at 185-188 MB, now 138-140 MB; render --all
-// 158-163, now 131-132 MB; the same CPU time (3 interleaved rounds; the sops threads' own cap included). V8 resets the factor to 2
-// whenever it creates an isolate (a worker thread), so the sops decryption threads call this again once
-// started (src/sources/sops-pool.ts finds it under the symbol below).
+// 158-163, now 131-132 MB; the same CPU time (3 interleaved rounds; the sops threads' own cap included). V8
+// resets the factor to 2 whenever it creates an isolate (a worker thread), so the sops decryption threads call
+// this again once started (src/sources/sops-pool.ts finds it under the symbol below). A run that reads no sops
+// file lifts the cap once discovery has shown it (see `discovered` below): for Vault-backed files the smaller
+// young generation only meant more collections, ~0.5 s more CPU of 7.7 s at 2 000 services unchanged, for a
+// peak (118-132 MB uncapped) already under the 150 MB target.
 const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
 function capYoungGeneration() {
   const newSpace = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
   v8.setFlagsFromString(`--semi-space-growth-factor=${newSpace !== undefined && newSpace.space_size >= YOUNG_GENERATION_CAP ? 1 : 2}`);
 }
 globalThis[Symbol.for('coffre.capYoungGeneration')] = capYoungGeneration;
-new PerformanceObserver(capYoungGeneration).observe({ entryTypes: ['gc'] });
+const youngGenerationWatch = new PerformanceObserver(capYoungGeneration);
+youngGenerationWatch.observe({ entryTypes: ['gc'] });
 
 // CPU: a run is short, and V8's optimizing compiler (TurboFan, on background threads) spent about a quarter of
 // the CPU of a 200-service `render --all` (perf, on-CPU samples) compiling functions the run then hardly used.
 // A 4× interrupt budget lets a function run 4× longer in baseline code before it is optimized: measured on
 // 2 cores under load, interleaved, medians, against the default in the same session: 200 services unchanged
-// 1.86 → 1.45 s CPU, fresh 3.53 → 2.99 s; sops check of 2 000 services 10.27 → 9.66 s; the demo check 0.46 →
-// 0.44 s. Hot loops still reach TurboFan, only later, which a large run pays for: 2 000 Vault-backed services
-// unchanged 7.95 → 8.85 s CPU (quiet machine). Made for the common repo of tens of services.
-v8.setFlagsFromString(`--interrupt-budget=${4 * 66 * 1024}`);
+// 1.86 → 1.45 s CPU, fresh 3.53 → 2.99 s; the demo check 0.46 → 0.44 s. Hot loops still reach TurboFan, only
+// later, which a large run pays for, mostly in discovery (2 000 Vault-backed services unchanged: 7.82 s CPU
+// with the default budget from the start, 8.09 with 4×, 5 interleaved rounds): once discovery has found many
+// service folders, and before it reads them, the default comes back.
+const DEFAULT_INTERRUPT_BUDGET = 66 * 1024;
+const LARGE_RUN_SERVICES = 500;
+v8.setFlagsFromString(`--interrupt-budget=${4 * DEFAULT_INTERRUPT_BUDGET}`);
+
+// What discovery found (src/use-cases/workspace.ts tells): the two settings above are for short runs and for
+// sops files; a run that has neither gets V8's defaults back for the rest of its work.
+globalThis[Symbol.for('coffre.servicesFound')] = ({ services }) => {
+  if (services >= LARGE_RUN_SERVICES) v8.setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
+};
+globalThis[Symbol.for('coffre.discovered')] = ({ sopsFiles }) => {
+  if (sopsFiles > 0) return;
+  youngGenerationWatch.disconnect();
+  v8.setFlagsFromString('--semi-space-growth-factor=2');
+};
 
 const { runCli } = await import(bundleIsFresh() ? '../dist/cli/main.js' : '../dist/src/cli/main.js');
 const exitCode = await runCli(process.argv.slice(2), {

@@ -44,6 +44,8 @@ export interface DiscoverRepoOptions {
    * commit's tree: paths stay those of the current checkout, so targets land where they do now.
    */
   files?: RepoFiles;
+  /** Told how many service folders were found, before any of them is read (the executable tunes V8 by it). */
+  onServicesFound?: (count: number) => void;
 }
 
 /** An infra repo as discovered. */
@@ -207,6 +209,7 @@ export async function discoverRepo(options: DiscoverRepoOptions): Promise<RepoMo
   const discovery = new Discovery(root, options);
   const walked = options.services ? await discovery.findNamedServiceFolders(options.services) : await discovery.findServiceFolders();
   const found = await discovery.applyProjects(walked, options.services);
+  options.onServicesFound?.(found.length);
   const skipped = found.filter((service) => options.config.services[service.name]?.skip).map((service) => service.name);
   // Services are independent reads of independent folders; problems keep discovery order per service.
   // At most DISCOVERY_CONCURRENCY at once: enough to keep the disk busy, while thousands started together would

@@ -71,12 +71,13 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
   let repo: RepoModel;
   try {
     identities = await loadAgeIdentities(root, config, options.env);
-    const discoverOptions = { root, config, vaultEnabled: vaultOptions !== null, configFile, ...(options.services ? { services: options.services } : {}) };
+    const discoverOptions = { root, config, vaultEnabled: vaultOptions !== null, configFile, onServicesFound: announceServicesFound, ...(options.services ? { services: options.services } : {}) };
     repo = commitView ? await discoverRepo({ ...discoverOptions, files: commitView.files }) : options.discoveryCache ? await options.discoveryCache.discover(discoverOptions) : await discoverRepo(discoverOptions);
   } catch (error) {
     if (vaultSession !== shared) vaultSession?.close();
     throw error;
   }
+  announceRunSize(repo);
   const vault = vaultOptions ? createVaultSource(vaultOptions) : null;
   return {
     root,
@@ -95,6 +96,25 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
       if (vaultSession !== shared) vaultSession?.close();
     },
   };
+}
+
+/**
+ * Tells the executable (bin/coffre.js, which tunes V8 for short runs and for sops files) how large this run
+ * is, as soon as discovery knows: the service folders found, then the secret files and how many are sops.
+ * Nothing happens when coffre runs as a library (tests).
+ */
+function tell(name: string, facts: Record<string, number>): void {
+  const hook = (globalThis as Record<symbol, unknown>)[Symbol.for(`coffre.${name}`)];
+  if (typeof hook === 'function') hook(facts);
+}
+
+function announceServicesFound(services: number): void {
+  tell('servicesFound', { services });
+}
+
+function announceRunSize(repo: RepoModel): void {
+  const files = repo.services.flatMap((service) => service.secretFiles);
+  tell('discovered', { secretFiles: files.length, sopsFiles: files.filter((file) => file.source?.kind === 'sops').length });
 }
 
 /** Options of {@link openVaultSession}. */

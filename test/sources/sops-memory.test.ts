@@ -1,7 +1,8 @@
 // Memory of a run that decrypts many sops files: each sops decryption thread gets a small young generation
 // (src/sources/sops-pool.ts), and the `coffre` process keeps its own young generation at 8 MB (bin/coffre.js),
 // also once the threads have started (V8 resets the flag bin/coffre.js sets whenever it creates an isolate; the
-// pool applies the cap again). Real sops files; the process test runs the real `node bin/coffre.js`.
+// pool applies the cap again), unless discovery found no sops file. Real sops files; the process tests run the
+// real `node bin/coffre.js`.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,26 +29,16 @@ t.test('each sops decryption thread runs with a small young generation', async (
   for (const limit of limits) t.equal(limit?.maxYoungGenerationSizeMb, SOPS_THREAD_LIMITS.maxYoungGenerationSizeMb, 'each thread has it');
 });
 
-t.test('the coffre process keeps its young generation at 8 MB, also after sops threads start', async (t) => {
-  const dir = t.testdir({});
-  const key = await newAgeKey();
-  const file = path.join(dir, 'a.sops.yaml');
-  await writeSopsFile(file, 'A: process-memory-secret\n', key);
-  const pool = pathToFileURL(path.join(projectRoot, 'dist', 'src', 'sources', 'sops-pool.js')).href;
-  const sops = pathToFileURL(path.join(projectRoot, 'dist', 'src', 'sources', 'sops.js')).href;
-  // Preloaded into `node bin/coffre.js --version` (its main thread only): once bin/coffre.js has run, start a pool of 2 threads (each
-  // start resets V8's flag), then keep ~40 MB of objects alive in steps, noting the largest new space seen.
+/** Runs `node bin/coffre.js --version` with `body` preloaded into its main thread (after bin/coffre.js has run). */
+async function probeCoffreProcess(dir: string, body: string, env: Record<string, string> = {}): Promise<{ max: number; kept: number; values?: number }> {
   const probe = path.join(dir, 'probe.mjs');
   writeFileSync(
     probe,
     `import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
-if (isMainThread) setTimeout(async () => {
-  const { SopsWorkerPool } = await import(${JSON.stringify(pool)});
-  const { parseAgeIdentities } = await import(${JSON.stringify(sops)});
-  const pool = new SopsWorkerPool(parseAgeIdentities(process.env.PROBE_KEY, 'k'), 2);
-  const snapshot = await pool.read({ kind: 'sops', file: ${JSON.stringify(file)}, format: 'yaml' });
+/** Keeps ~40 MB of objects alive in steps; the largest new space seen. */
+async function keepAlive() {
   const keep = [];
   let max = newSpace();
   for (let step = 0; step < 64; step++) {
@@ -55,19 +46,54 @@ if (isMainThread) setTimeout(async () => {
     max = Math.max(max, newSpace());
     await new Promise((resolve) => setImmediate(resolve));
   }
-  await pool.close();
-  process.stderr.write('PROBE ' + JSON.stringify({ max, kept: keep.length, values: snapshot.values.size }) + '\\n');
+  return { max, kept: keep.length };
+}
+if (isMainThread) setTimeout(async () => {
+${body}
 }, 20);
 `,
   );
   const { stderr } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(probe).href, path.join(projectRoot, 'bin', 'coffre.js'), '--version'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PROBE_KEY: key.identity },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     cwd: dir,
   });
   const line = stderr.split('\n').find((l) => l.startsWith('PROBE '));
-  t.ok(line, 'the probe ran');
-  const result = JSON.parse(line!.slice(6)) as { max: number; kept: number; values: number };
+  if (line === undefined) throw new Error(`the probe did not run: ${stderr}`);
+  return JSON.parse(line.slice(6)) as { max: number; kept: number; values?: number };
+}
+
+t.test('the coffre process keeps its young generation at 8 MB, also after sops threads start', async (t) => {
+  const dir = t.testdir({});
+  const key = await newAgeKey();
+  const file = path.join(dir, 'a.sops.yaml');
+  await writeSopsFile(file, 'A: process-memory-secret\n', key);
+  const pool = pathToFileURL(path.join(projectRoot, 'dist', 'src', 'sources', 'sops-pool.js')).href;
+  const sops = pathToFileURL(path.join(projectRoot, 'dist', 'src', 'sources', 'sops.js')).href;
+  // Once bin/coffre.js has run, start a pool of 2 threads (each start resets V8's flag), then keep objects alive.
+  const result = await probeCoffreProcess(
+    dir,
+    `  const { SopsWorkerPool } = await import(${JSON.stringify(pool)});
+  const { parseAgeIdentities } = await import(${JSON.stringify(sops)});
+  const pool = new SopsWorkerPool(parseAgeIdentities(process.env.PROBE_KEY, 'k'), 2);
+  const snapshot = await pool.read({ kind: 'sops', file: ${JSON.stringify(file)}, format: 'yaml' });
+  const kept = await keepAlive();
+  await pool.close();
+  process.stderr.write('PROBE ' + JSON.stringify({ ...kept, values: snapshot.values.size }) + '\\n');`,
+    { PROBE_KEY: key.identity },
+  );
   t.equal(result.values, 1, 'the pool decrypted the file');
   t.equal(result.kept, 640_000, 'the objects were kept alive');
   t.ok(result.max <= 8 * 1024 * 1024, `new space stayed at most 8 MB (largest: ${(result.max / 1048576).toFixed(0)} MB)`);
+});
+
+t.test('a run whose discovery found no sops file gets the young generation back (the cap costs Vault-only runs CPU)', async (t) => {
+  const dir = t.testdir({});
+  const tell = (sopsFiles: number): string =>
+    `  globalThis[Symbol.for('coffre.discovered')]({ secretFiles: 3, sopsFiles: ${sopsFiles} });
+  process.stderr.write('PROBE ' + JSON.stringify(await keepAlive()) + '\\n');`;
+  const vaultOnly = await probeCoffreProcess(dir, tell(0));
+  const withSops = await probeCoffreProcess(dir, tell(1));
+  t.equal(vaultOnly.kept, 640_000, 'the objects were kept alive');
+  t.ok(vaultOnly.max > 8 * 1024 * 1024, `no sops file: new space grew past 8 MB (${(vaultOnly.max / 1048576).toFixed(0)} MB)`);
+  t.ok(withSops.max <= 8 * 1024 * 1024, `a sops file: new space stayed at most 8 MB (${(withSops.max / 1048576).toFixed(0)} MB)`);
 });
