@@ -153,22 +153,40 @@ function safePath(): string {
 
 /**
  * `safe.directory` values of the user's global and system config (GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM of the
- * caller respected, as git would). Reading config runs nothing; `/` as working directory keeps any
- * repository's local config out of it.
+ * caller respected, as git would).
  */
 async function userSafeDirectories(): Promise<string[]> {
+  return (await userConfigValues('safe.directory')).map((entry) => entry.value);
+}
+
+/** Where a config value was read: git's scopes, in its order of precedence (a later one wins). */
+export type ConfigScope = 'system' | 'global' | 'local';
+
+/**
+ * Every value of `key` in the config files the user's own git reads, with their scope: the system and global
+ * files (GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM of the caller respected, as git would), then `repoConfig` when given
+ * (a repository's own config file). For questions about what the user's git will do, which coffre's hardened
+ * runs cannot answer (their overrides win). Reading config runs nothing; `/` as working directory keeps any
+ * other repository's config out of it. Unreadable files give no values.
+ */
+export async function userConfigValues(key: string, repoConfig?: string): Promise<Array<{ scope: ConfigScope; value: string }>> {
   const env: NodeJS.ProcessEnv = { PATH: safePath(), LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' };
   for (const name of ['HOME', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM']) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
-  const values: string[] = [];
-  for (const scope of ['--system', '--global']) {
+  const scopes: Array<[ConfigScope, string[]]> = [
+    ['system', ['--system']],
+    ['global', ['--global']],
+  ];
+  if (repoConfig !== undefined) scopes.push(['local', ['--file', repoConfig]]);
+  const values: Array<{ scope: ConfigScope; value: string }> = [];
+  for (const [scope, selector] of scopes) {
     try {
-      const found = await spawnGit(['--no-pager', 'config', scope, '--includes', '-z', '--get-all', 'safe.directory'], env, { timeoutMs: 10_000 }, '/');
-      if (found.code === 0) values.push(...found.stdout.split('\0').filter((entry) => entry !== ''));
+      const found = await spawnGit(['--no-pager', 'config', ...selector, '--includes', '-z', '--get-all', key], env, { timeoutMs: 10_000 }, '/');
+      if (found.code === 0) values.push(...found.stdout.split('\0').filter((entry) => entry !== '').map((value) => ({ scope, value })));
     } catch {
-      // no git: the first run would have failed the same way
+      // no git: the caller's own git run fails the same way
     }
   }
   return values;

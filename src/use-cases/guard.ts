@@ -3,12 +3,14 @@
 // no longer cover, or (with the store) a current secret value. Reads through git-tree.ts (hardened git);
 // findings carry names, paths and lines, never a value nor a line's content. Also installs the git hook.
 import { lstat, mkdir, open, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import type { GuardFinding, GuardReport, GuardScope } from '../core/guard-report.js';
 import type { SopsStoreFormat } from '../core/source-ref.js';
 import { looksLikePlaceholder } from '../core/placeholder.js';
 import { CoffreError } from '../errors.js';
 import { gitignoreLineFor, targetsNotIgnoredByGitignore, whyNotIgnored } from '../render/git-exposure.js';
+import { userConfigValues } from '../render/git-command.js';
 import { gitCommonDirOf, gitPrefixOf, listGitFiles, readGitBlobs, type GitFileEntry } from '../render/git-tree.js';
 import { loadConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
@@ -249,6 +251,27 @@ export function preCommitHookText(prefix: string): string {
 }
 
 /**
+ * With `core.hooksPath` set (husky, a shared hooks folder…), git runs the hooks of that folder and never
+ * `.git/hooks`: a hook written there would never run, and the installer would say it guards commits while
+ * it does not. Refused (COFFRE_USAGE), naming the setting and what to do instead.
+ */
+async function refuseOtherHooksPath(root: string, commonDir: string, hooks: string): Promise<void> {
+  const setting = (await userConfigValues('core.hooksPath', path.join(commonDir, 'config'))).at(-1);
+  if (setting === undefined || setting.value === '') return;
+  // As git resolves it: `~/` is the home folder, a relative path is taken from the top of the work tree.
+  const prefix = await gitPrefixOf(root);
+  const top = path.resolve(root, ...prefix.split('/').filter((part) => part !== '').map(() => '..'));
+  const value = setting.value.startsWith('~/') ? path.join(homedir(), setting.value.slice(2)) : setting.value;
+  const used = path.resolve(top, value);
+  if (used === hooks) return;
+  throw new CoffreError(
+    'COFFRE_USAGE',
+    `core.hooksPath is set to ${setting.value} (${setting.scope} git config): git runs the hooks in ${used}, never ${hooks}, so a hook written there would not run. ` +
+      `Add the line \`coffre guard --staged || exit 1\` to ${path.join(used, 'pre-commit')} yourself, or use the pre-commit framework (.pre-commit-hooks.yaml)`,
+  );
+}
+
+/**
  * Writes `<git common dir>/hooks/pre-commit` (mode 0755, created exclusively). An identical hook already there
  * is left as is (`unchanged`); any other file, symlink included, is never overwritten (COFFRE_USAGE).
  */
@@ -258,6 +281,7 @@ export async function installPreCommitHook(root: string): Promise<{ file: string
   const text = preCommitHookText(await gitPrefixOf(resolved));
   const hooks = path.join(commonDir, 'hooks');
   const file = path.join(hooks, 'pre-commit');
+  await refuseOtherHooksPath(resolved, commonDir, hooks);
   await mkdir(hooks, { recursive: true, mode: 0o755 });
   const existing = await lstat(file).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return null;

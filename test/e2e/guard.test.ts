@@ -1,7 +1,8 @@
 // `coffre guard` end to end, with real git, sops files made by the real sops binary and a real OpenBao: each
 // refusal (rendered target, sops file without metadata or with clear values, target no longer ignored, a store
 // value in a line), a clean tree passing, --staged reading the index (not the work tree), --tree seeing untracked
-// files, a hostile repo config running nothing, the hook installer (and the hook refusing a real `git commit`),
+// files, a hostile repo config running nothing, the hook installer (and the hook refusing a real `git commit`; a
+// core.hooksPath elsewhere refused),
 // and the canary: no planted value in any output.
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -273,7 +274,10 @@ t.test('a hostile repo config and caller environment make guard run no program',
       const result = await guard(root, [...scope, '--format', 'json'], { ...env, ...hostileEnv });
       t.equal(result.code, 0, `${scope.join(' ') || 'tracked'}: clean (${result.stderr})`);
     }
-    t.equal((await guard(root, ['--install-hook'], env)).code, 0, 'the installer too');
+    // The repo's core.hooksPath (the evil hooks) means a hook in .git/hooks would never run: refused, running nothing.
+    const installer = await guard(root, ['--install-hook'], env);
+    t.equal(installer.code, 2, 'the installer refuses');
+    t.match(installer.stderr, /core\.hooksPath is set to .*evil-hooks \(local git config\)/);
   } finally {
     for (const [name, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[name];
@@ -327,6 +331,40 @@ t.test('--install-hook writes a pre-commit hook that refuses a bad commit and le
   t.equal(other.code, 2, 'refused');
   t.match(other.stderr, /COFFRE_USAGE: .*already exists and is not coffre's hook/);
   t.equal(readFileSync(hookFile, 'utf8'), '#!/bin/sh\necho my own hook\n', 'the other hook is left as is');
+});
+
+t.test('--install-hook refuses when core.hooksPath sends git elsewhere (the hook would never run), in the repo or the user config', async (t) => {
+  const { top, root } = await repo(t, { prefix: 'infra' });
+  const defaultHook = path.join(top, '.git', 'hooks', 'pre-commit');
+  await mustGit(top, ['config', 'core.hooksPath', '.githooks']);
+  const local = await guard(root, ['--install-hook']);
+  t.equal(local.code, 2, 'refused');
+  t.match(local.stderr, /COFFRE_USAGE: core\.hooksPath is set to \.githooks \(local git config\)/);
+  t.match(local.stderr, path.join(top, '.githooks', 'pre-commit'), 'names the hook git would run');
+  t.notOk(existsSync(defaultHook), 'no hook written where git would not run it');
+
+  // core.hooksPath naming the default folder: git runs .git/hooks, the installer goes ahead.
+  await mustGit(top, ['config', 'core.hooksPath', '.git/hooks']);
+  t.equal((await guard(root, ['--install-hook'])).code, 0, 'core.hooksPath = .git/hooks: installed');
+  t.ok(existsSync(defaultHook));
+  rmSync(defaultHook);
+  await mustGit(top, ['config', '--unset', 'core.hooksPath']);
+
+  // The user's global config counts too (git reads it for every repo).
+  const globalConfig = path.join(top, '..', `${path.basename(top)}-gitconfig`);
+  writeFileSync(globalConfig, '[core]\n\thooksPath = /srv/shared-hooks\n');
+  const saved = process.env.GIT_CONFIG_GLOBAL;
+  process.env.GIT_CONFIG_GLOBAL = globalConfig;
+  try {
+    const global = await guard(root, ['--install-hook']);
+    t.equal(global.code, 2, 'refused');
+    t.match(global.stderr, /core\.hooksPath is set to \/srv\/shared-hooks \(global git config\)/);
+    t.notOk(existsSync(defaultHook));
+  } finally {
+    if (saved === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+    else process.env.GIT_CONFIG_GLOBAL = saved;
+  }
+  t.equal((await guard(root, ['--install-hook'])).code, 0, 'with no core.hooksPath anywhere, installed');
 });
 
 t.test('outside a git work tree, guard refuses to judge (COFFRE_USAGE, exit 2), also as a json document', async (t) => {
