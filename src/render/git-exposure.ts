@@ -1,10 +1,12 @@
 // Asks the real `git` binary whether rendered targets could end up in git: tracked, or not ignored by a
 // committed `.gitignore`. Read-only git commands only (ls-files, check-ignore); never changes
 // the repository, never reads a target's content. git runs through git-command.ts (no config can run a program).
-import { access, realpath } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { isDubiousOwnership, runGit, type GitRun, type GitSubcommand } from './git-command.js';
+import { gitPrefixOf, listGitFiles, readGitBlobs } from './git-tree.js';
 
 /**
  * What the git checks found. `not-a-repository`: the root is in no git work tree, so nothing can be
@@ -106,6 +108,37 @@ export async function targetsNotIgnoredByGitignore(
     if (!ignoredByGitignore) notIgnored.push({ rel, source, line, pattern });
   }
   return notIgnored;
+}
+
+/**
+ * {@link targetsNotIgnoredByGitignore} by the `.gitignore` files of the index (`indexFile`, else .git/index):
+ * the rules the next commit holds, whatever the work tree's copies say. git's check-ignore only reads work-tree
+ * files, so the index's `.gitignore` files (only those: rules, never secrets) are written into a private
+ * scratch folder shaped like the work tree, with an empty repository of its own, and asked there; the folder
+ * is removed afterwards.
+ */
+export async function targetsNotIgnoredInIndex(root: string, targetRels: readonly string[], indexFile?: string): Promise<TargetNotIgnored[]> {
+  const prefix = await gitPrefixOf(root);
+  const top = path.resolve(root, ...prefix.split('/').filter((part) => part !== '').map(() => '..'));
+  const rules = (await listGitFiles(top, 'staged', indexFile)).filter((entry) => path.posix.basename(entry.path) === '.gitignore' && entry.mode !== '120000' && entry.blob !== undefined);
+  const blobs = await readGitBlobs(top, rules.map((entry) => entry.blob as string));
+  const scratch = await mkdtemp(path.join(tmpdir(), 'coffre-index-ignore-'));
+  try {
+    // What git needs to take a folder for a repository: HEAD, objects/ and refs/ (no config, no hooks).
+    await mkdir(path.join(scratch, '.git', 'objects'), { recursive: true, mode: 0o700 });
+    await mkdir(path.join(scratch, '.git', 'refs'), { mode: 0o700 });
+    await writeFile(path.join(scratch, '.git', 'HEAD'), 'ref: refs/heads/main\n', { mode: 0o600 });
+    for (const entry of rules) {
+      const file = path.join(scratch, ...entry.path.split('/'));
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(file, blobs.get(entry.blob as string) ?? '', { mode: 0o600 });
+    }
+    const scratchRoot = path.join(scratch, ...prefix.split('/').filter((part) => part !== ''));
+    await mkdir(scratchRoot, { recursive: true, mode: 0o700 });
+    return await targetsNotIgnoredByGitignore(scratchRoot, targetRels);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // `--as-of <commit>`: the repo as it was at a past commit, read through git (never a checkout): the commit
 // verified, its committer date, its tree as a RepoFiles view for discovery, and blobs of one path through
-// history (sops files). Every git call goes through runGit; a commit argument is a hex id only.
+// history (sops files). Also the index as a RepoFiles view (`guard --staged`: the next commit's files). Every
+// git call goes through runGit; a commit argument is a hex id only.
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { checkCommitId, runGit, type GitRun, type GitSubcommand } from '../render/git-command.js';
@@ -29,7 +30,8 @@ interface TreeEntry {
   type: 'blob' | 'tree' | 'commit';
   mode: string;
   oid: string;
-  size: number;
+  /** Null when git did not say (index entries): checked once read. */
+  size: number | null;
 }
 
 /** Cap of one blob read through git (sops files, examples, compose files are far smaller). */
@@ -114,10 +116,29 @@ function treeFiles(root: string, tree: Map<string, TreeEntry>): RepoFiles {
     async readText(file, maxBytes) {
       const entry = regularBlob(file);
       if (entry === null) throw Object.assign(new Error(`${file} does not exist at this commit`), { code: 'ENOENT' });
-      if (entry.size > maxBytes) throw new FileTooLargeError(file, maxBytes);
-      return readBlob(root, entry.oid);
+      if (entry.size !== null && entry.size > maxBytes) throw new FileTooLargeError(file, maxBytes);
+      const text = await readBlob(root, entry.oid);
+      if (entry.size === null && Buffer.byteLength(text) > maxBytes) throw new FileTooLargeError(file, maxBytes);
+      return text;
     },
   };
+}
+
+/**
+ * The index as a RepoFiles view: `entries` are `git ls-files --stage` entries below `root` (posix paths
+ * relative to it, with blob ids and modes), their folders implied. What discovery reads through it is the
+ * next commit's content, whatever the work tree holds.
+ */
+export function indexFiles(root: string, entries: ReadonlyArray<{ path: string; blob?: string; mode?: string }>): RepoFiles {
+  const tree = new Map<string, TreeEntry>();
+  for (const entry of entries) {
+    if (entry.blob === undefined || entry.mode === undefined) continue;
+    tree.set(entry.path, { type: entry.mode === '160000' ? 'commit' : 'blob', mode: entry.mode, oid: entry.blob, size: null });
+    for (let dir = path.posix.dirname(entry.path); dir !== '.' && !tree.has(dir); dir = path.posix.dirname(dir)) {
+      tree.set(dir, { type: 'tree', mode: '040000', oid: '', size: 0 });
+    }
+  }
+  return treeFiles(root, tree);
 }
 
 async function readBlob(root: string, oid: string): Promise<string> {
@@ -146,7 +167,7 @@ export async function fileAtCommit(root: string, commit: string, file: string): 
   const rel = path.relative(root, file).split(path.sep).join('/');
   const entry = (await readTree(root, commit, [rel])).get(rel);
   if (entry === undefined || entry.type !== 'blob' || entry.mode === '120000') return null;
-  if (entry.size > MAX_BLOB_BYTES) throw new FileTooLargeError(file, MAX_BLOB_BYTES);
+  if (entry.size !== null && entry.size > MAX_BLOB_BYTES) throw new FileTooLargeError(file, MAX_BLOB_BYTES);
   return readBlob(root, entry.oid);
 }
 

@@ -9,13 +9,14 @@ import type { GuardFinding, GuardReport, GuardScope } from '../core/guard-report
 import type { SopsStoreFormat } from '../core/source-ref.js';
 import { looksLikePlaceholder } from '../core/placeholder.js';
 import { CoffreError } from '../errors.js';
-import { gitignoreLineFor, targetsNotIgnoredByGitignore, whyNotIgnored } from '../render/git-exposure.js';
+import { gitignoreLineFor, targetsNotIgnoredByGitignore, targetsNotIgnoredInIndex, whyNotIgnored } from '../render/git-exposure.js';
 import { userConfigValues } from '../render/git-command.js';
 import { gitCommonDirOf, gitPrefixOf, listGitFiles, readGitBlobs, type GitFileEntry } from '../render/git-tree.js';
 import { loadConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import { readExampleOf } from '../repo/read-example.js';
 import { inspectSopsText } from '../sources/sops.js';
+import { indexFiles } from './commit-view.js';
 import { readValuesOf, sourceLabel } from './source-set.js';
 import { openWorkspace, type Environment } from './workspace.js';
 
@@ -56,7 +57,7 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
   const files = await listGitFiles(root, options.scope === 'staged' ? 'staged' : options.scope === 'tracked' ? 'tracked' : 'addable', options.scope === 'staged' ? options.indexFile : undefined);
   const findings: GuardFinding[] = [];
   let needles: Needle[] = [];
-  let repo: RepoModel;
+  let repo: RepoModel | undefined;
   if (options.withStore) {
     const workspace = await openWorkspace({ root, env: options.env });
     try {
@@ -65,10 +66,12 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
     } finally {
       workspace.close();
     }
-  } else {
-    // Without the store, no Vault setting or key is needed: the targets come from the compose files alone.
+  }
+  if (repo === undefined || options.scope === 'staged') {
+    // The targets come from the compose files alone (no Vault setting or key needed), as the next commit holds
+    // them for --staged: the index's compose files and examples, not the work tree's.
     const { config, file: configFile } = await loadConfig(root);
-    repo = await discoverRepo({ root, config, vaultEnabled: false, configFile });
+    repo = await discoverRepo({ root, config, vaultEnabled: false, configFile, ...(options.scope === 'staged' ? { files: indexFiles(root, files) } : {}) });
   }
 
   for (const problem of repo.problems) {
@@ -105,7 +108,8 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
   }
 
   if (targets.size > 0) {
-    for (const entry of await targetsNotIgnoredByGitignore(root, [...targets.keys()])) {
+    const notIgnored = options.scope === 'staged' ? await targetsNotIgnoredInIndex(root, [...targets.keys()], options.indexFile) : await targetsNotIgnoredByGitignore(root, [...targets.keys()]);
+    for (const entry of notIgnored) {
       const why = whyNotIgnored(entry);
       findings.push({
         code: 'GUARD_TARGET_NOT_IGNORED',

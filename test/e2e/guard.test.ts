@@ -1,9 +1,9 @@
 // `coffre guard` end to end, with real git, sops files made by the real sops binary and a real OpenBao: each
 // refusal (rendered target, sops file without metadata or with clear values, target no longer ignored, a store
-// value in a line), a clean tree passing, --staged reading the index (not the work tree), --tree seeing untracked
-// files, a hostile repo config running nothing, the hook installer (and the hook refusing a real `git commit`; a
-// core.hooksPath elsewhere refused),
-// and the canary: no planted value in any output.
+// value in a line), a clean tree passing, --staged reading the index (not the work tree: files, compose files,
+// .gitignore rules), --tree seeing untracked files, a hostile repo config running nothing, the hook installer
+// (and the hook refusing a real `git commit`; a core.hooksPath elsewhere refused), and the canary: no planted
+// value in any output.
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,15 +155,49 @@ t.test('a sops file with a value edited to clear text is refused (GUARD_SOPS_PLA
 t.test('a target the ignore rules no longer cover is refused (GUARD_TARGET_NOT_IGNORED), and a re-include is named', async (t) => {
   const { root } = await repo(t);
   writeFileSync(path.join(root, '.gitignore'), '# targets used to be ignored here\n');
+  // --staged judges the .gitignore the next commit holds: the rule is still in the index.
+  t.equal((await guard(root, ['--staged'])).code, 0, 'the index still ignores the target');
+  const tracked = await guard(root, ['--format', 'json']);
+  t.same(codesOf(tracked.report), ['GUARD_TARGET_NOT_IGNORED svc/secrets/app.secrets'], 'the work tree no longer does');
+  await mustGit(root, ['add', '.gitignore']);
   const gone = await guard(root, ['--staged', '--format', 'json']);
   t.equal(gone.code, REFUSED);
   t.same(codesOf(gone.report), ['GUARD_TARGET_NOT_IGNORED svc/secrets/app.secrets']);
   t.match(gone.report.findings[0].message, /no ignore rule matches it.*\/svc\/secrets\/app\.secrets/);
+  // The rule back in the work tree but not staged: the commit would still drop it.
+  writeFileSync(path.join(root, '.gitignore'), '*.secrets\n');
+  t.equal((await guard(root, [])).code, 0, 'the work tree ignores it again');
+  // The index's rules are asked in a scratch folder under TMPDIR: a private one here, to see it left empty.
+  const scratchParent = mkdtempSync(path.join(tmpdir(), 'coffre-guard-tmp-'));
+  t.teardown(() => rmSync(scratchParent, { recursive: true, force: true }));
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = scratchParent;
+  try {
+    t.same(codesOf((await guard(root, ['--staged', '--format', 'json'])).report), ['GUARD_TARGET_NOT_IGNORED svc/secrets/app.secrets'], '--staged still refuses: the index has no rule');
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
+  t.same(readdirSync(scratchParent), [], 'no scratch folder left behind');
+  await mustGit(root, ['add', '.gitignore']);
   writeFileSync(path.join(root, '.gitignore'), '*.secrets\n!app.secrets\n');
   const reincluded = await guard(root, ['--format', 'json']);
   t.match(reincluded.report.findings[0].message, /\.gitignore:2 re-includes it with "!app\.secrets"/);
   const tree = await guard(root, ['--tree', '--format', 'json']);
   t.same(codesOf(tree.report).sort(), ['GUARD_RENDERED_TARGET svc/secrets/app.secrets', 'GUARD_TARGET_NOT_IGNORED svc/secrets/app.secrets'], '--tree also sees the target git add -A would now stage');
+});
+
+t.test('--staged finds the targets in the compose files of the index, not the work tree', async (t) => {
+  const { root } = await repo(t);
+  const composeFile = path.join(root, 'svc', 'docker-compose.yml');
+  writeFileSync(composeFile, `${COMPOSE}      - ./config/app.env\n`.replace('env_file: ./secrets/app.secrets\n', 'env_file:\n      - ./secrets/app.secrets\n'));
+  mkdirSync(path.join(root, 'svc', 'config'));
+  writeFileSync(path.join(root, 'svc', 'config', 'app.env.example'), 'LOG_LEVEL=info\n');
+  await mustGit(root, ['add', 'svc/docker-compose.yml', 'svc/config/app.env.example']);
+  writeFileSync(composeFile, COMPOSE); // the work tree back to one target; the index keeps two
+  const staged = await guard(root, ['--staged', '--format', 'json']);
+  t.same(codesOf(staged.report), ['GUARD_TARGET_NOT_IGNORED svc/config/app.env'], 'the staged compose file names a target no rule ignores');
+  t.equal((await guard(root, [])).code, 0, 'the work tree names no such target');
 });
 
 t.test('a compose file that cannot be read in full is refused (GUARD_TARGETS_UNKNOWN): its targets cannot be guarded', async (t) => {
