@@ -7,6 +7,12 @@
 // user and often unset for services, and a shared /tmp lets any user squat a lock name. The lock directory
 // carries its own `.gitignore` (`*`), so it is invisible to git without editing the repo's rules.
 //
+// A lock file is a hard link to this process's *claim* in the lock directory (`~claim.<pid>-<hex>`, written
+// once, holding the pid/host/start/token): link(2) fails with EEXIST like O_EXCL, no one ever sees a lock file
+// empty, and taking a lock creates no file. A `render --all` of 2 000 services used to create (and delete) 2 000
+// lock files, each a new inode: on ext4 every new inode is searched for past the recently deleted ones, so that
+// churn made every file creation of the run slower. The claim is removed when the process holds no lock.
+//
 // The file operations of taking and releasing a lock are synchronous: each is a local metadata call of a few
 // microseconds, while its fs/promises form costs ~45 µs of CPU, and `render --all` takes one lock per service.
 import { createHash, randomBytes } from 'node:crypto';
@@ -46,8 +52,32 @@ let ownStart: { value: string | null } | undefined;
 /** This process's start time, recorded in every lock it takes: /proc is read once. */
 const ownStartTime = (): string | null => (ownStart ??= { value: processStartTime(process.pid) }).value;
 
-/** Tokens of locks this process holds: a lock naming our own pid but none of these is a previous incarnation's. */
-const heldTokens = new Set<string>();
+/**
+ * Tokens of locks this process holds, with how many locks hold each (a claim's token is shared by the locks
+ * linked to it): a lock naming our own pid but none of these is a previous incarnation's.
+ */
+const heldTokens = new Map<string, number>();
+
+function holdToken(token: string): void {
+  heldTokens.set(token, (heldTokens.get(token) ?? 0) + 1);
+}
+
+function dropToken(token: string): void {
+  const count = (heldTokens.get(token) ?? 0) - 1;
+  if (count > 0) heldTokens.set(token, count);
+  else heldTokens.delete(token);
+}
+
+/** This process's claim in one lock directory: the file every lock it takes there is a hard link to. */
+interface Claim {
+  dir: string;
+  file: string;
+  token: string;
+  /** Locks held through it; at 0 the claim file is removed. */
+  holders: number;
+}
+
+const claims = new Map<string, Claim>();
 
 /** A breaker guard older than this belongs to a process that died in the middle of breaking a lock. */
 const STALE_GUARD_MS = 10_000;
@@ -115,23 +145,24 @@ export async function acquireSopsWriteLock(root: string, file: string, options: 
 /** Takes `lockPath` (inside the lock directory of `root`), waiting and breaking stale locks; `who` names the holder in errors. */
 async function acquireLockFile(root: string, lockPath: string, who: string, options: AcquireRenderLockOptions): Promise<RenderLock> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  await ensureLockDirectory(root);
-  const mine: LockContent = {
-    pid: process.pid,
-    host: hostname(),
-    start: ownStartTime(),
-    token: randomBytes(12).toString('hex'),
-  };
-  const serialized = `${JSON.stringify(mine)}\n`;
-  await removeDeadCreationTemps(lockPath);
+  ensureLockDirectory(root);
+  const lockDir = path.dirname(lockPath);
   const deadline = Date.now() + timeoutMs;
   let pause = 10;
   let holder: LockContent | null = null;
   let unreadable = false;
   for (;;) {
-    if (await createExclusive(lockPath, serialized)) {
-      heldTokens.add(mine.token);
-      return { path: lockPath, release: () => releaseLock(lockPath, mine.token) };
+    const taken = takeLock(lockDir, lockPath);
+    if (taken !== null) {
+      let released = false;
+      return {
+        path: lockPath,
+        release: async () => {
+          if (released) return;
+          released = true;
+          releaseLock(lockPath, taken);
+        },
+      };
     }
     const observed = await readLock(lockPath);
     holder = observed?.content ?? holder;
@@ -151,27 +182,101 @@ async function acquireLockFile(root: string, lockPath: string, who: string, opti
   );
 }
 
-/**
- * Creates `file` with `content` only if it does not exist, and never lets anyone see it empty: the content is
- * written to a private temp file that is then hard-linked to `file` (link fails with EEXIST like O_EXCL).
- * Falls back to O_EXCL + write on filesystems without hard links. Returns false when `file` exists.
- */
-async function createExclusive(file: string, content: string): Promise<boolean> {
-  return createExclusiveSync(file, content);
+/** What taking a lock holds: its token, and the claim it is linked to (none on a filesystem without hard links). */
+interface Held {
+  token: string;
+  claim: Claim | null;
 }
 
-function createExclusiveSync(file: string, content: string): boolean {
-  const temp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+/** Links `lockPath` to this process's claim in `lockDir`; null when the lock exists (held by someone). */
+function takeLock(lockDir: string, lockPath: string): Held | null {
+  for (let attempt = 0; ; attempt++) {
+    let claim = claims.get(lockDir);
+    if (claim === undefined) {
+      // A process starting to take locks here first clears what dead ones left.
+      removeDeadCreationTemps(lockDir);
+      const token = randomBytes(12).toString('hex');
+      // Written like a breaker guard (a private temp, then a link): never seen empty, even by a sweep.
+      const file = path.join(lockDir, `~claim.${process.pid}-${randomBytes(6).toString('hex')}`);
+      if (!createExclusive(file, lockContent(token))) throw new CoffreError('COFFRE_TARGET_WRITE', `cannot create ${file}: it exists`);
+      claim = { dir: lockDir, file, token, holders: 0 };
+      claims.set(lockDir, claim);
+    }
+    try {
+      linkSync(claim.file, lockPath);
+      claim.holders++;
+      holdToken(claim.token);
+      return { token: claim.token, claim };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        dropClaimIfUnused(claim);
+        return null;
+      }
+      // The claim file itself is gone (removed by hand, or by a sweep on another host sharing the folder): its
+      // locks still stand (hard links); write a new one.
+      if (code === 'ENOENT' && attempt === 0) {
+        claims.delete(lockDir);
+        continue;
+      }
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code ?? '')) throw error;
+      dropClaimIfUnused(claim);
+      return takeLockWithoutLink(lockPath);
+    }
+  }
+}
+
+/**
+ * On a filesystem without hard links: O_EXCL, then the content. A reader may see the file empty meanwhile
+ * (isStale waits for such a file before breaking it).
+ */
+function takeLockWithoutLink(lockPath: string): Held | null {
+  const token = randomBytes(12).toString('hex');
   try {
-    writeFileSync(temp, content, { flag: 'wx', mode: LOCK_FILE_MODE });
-    // Readable by the other users who may share the lock directory (their renders read the holder), whatever the umask.
-    chmodSync(temp, LOCK_FILE_MODE);
+    writeFileSync(lockPath, lockContent(token), { flag: 'wx', mode: LOCK_FILE_MODE });
+    chmodSync(lockPath, LOCK_FILE_MODE);
   } catch (error) {
-    unlinkQuietly(temp);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw error;
+  }
+  holdToken(token);
+  return { token, claim: null };
+}
+
+function lockContent(token: string): string {
+  const content: LockContent = { pid: process.pid, host: hostname(), start: ownStartTime(), token };
+  return `${JSON.stringify(content)}\n`;
+}
+
+/** Creates `file` (exclusively) with `content`, readable by the others who share the lock directory. */
+function writeLockFile(file: string, content: string): void {
+  try {
+    writeFileSync(file, content, { flag: 'wx', mode: LOCK_FILE_MODE });
+    // Readable by the other users who may share the lock directory (their renders read the holder), whatever the umask.
+    chmodSync(file, LOCK_FILE_MODE);
+  } catch (error) {
+    unlinkQuietly(file);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw lockDirectoryAccessErrorSync(path.dirname(file), error);
     throw error;
   }
+}
+
+function dropClaimIfUnused(claim: Claim): void {
+  if (claim.holders > 0) return;
+  if (claims.get(claim.dir) === claim) claims.delete(claim.dir);
+  unlinkQuietly(claim.file);
+}
+
+/**
+ * Creates `file` with `content` only if it does not exist, and never lets anyone see it empty: the content is
+ * written to a private temp file that is then hard-linked to `file` (link fails with EEXIST like O_EXCL).
+ * Falls back to O_EXCL + write on filesystems without hard links. Returns false when `file` exists. (The
+ * claims and the breaker guards, each written once.)
+ */
+function createExclusive(file: string, content: string): boolean {
+  const temp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  writeLockFile(temp, content);
   try {
     linkSync(temp, file);
     return true;
@@ -201,24 +306,44 @@ function unlinkQuietly(file: string): void {
 }
 
 /** Removes creation temps (`<lock>.<pid>-<hex>.tmp`) of processes that died between write and link. */
-async function removeDeadCreationTemps(lockPath: string): Promise<void> {
-  const prefix = path.basename(lockPath);
+/**
+ * Removes what dead processes of this host left in the lock directory: creation temps of locks and guards
+ * (`<name>.<pid>-<hex>.tmp`) and claims (`~claim.<pid>-<hex>`). Before each claim this process writes.
+ */
+function removeDeadCreationTemps(lockDir: string): void {
   let entries: string[];
   try {
-    entries = readdirSync(path.dirname(lockPath));
+    entries = readdirSync(lockDir);
   } catch {
     return;
   }
   for (const entry of entries) {
-    if (!entry.startsWith(`${prefix}.`)) continue;
-    const match = /\.(\d+)-[0-9a-f]{12}\.tmp$/.exec(entry.slice(prefix.length));
-    if (match && !isProcessAlive(Number(match[1]))) unlinkQuietly(path.join(path.dirname(lockPath), entry));
+    const temp = /\.(\d+)-[0-9a-f]{12}\.tmp$/.exec(entry);
+    const claim = /^~claim\.(\d+)-[0-9a-f]{12}$/.exec(entry);
+    const pid = Number((temp ?? claim)?.[1]);
+    if ((temp === null && claim === null) || pid === process.pid || isProcessAlive(pid)) continue;
+    // A claim names its host: one written on another host sharing the folder is not ours to judge.
+    if (claim !== null && readLockSync(path.join(lockDir, entry))?.content?.host !== hostname()) continue;
+    unlinkQuietly(path.join(lockDir, entry));
   }
 }
 
-async function ensureLockDirectory(root: string): Promise<void> {
+/** Lock directories verified by this process, with the identity they had then. */
+const verifiedLockDirectories = new Map<string, { dev: number; ino: number }>();
+
+/**
+ * Creates the lock directory (and `.coffre`) when missing, and checks it is a real directory no other user may
+ * write. Once verified, a later call checks only that the same directory is still there, as safe as it was.
+ */
+function ensureLockDirectory(root: string): void {
   const coffreDir = path.join(root, '.coffre');
   const lockDir = lockDirectoryOf(root);
+  const verified = verifiedLockDirectories.get(lockDir);
+  if (verified !== undefined) {
+    const now = lstatSync(lockDir, { throwIfNoEntry: false });
+    if (now !== undefined && now.isDirectory() && now.dev === verified.dev && now.ino === verified.ino && (now.mode & 0o002) === 0) return;
+    verifiedLockDirectories.delete(lockDir);
+  }
   let parent = lstatSync(root);
   for (const dir of [coffreDir, lockDir]) {
     try {
@@ -250,6 +375,7 @@ async function ensureLockDirectory(root: string): Promise<void> {
     if (code === 'EACCES' || code === 'EPERM') throw lockDirectoryAccessErrorSync(lockDir, error);
     if (code !== 'EEXIST') throw error;
   }
+  verifiedLockDirectories.set(lockDir, { dev: parent.dev, ino: parent.ino });
 }
 
 /**
@@ -280,6 +406,10 @@ interface ObservedLock {
 }
 
 async function readLock(lockPath: string): Promise<ObservedLock | null> {
+  return readLockSync(lockPath);
+}
+
+function readLockSync(lockPath: string): ObservedLock | null {
   try {
     const raw = readFileSync(lockPath, 'utf8');
     return { raw, content: parseLock(raw), mtimeMs: statSync(lockPath).mtimeMs };
@@ -323,7 +453,7 @@ function isStale(observed: ObservedLock): boolean {
 async function breakStaleFile(file: string, staleRaw: string, depth = 0): Promise<boolean> {
   const guardPath = `${file}.break`;
   const guard: LockContent = { pid: process.pid, host: hostname(), start: ownStartTime(), token: randomBytes(12).toString('hex') };
-  if (!(await createExclusive(guardPath, `${JSON.stringify(guard)}\n`))) {
+  if (!createExclusive(guardPath, `${JSON.stringify(guard)}\n`)) {
     const observed = await readLock(guardPath);
     if (observed !== null) {
       if (depth === 0 && isStale(observed)) await breakStaleFile(guardPath, observed.raw, depth + 1);
@@ -342,16 +472,20 @@ async function breakStaleFile(file: string, staleRaw: string, depth = 0): Promis
   }
 }
 
-async function releaseLock(lockPath: string, token: string): Promise<void> {
-  if (!heldTokens.has(token)) return;
-  heldTokens.delete(token);
+/** Removes `lockPath` if it is still the one `held` took (same token), then lets go of its claim. */
+function releaseLock(lockPath: string, held: Held): void {
+  dropToken(held.token);
   let current: string | null = null;
   try {
     current = readFileSync(lockPath, 'utf8');
   } catch {
-    return;
+    // already gone: nothing to remove
   }
-  if (parseLock(current)?.token === token) unlinkQuietly(lockPath);
+  if (current !== null && parseLock(current)?.token === held.token) unlinkQuietly(lockPath);
+  if (held.claim !== null) {
+    held.claim.holders--;
+    dropClaimIfUnused(held.claim);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,4 +132,27 @@ t.test('a sops write lock left by a dead process is broken', async (t) => {
   t.equal(lock.path, lockPath);
   t.match(JSON.parse(readFileSync(lock.path, 'utf8')), { pid: process.pid });
   await lock.release();
+});
+
+t.test('taking locks creates no file per lock: each is a hard link to one claim of the process, removed with the last lock', async (t) => {
+  const root = initGitRepo(t.testdir({}));
+  const lockDir = path.join(root, '.coffre', 'locks');
+  const locks = await Promise.all(Array.from({ length: 40 }, (_, i) => acquireRenderLock(root, `svc${i}`)));
+  const entries = readdirSync(lockDir).sort();
+  const claims = entries.filter((entry) => entry.startsWith('~claim.'));
+  t.equal(claims.length, 1, `one claim for 40 locks (${entries.length} entries)`);
+  const claim = statSync(path.join(lockDir, claims[0]!));
+  t.equal(claim.nlink, 41, 'the claim and 40 links to it');
+  for (const lock of locks) {
+    const stats = statSync(lock.path);
+    t.equal(stats.ino, claim.ino, `${path.basename(lock.path)} is the claim's inode`);
+    const content = JSON.parse(readFileSync(lock.path, 'utf8')) as { pid: number; host: string };
+    t.same({ pid: content.pid, host: content.host }, { pid: process.pid, host: hostname() }, 'and names this process');
+  }
+  // A second acquire of a held lock still waits and fails, whatever links it shares.
+  t.match(await lockedError(acquireRenderLock(root, 'svc3', { timeoutMs: 50 })), /svc3\.lock \(pid \d+ on /);
+  await Promise.all(locks.slice(0, 39).map((lock) => lock.release()));
+  t.same(readdirSync(lockDir).sort(), ['.gitignore', 'svc39.lock', claims[0]!].sort(), 'the claim stays while a lock holds it');
+  await locks[39]!.release();
+  t.same(readdirSync(lockDir), ['.gitignore'], 'the last release removes the claim');
 });
