@@ -305,7 +305,6 @@ function unlinkQuietly(file: string): void {
   }
 }
 
-/** Removes creation temps (`<lock>.<pid>-<hex>.tmp`) of processes that died between write and link. */
 /**
  * Removes what dead processes of this host left in the lock directory: creation temps of locks and guards
  * (`<name>.<pid>-<hex>.tmp`) and claims (`~claim.<pid>-<hex>`). Before each claim this process writes.
