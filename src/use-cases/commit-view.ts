@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { CoffreError } from '../errors.js';
 import { checkCommitId, runGit, type GitRun, type GitSubcommand } from '../render/git-command.js';
+import { readGitBlobs } from '../render/git-tree.js';
 import { FileTooLargeError } from '../repo/bounded-read.js';
 import type { RepoEntry, RepoFiles } from '../repo/repo-files.js';
 
@@ -79,6 +80,7 @@ async function readTree(root: string, commit: string, paths: readonly string[] =
 }
 
 function treeFiles(root: string, tree: Map<string, TreeEntry>): RepoFiles {
+  const read = batchedBlobReader(root);
   const children = new Map<string, RepoEntry[]>([['', []]]);
   for (const [rel, entry] of tree) {
     if (entry.type === 'tree' && !children.has(rel)) children.set(rel, []);
@@ -117,7 +119,7 @@ function treeFiles(root: string, tree: Map<string, TreeEntry>): RepoFiles {
       const entry = regularBlob(file);
       if (entry === null) throw Object.assign(new Error(`${file} does not exist at this commit`), { code: 'ENOENT' });
       if (entry.size !== null && entry.size > maxBytes) throw new FileTooLargeError(file, maxBytes);
-      const text = await readBlob(root, entry.oid);
+      const text = await read(entry.oid);
       if (entry.size === null && Buffer.byteLength(text) > maxBytes) throw new FileTooLargeError(file, maxBytes);
       return text;
     },
@@ -141,10 +143,52 @@ export function indexFiles(root: string, entries: ReadonlyArray<{ path: string; 
   return treeFiles(root, tree);
 }
 
+/**
+ * Reads blobs by id for a tree or index view, gathering the reads asked for in the same turn of the event loop
+ * into one `git cat-file --batch` (discovery asks for its compose files side by side): one git process per
+ * batch, not one per file (a 200-service `guard --staged`: 205 git runs, 1.7 s; now 12, 0.7 s).
+ */
+type BlobWaiters = Map<string, Array<{ resolve: (text: string) => void; reject: (error: unknown) => void }>>;
+
+function batchedBlobReader(root: string): (oid: string) => Promise<string> {
+  let pending: BlobWaiters | null = null;
+  const flush = async (batch: BlobWaiters): Promise<void> => {
+    try {
+      const blobs = await readGitBlobs(root, [...batch.keys()]);
+      for (const [oid, waiters] of batch) {
+        const bytes = blobs.get(oid);
+        for (const waiter of waiters) {
+          if (bytes === undefined) waiter.reject(missingObject(oid));
+          else waiter.resolve(bytes.toString('utf8'));
+        }
+      }
+    } catch (error) {
+      for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
+    }
+  };
+  return (oid) =>
+    new Promise((resolve, reject) => {
+      let batch = pending;
+      if (batch === null) {
+        const started: BlobWaiters = new Map();
+        batch = pending = started;
+        setImmediate(() => {
+          pending = null;
+          void flush(started);
+        });
+      }
+      batch.set(oid, [...(batch.get(oid) ?? []), { resolve, reject }]);
+    });
+}
+
 async function readBlob(root: string, oid: string): Promise<string> {
   const run = await git(root, 'cat-file', ['blob', '--end-of-options', oid]);
-  if (run.code !== 0) throw new CoffreError('COFFRE_COMMIT_UNKNOWN', `object ${oid} is missing from the git repository (history rewritten or a partial clone?)`);
+  if (run.code !== 0) throw missingObject(oid);
   return run.stdout;
+}
+
+function missingObject(oid: string): CoffreError {
+  return new CoffreError('COFFRE_COMMIT_UNKNOWN', `object ${oid} is missing from the git repository (history rewritten or a partial clone?)`);
 }
 
 /**
