@@ -88,7 +88,8 @@ export async function runGuard(options: GuardOptions): Promise<GuardReport> {
   const sopsSources = new Map<string, SopsStoreFormat>();
   for (const service of repo.services) {
     for (const file of service.secretFiles) {
-      if (!file.targetRel.startsWith('../')) targets.set(file.targetRel, service.name);
+      // A target outside the repo (`../…`, or an absolute path such as a `${VAR:-/dev/null}` default) is no file of it.
+      if (!file.targetRel.startsWith('../') && !path.isAbsolute(file.targetRel)) targets.set(file.targetRel, service.name);
       const label = sourceLabel(root, file.source);
       if (file.source?.kind === 'sops' && label.ref !== null) sopsSources.set(label.ref, file.source.format);
     }

@@ -200,6 +200,19 @@ t.test('--staged finds the targets in the compose files of the index, not the wo
   t.equal((await guard(root, [])).code, 0, 'the work tree names no such target');
 });
 
+t.test('a target outside the repo (an absolute path, a ../ path) is no file of it: guard judges the rest, in every scope', async (t) => {
+  const { root } = await repo(t);
+  writeFileSync(
+    path.join(root, 'svc', 'docker-compose.yml'),
+    `${COMPOSE}    secrets: [token]\nsecrets:\n  token:\n    file: \${TOKEN_FILE:-/dev/null}\n  other:\n    file: ../../elsewhere.secrets\n`,
+  );
+  await mustGit(root, ['add', 'svc/docker-compose.yml']);
+  for (const scope of [[], ['--staged'], ['--tree']]) {
+    const result = await guard(root, [...scope, '--format', 'json']);
+    t.equal(result.code, 0, `${scope.join(' ') || 'tracked'}: clean (${result.stderr})`);
+  }
+});
+
 t.test('a compose file that cannot be read in full is refused (GUARD_TARGETS_UNKNOWN): its targets cannot be guarded', async (t) => {
   const { root } = await repo(t);
   writeFileSync(path.join(root, 'svc', 'docker-compose.yml'), 'services:\n  app:\n    env_file: [\n');
