@@ -66,11 +66,19 @@ const LARGE_RUN_SERVICES = 500;
 v8.setFlagsFromString(`--interrupt-budget=${4 * DEFAULT_INTERRUPT_BUDGET}`);
 
 // What discovery found (src/use-cases/workspace.ts tells): the two settings above are for short runs and for
-// sops files; a run that has neither gets V8's defaults back for the rest of its work.
+// sops files; a run that has neither gets V8's defaults back for the rest of its work. The process's first
+// discovery decides: `coffre serve` discovers the whole repo at start, then one service per request, and a
+// request must not undo (or redo, ~10 µs of flag parsing each time) what the whole repo called for.
+let servicesTold = false;
 globalThis[Symbol.for('coffre.servicesFound')] = ({ services }) => {
+  if (servicesTold) return;
+  servicesTold = true;
   if (services >= LARGE_RUN_SERVICES) v8.setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
 };
+let discoveryTold = false;
 globalThis[Symbol.for('coffre.discovered')] = ({ sopsFiles }) => {
+  if (discoveryTold) return;
+  discoveryTold = true;
   if (sopsFiles > 0) return;
   youngGenerationWatch.disconnect();
   v8.setFlagsFromString('--semi-space-growth-factor=2');

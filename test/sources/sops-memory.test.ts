@@ -29,7 +29,7 @@ t.test('each sops decryption thread runs with a small young generation', async (
   for (const limit of limits) t.equal(limit?.maxYoungGenerationSizeMb, SOPS_THREAD_LIMITS.maxYoungGenerationSizeMb, 'each thread has it');
 });
 
-/** Runs `node bin/coffre.js --version` with `body` preloaded into its main thread (after bin/coffre.js has run). */
+/** Runs `node bin/coffre.js --version` with `body` preloaded into its main thread, run once bin/coffre.js has set V8 up. */
 async function probeCoffreProcess(dir: string, body: string, env: Record<string, string> = {}): Promise<{ max: number; kept: number; values?: number }> {
   const probe = path.join(dir, 'probe.mjs');
   writeFileSync(
@@ -48,9 +48,14 @@ async function keepAlive() {
   }
   return { max, kept: keep.length };
 }
+// The body runs once bin/coffre.js has run its settings (its hooks exist); under load that can take a while.
+const settled = async () => {
+  while (typeof globalThis[Symbol.for('coffre.capYoungGeneration')] !== 'function') await new Promise((resolve) => setTimeout(resolve, 5));
+};
 if (isMainThread) setTimeout(async () => {
+  await settled();
 ${body}
-}, 20);
+}, 0);
 `,
   );
   const { stderr } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(probe).href, path.join(projectRoot, 'bin', 'coffre.js'), '--version'], {
@@ -96,4 +101,16 @@ t.test('a run whose discovery found no sops file gets the young generation back 
   t.equal(vaultOnly.kept, 640_000, 'the objects were kept alive');
   t.ok(vaultOnly.max > 8 * 1024 * 1024, `no sops file: new space grew past 8 MB (${(vaultOnly.max / 1048576).toFixed(0)} MB)`);
   t.ok(withSops.max <= 8 * 1024 * 1024, `a sops file: new space stayed at most 8 MB (${(withSops.max / 1048576).toFixed(0)} MB)`);
+});
+
+t.test("the process's first discovery decides: a later one of a Vault-only service (a coffre serve request) keeps the cap", async (t) => {
+  const dir = t.testdir({});
+  const result = await probeCoffreProcess(
+    dir,
+    `  globalThis[Symbol.for('coffre.discovered')]({ secretFiles: 600, sopsFiles: 300 });
+  globalThis[Symbol.for('coffre.discovered')]({ secretFiles: 3, sopsFiles: 0 });
+  process.stderr.write('PROBE ' + JSON.stringify(await keepAlive()) + '\\n');`,
+  );
+  t.equal(result.kept, 640_000, 'the objects were kept alive');
+  t.ok(result.max <= 8 * 1024 * 1024, `the repo has sops files: new space stayed at most 8 MB (${(result.max / 1048576).toFixed(0)} MB)`);
 });
