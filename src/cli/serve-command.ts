@@ -13,6 +13,7 @@ import { parseAllowedHost, parseTrustedProxy } from '../http/request-origin.js';
 import { closeOnSignals, isLoopbackHost, listen, parseListenAddress } from '../http/server.js';
 import { loadTokensFile } from '../http/token-registry.js';
 import { createDiscoveryCache } from '../repo/discovery-cache.js';
+import { createExampleCache } from '../repo/example-cache.js';
 import { createGitVerdictCache } from '../render/index.js';
 import { optimiseHttpParserForLongRun } from '../sources/vault-transport.js';
 import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
@@ -123,8 +124,9 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
 
   const discoveryCache = createDiscoveryCache();
   const gitVerdicts = createGitVerdictCache();
+  const exampleCache = createExampleCache();
   const app = buildApp({
-    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, gitVerdicts, vaultObserver, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
+    openWorkspace: (scope) => openWorkspace({ root, env: io.env, vaultSession, discoveryCache, gitVerdicts, exampleCache, vaultObserver, ...(scope?.services ? { services: scope.services } : {}), ...(scope?.asOf !== undefined ? { asOf: scope.asOf } : {}) }),
     logger,
     tokens,
     ...(allowedHosts.length > 0 ? { allowedHosts } : {}),

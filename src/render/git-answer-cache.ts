@@ -61,6 +61,8 @@ export function createGitVerdictCache(now: () => number = Date.now): GitVerdictC
   return {
     clears: (root, targetRels) => answer(verdicts, root, targetRels, () => [], () => gitClearsTargets(root, targetRels), (cleared) => cleared),
     ignoredSources: async (root, rels) => {
+      // No sops source (a Vault-only service): nothing to ask, and nothing to stat for it on every request.
+      if (rels.length === 0) return [];
       // Handed out as copies: no caller can change what the next request is answered.
       const ignored = await answer(ignoredAnswers, root, rels, (gitDir) => [path.join(gitDir, 'info', 'exclude')], () => sourcesGitWillNotCommit(root, rels), () => true);
       return ignored.map((entry) => ({ ...entry }));

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { CoffreError } from '../errors.js';
 import type { SopsStoreFormat } from '../core/source-ref.js';
 import { findTemplatePlaceholders, VAULT_PATH_PLACEHOLDERS } from './secret-naming.js';
+import { deepFreeze } from '../core/deep-freeze.js';
 import { parseGenerateSpec } from '../core/generate.js';
 import { ERROR_CODES, WARNING_CODES } from '../errors.js';
 import { DEFAULT_EXAMPLE_PATTERNS, EXAMPLE_PATTERN_PLACEHOLDERS } from './example-patterns.js';
@@ -382,14 +383,6 @@ export async function loadConfig(root: string): Promise<{ config: CoffreConfig; 
 /** The last config parsed per repo root, with the exact text it came from (see loadConfig). */
 const parsedConfigs = new Map<string, { file: string | null; text: string | null; config: CoffreConfig }>();
 const MAX_PARSED_CONFIGS = 16;
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 /** Resolves a service's render settings: its overrides over the top-level ones. */
 export function renderSettingsFor(config: CoffreConfig, serviceName: string): RenderSettings {

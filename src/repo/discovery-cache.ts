@@ -36,9 +36,19 @@ function stampOf(file: string): { stamp: string; mtimeMs: number } {
 
 export function createDiscoveryCache(now: () => number = Date.now): DiscoveryCache {
   const entries = new Map<string, Entry>();
+  // loadConfig hands out one deeply frozen object per coffre.yaml text: such a config is named by a number in the
+  // key instead of being serialised on every request (most of a cache hit's CPU); any other is serialised.
+  const configIds = new WeakMap<object, number>();
+  let lastConfigId = 0;
+  const configKey = (config: DiscoverRepoOptions['config']): unknown => {
+    if (!Object.isFrozen(config)) return config;
+    let id = configIds.get(config);
+    if (id === undefined) configIds.set(config, (id = ++lastConfigId));
+    return `frozen:${id}`;
+  };
   return {
     async discover(options) {
-      const key = JSON.stringify([options.root, options.services ?? null, options.vaultEnabled, options.config, options.environment ?? null, options.configFile ?? null]);
+      const key = JSON.stringify([options.root, options.services ?? null, options.vaultEnabled, configKey(options.config), options.environment ?? null, options.configFile ?? null]);
       const cached = entries.get(key);
       if (cached) {
         const stamps = cached.model.inputs.map(stampOf);

@@ -11,7 +11,8 @@ import type { CoffreConfig } from '../repo/config.js';
 import { toPosixRelative, type RepoModel, type SecretFileModel, type ServiceModel } from '../repo/discover.js';
 import { vaultPathFor } from '../repo/secret-naming.js';
 import { compileGlob } from '../repo/lazy-picomatch.js';
-import { readExampleOf } from '../repo/read-example.js';
+import type { ExampleCache } from '../repo/example-cache.js';
+import { readExampleOf, type ExampleOfFile } from '../repo/read-example.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { listKeysOf, readValuesOf, releaseAfterLastUse, sourceLabel, type SourceSet } from './source-set.js';
 
@@ -37,6 +38,8 @@ export interface CheckContext {
   configFile?: string | null;
   /** A long-running process's cache of git's answer for render targets (coffre serve); asked afresh without it. */
   gitVerdicts?: GitVerdictCache;
+  /** A long-running process's parsed examples (coffre serve); read and parsed afresh without it. */
+  exampleCache?: ExampleCache;
 }
 
 /** Picks the services named in `names` (all when empty); an unknown name is a usage error. */
@@ -100,7 +103,7 @@ export async function runCheck(context: CheckContext, options: CheckOptions = {}
   };
 }
 
-async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel, keysOnly: boolean, tracked: boolean): Promise<FileResult> {
+async function checkFile({ repo, sources, exampleCache }: CheckContext, file: SecretFileModel, keysOnly: boolean, tracked: boolean): Promise<FileResult> {
   const base: FileResult = {
     example: file.exampleRel,
     target: file.targetRel,
@@ -119,7 +122,7 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
     // The example and the source are independent reads: one waits on the disk, the other on Vault or age.
     const source = file.source;
     const [example, stored] = await Promise.all([
-      readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel }),
+      readExampleThrough(exampleCache, { ...file, example: file.example, exampleRel: file.exampleRel }),
       source === null ? Promise.resolve(null) : keysOnly ? listKeysOf(sources, source) : readValuesOf(sources, source),
     ]);
     base.warnings = example.warnings.map((w) => ({ line: w.line, message: w.message }));
@@ -137,6 +140,11 @@ async function checkFile({ repo, sources }: CheckContext, file: SecretFileModel,
   } catch (error) {
     return { ...base, error: describeError(error) };
   }
+}
+
+/** The example of a working-tree secrets file, through the caller's cache when it gave one. */
+export function readExampleThrough(cache: ExampleCache | undefined, file: ExampleOfFile): ReturnType<typeof readExampleOf> {
+  return cache ? cache.read(file) : readExampleOf(file);
 }
 
 /**

@@ -9,11 +9,10 @@ import type { ExampleModel } from '../core/example.js';
 import type { KeyResult } from '../core/report.js';
 import { CoffreError, ERROR_CODES, isCoffreError, type ErrorCode } from '../errors.js';
 import type { SecretFileModel, ServiceModel } from '../repo/discover.js';
-import { readExampleOf } from '../repo/read-example.js';
 import { acquireServiceLock, gitClearsTargets, planTargets, preflightTargets, resolvePrincipal, writeTargetsAtomically, type PreflightResult, type RenderLock, type TargetPlan, type TargetWrite } from '../render/index.js';
 import type { ValueSnapshot } from '../sources/secret-source.js';
 import type { AsOfRender, ValueOrigin } from './as-of.js';
-import { describeError, selectServices, serviceErrors, type CheckContext } from './check.js';
+import { describeError, readExampleThrough, selectServices, serviceErrors, type CheckContext } from './check.js';
 import { trackProgress, type ProgressListener } from './progress.js';
 import { readValuesOf, releaseAfterLastUse, releaseOf, sourceLabel } from './source-set.js';
 
@@ -248,7 +247,7 @@ async function prepareFile(context: CheckContext, file: SecretFileModel, asOf: A
     const { snapshot, origins } = await asOf.readValues(file, example);
     return { file, example, snapshot, origins };
   }
-  const example = await readExampleOf({ ...file, example: file.example, exampleRel: file.exampleRel });
+  const example = await readExampleThrough(context.exampleCache, { ...file, example: file.example, exampleRel: file.exampleRel });
   if (fresh && file.source) releaseOf(context.sources, file.source);
   const snapshot = file.source ? await readValuesOf(context.sources, file.source) : null;
   return { file, example, snapshot };

@@ -10,6 +10,7 @@ import { FileTooLargeError, MAX_CONFIG_BYTES, NotRegularFileError, readBoundedTe
 import { loadConfig, type CoffreConfig } from '../repo/config.js';
 import { discoverRepo, type RepoModel } from '../repo/discover.js';
 import type { DiscoveryCache } from '../repo/discovery-cache.js';
+import type { ExampleCache } from '../repo/example-cache.js';
 import { openCommitView, type CommitView } from './commit-view.js';
 import { createSopsSource, parseAgeIdentities, type AgeIdentity } from '../sources/sops.js';
 import { createVaultSource, type VaultSource, type VaultSourceOptions } from '../sources/vault.js';
@@ -34,6 +35,8 @@ export interface Workspace {
   commitView: CommitView | null;
   /** Given by the caller (coffre serve): git's answers for render targets, reused while git's inputs are unchanged. */
   gitVerdicts?: GitVerdictCache;
+  /** Given by the caller (coffre serve): parsed examples, reused while their files are unchanged. */
+  exampleCache?: ExampleCache;
   close(): void;
 }
 
@@ -51,6 +54,8 @@ export interface OpenWorkspaceOptions {
   discoveryCache?: DiscoveryCache;
   /** Shared across workspaces (coffre serve): git's answer for render targets while its inputs are unchanged. */
   gitVerdicts?: GitVerdictCache;
+  /** Shared across workspaces (coffre serve): parsed examples while their files are unchanged. */
+  exampleCache?: ExampleCache;
   /**
    * `--as-of`: a commit id (hex) whose tree discovery reads instead of the disk (never cached); verified
    * first, so an unknown commit fails before anything else is opened.
@@ -91,6 +96,7 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
     commitView,
     // A past commit's targets are asked afresh: the cache speaks for the work tree only.
     ...(options.gitVerdicts && commitView === null ? { gitVerdicts: options.gitVerdicts } : {}),
+    ...(options.exampleCache && commitView === null ? { exampleCache: options.exampleCache } : {}),
     close: () => {
       vault?.close();
       if (vaultSession !== shared) vaultSession?.close();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/repo/config.js';
 import { createDiscoveryCache } from '../../src/repo/discovery-cache.js';
+import { createExampleCache } from '../../src/repo/example-cache.js';
 import { runRender } from '../../src/use-cases/render.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { bearer, makeHttpFixture } from './http-fixture.js';
@@ -77,13 +78,14 @@ t.test('the parsed config is reused only for the same text: an edit is seen by t
   await t.rejects(loadConfig(root), { code: 'COFFRE_CONFIG_INVALID' }, 'a second config file appearing is still refused');
 });
 
-t.test('as in coffre serve (shared discovery cache): edits of an example, a compose file and coffre.yaml are seen by the next request', async (t) => {
+t.test('as in coffre serve (shared discovery and example caches): edits of an example, a compose file and coffre.yaml are seen by the next request', async (t) => {
   const dir = fixture.dir;
   // Everything on disk is older than the racy window, so that the cache does reuse the model between requests.
   let clock = Date.now() + 10_000;
   const discoveryCache = createDiscoveryCache(() => clock);
+  const exampleCache = createExampleCache(() => clock);
   const app = fixture.app({
-    openWorkspace: (scope) => openWorkspace({ root: dir, env: fixture.env, discoveryCache, ...(scope?.services ? { services: scope.services } : {}) }),
+    openWorkspace: (scope) => openWorkspace({ root: dir, env: fixture.env, discoveryCache, exampleCache, ...(scope?.services ? { services: scope.services } : {}) }),
   });
   t.teardown(() => app.close());
   const check = async () => {
@@ -108,6 +110,7 @@ t.test('as in coffre serve (shared discovery cache): edits of an example, a comp
 
   const example = path.join(dir, 'wiki', 'secrets', 'wiki.secrets.example');
   await writeFile(example, 'WIKI_KEY=\nWIKI_NEW=\n');
+  clock = Date.now() + 10_000;
   t.same(keysOf(await check()), { WIKI_KEY: 'ok', WIKI_NEW: 'missing' }, 'an edited example: the next request sees it');
 
   // The same size and an old timestamp put back: the inode change time still differs.

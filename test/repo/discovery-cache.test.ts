@@ -3,7 +3,7 @@
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { defaultConfig } from '../../src/repo/config.js';
+import { defaultConfig, parseConfig } from '../../src/repo/config.js';
 import { discoverRepo } from '../../src/repo/discover.js';
 import { createDiscoveryCache } from '../../src/repo/discovery-cache.js';
 
@@ -47,4 +47,23 @@ t.test('inputs changed within the racy window are not cached', async (t) => {
   const cache = createDiscoveryCache(() => Date.now());
   const first = await cache.discover(options);
   t.not(await cache.discover(options), first, 'freshly written files: discovered again');
+});
+
+t.test('a frozen config is keyed by identity: the same object reuses, another frozen one re-discovers', async (t) => {
+  const root = t.testdir(tree);
+  const cache = createDiscoveryCache(() => Date.now() + 10_000);
+  const vaultConfig = Object.freeze(defaultConfig());
+  const first = await cache.discover({ root, config: vaultConfig, vaultEnabled: true });
+  t.equal(await cache.discover({ root, config: vaultConfig, vaultEnabled: true }), first, 'the same frozen config: the same model');
+  // Another coffre.yaml text gives another frozen object: a model built under the first must not answer it.
+  const skipping = Object.freeze(parseConfig('files:\n  chat/secrets/app.secrets: { skip: true }\n', 'coffre.yaml'));
+  const other = await cache.discover({ root, config: skipping, vaultEnabled: true });
+  t.not(other, first, 'another frozen config: discovered again');
+  t.equal(other.services[0]?.secretFiles.length, 0, 'with the file skipped');
+  t.equal(first.services[0]?.secretFiles.length, 1);
+  t.same(other, await discoverRepo({ root, config: skipping, vaultEnabled: true }), 'and as a fresh discovery with it');
+  // An unfrozen config may change under the cache: keyed by its content, so equal content still reuses.
+  const open = defaultConfig();
+  const opened = await cache.discover({ root, config: open, vaultEnabled: true });
+  t.equal(await cache.discover({ root, config: defaultConfig(), vaultEnabled: true }), opened, 'unfrozen configs of the same content share a model');
 });
