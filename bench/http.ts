@@ -1,7 +1,8 @@
 // bench/http: `coffre serve` (the real binary, as a child process) under autocannon, on the generated
 // 200-service repo (half OpenBao, half sops), for 1 and 50 connections; in the same run, the direct KV
 // reads a check of one Vault-backed service needs (3 reads, made concurrently, as coffre makes them), so
-// coffre's overhead is a ratio; and the server's RSS over 100k requests (BENCH_RSS_REQUESTS).
+// coffre's overhead is a ratio, and the same reads behind the smallest fastify + undici server (the floor);
+// and the server's RSS over 100k requests (BENCH_RSS_REQUESTS).
 // Run: `npm run bench:http`. Not a test: it asserts nothing about time.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -85,6 +86,21 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   throw new Error('coffre serve did not become healthy');
 }
 
+/** Waits until `url` answers 200 (the floor server is up and reads OpenBao). */
+async function waitForAnswer(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the floor server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the floor server did not answer');
+}
+
 async function main(): Promise<void> {
   const bench = await openBenchRepo(SERVICES);
   const { bao, key, root, files } = bench;
@@ -97,6 +113,7 @@ async function main(): Promise<void> {
     env: { PATH: process.env.PATH, VAULT_ADDR: bao.address, VAULT_TOKEN: bao.rootToken, SOPS_AGE_KEY: key.identity },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  let floorServer: ChildProcess | undefined;
   try {
     await waitForHealth(url, server);
     const auth = { authorization: `Bearer ${apiToken}` };
@@ -122,6 +139,23 @@ async function main(): Promise<void> {
     // read here). Interleaved: each round measures the three for PHASE_SECONDS each, in a rotating order, and a
     // round's ratio compares phases a few seconds apart, so the machine's load swings hit both sides.
     const paths = files.filter((f) => f.service === vaultService).map((f) => f.vaultPath as string);
+    // The floor: the same reads behind the smallest fastify + undici server (bench/http-floor-server.ts), a
+    // process of its own like coffre serve, measured in the same rounds.
+    const floorPort = port + 1;
+    floorServer = spawn(process.execPath, [path.join(projectRoot, 'dist', 'bench', 'http-floor-server.js'), bao.address, String(floorPort), ...paths], {
+      env: { PATH: process.env.PATH, VAULT_TOKEN: bao.rootToken },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const floorUrl = `http://127.0.0.1:${floorPort}`;
+    await waitForAnswer(`${floorUrl}/floor`, floorServer);
+    const floorPool = new Pool(floorUrl, { connections: 50, pipelining: 1 });
+    const viaFloor = async () => {
+      const response = await floorPool.request({ method: 'GET', path: '/floor' });
+      await response.body.arrayBuffer();
+      if (response.statusCode !== 200) throw new Error(`floor server: HTTP ${response.statusCode}`);
+    };
+    // Warmed as long as coffre serve was by the autocannon rows above, so V8 has optimised both alike.
+    await loop(viaFloor, 10, routes.length * (2 * DURATION + 1));
     const baoPool = new Pool(bao.address, { connections: 150, pipelining: 1 });
     const coffrePool = new Pool(url, { connections: 50, pipelining: 1 });
     const direct = async () => {
@@ -147,16 +181,18 @@ async function main(): Promise<void> {
     const directRows: Measured[] = [];
     const coffreRows: Measured[] = [];
     const renderRows: Measured[] = [];
-    const roundRatios = new Map<number, { check: number[]; render: number[] }>();
+    const floorRows: Measured[] = [];
+    const roundRatios = new Map<number, { check: number[]; render: number[]; floor: number[] }>();
     const medianRow = (connections: number, phases: Array<{ p50: number; p99: number; rps: number }>): Measured => ({ connections, p50: median(phases.map((p) => p.p50)), p99: median(phases.map((p) => p.p99)), rps: median(phases.map((p) => p.rps)) });
     for (const connections of [1, 50]) {
       const kinds = [
         { name: 'direct', call: direct, phases: [] as Array<{ p50: number; p99: number; rps: number }> },
         { name: 'check', call: viaCoffre, phases: [] as Array<{ p50: number; p99: number; rps: number }> },
         { name: 'render', call: viaRender, phases: [] as Array<{ p50: number; p99: number; rps: number }> },
+        { name: 'floor', call: viaFloor, phases: [] as Array<{ p50: number; p99: number; rps: number }> },
       ];
       for (const kind of kinds) await loop(kind.call, connections, 0.5); // warm-up of this connection count
-      const ratios = { check: [] as number[], render: [] as number[] };
+      const ratios = { check: [] as number[], render: [] as number[], floor: [] as number[] };
       for (let round = 0; round < ROUNDS; round++) {
         const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]!);
         const measured = new Map<string, { p50: number; p99: number; rps: number }>();
@@ -167,13 +203,15 @@ async function main(): Promise<void> {
         }
         ratios.check.push(measured.get('check')!.p50 / measured.get('direct')!.p50);
         ratios.render.push(measured.get('render')!.p50 / measured.get('direct')!.p50);
+        ratios.floor.push(measured.get('floor')!.p50 / measured.get('direct')!.p50);
       }
       roundRatios.set(connections, ratios);
       directRows.push(medianRow(connections, kinds[0]!.phases));
       coffreRows.push(medianRow(connections, kinds[1]!.phases));
       renderRows.push(medianRow(connections, kinds[2]!.phases));
+      floorRows.push(medianRow(connections, kinds[3]!.phases));
     }
-    await Promise.all([baoPool.close(), coffrePool.close()]);
+    await Promise.all([baoPool.close(), coffrePool.close(), floorPool.close()]);
 
     // RSS over many requests: sampled every tenth of the run.
     const rssSamples: Array<{ requests: number; rss: number }> = [{ requests: 0, rss: rssOf(server.pid as number) }];
@@ -196,6 +234,10 @@ async function main(): Promise<void> {
         const spread = `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`;
         ratioLines.push(`- ${d.connections} connection(s): coffre ${label} p50 / direct reads p50 = ${ratio.toFixed(2)}, median of ${perRound.length} interleaved rounds (${spread}; target ≤ 1.5; same undici client for both): ${verdict}.`);
       }
+      const floor = median(ratios.floor);
+      ratioLines.push(
+        `- ${d.connections} connection(s), the floor: the smallest fastify + undici server making the same reads (bench/http-floor-server.ts: no authentication, repo, logging or metrics) p50 / direct reads p50 = ${floor.toFixed(2)} (${Math.min(...ratios.floor).toFixed(2)}–${Math.max(...ratios.floor).toFixed(2)}), in the same rounds: what any service on coffre's stack pays here; coffre check is ${(median(ratios.check) / floor).toFixed(2)}× that floor.`,
+      );
     }
     const settled = rssSamples.slice(1).map((s) => s.rss);
     const rssMedian = median(settled);
@@ -211,6 +253,7 @@ async function main(): Promise<void> {
       ...directRows.map((r) => `| direct: the 3 KV reads of ${vaultService}, concurrently (undici Pool) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
       ...coffreRows.map((r) => `| GET /v1/services/${vaultService}/check (same undici Pool) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
       ...renderRows.map((r) => `| POST /v1/services/${vaultService}/render {dryRun} (same undici Pool) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
+      ...floorRows.map((r) => `| floor: GET /floor of bench/http-floor-server.ts, the same 3 reads (same undici Pool) | ${r.connections} | ${r.rps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | 0 |`),
       '',
       ...ratioLines,
       `- Server RSS over ${rssSamples.at(-1)?.requests} keys-only check requests (${rssSeconds.toFixed(0)} s, 50 connections): ` +
@@ -220,6 +263,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     server.kill('SIGTERM');
+    floorServer?.kill('SIGTERM');
     await bench.close();
   }
 }
