@@ -75,6 +75,13 @@ globalThis[Symbol.for('coffre.servicesFound')] = ({ services }) => {
   servicesTold = true;
   if (services >= LARGE_RUN_SERVICES) v8.setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
 };
+// coffre serve, once it has opened the repo and before it answers (src/cli/serve-command.ts tells): a process
+// that answers requests for hours gains from optimizing early what it runs on every request. With the 4×
+// budget throughout, requests 100 to 2 100 of a 200-service serve cost 3.31-3.50 ms CPU each (check of one
+// service), 2.90-3.21 ms with the default from here (3 interleaved runs); its start-up keeps the 4× budget.
+globalThis[Symbol.for('coffre.longRun')] = () => {
+  v8.setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
+};
 let discoveryTold = false;
 globalThis[Symbol.for('coffre.discovered')] = ({ sopsFiles }) => {
   if (discoveryTold) return;

@@ -118,6 +118,7 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
     vaultSession?.close();
     throw error;
   }
+  announceLongRun();
   // Logging in is not a start condition (Vault may be down or sealed for a while): failures are logged by the
   // session and shown by /readyz, and the next request tries again.
   vaultSession?.start().catch(() => undefined);
@@ -166,4 +167,13 @@ async function readPem(io: CliIo, file: string, what: string): Promise<string> {
   } catch (error) {
     throw new CoffreError('COFFRE_USAGE', `cannot read the TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+}
+
+/**
+ * Tells the executable (bin/coffre.js, which tunes V8 for short runs) that this process now answers requests
+ * for a long time, once its start-up work is done. Nothing happens when coffre runs as a library (tests).
+ */
+function announceLongRun(): void {
+  const hook = (globalThis as Record<symbol, unknown>)[Symbol.for('coffre.longRun')];
+  if (typeof hook === 'function') hook();
 }

@@ -1,7 +1,13 @@
 // bin/coffre.js tunes V8 for short runs and for sops files, and lifts both settings for a run discovery shows
 // needs neither (see its comments). The workspace tells it what discovery found, through two hooks; this pins
-// what it tells: the service folders found (before they are read), then the secret files and how many are sops.
+// what it tells: the service folders found (before they are read), then the secret files and how many are sops;
+// and that coffre serve, a long run, tells it so once started (and not before its start-up work).
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
+import { projectRoot } from '../support/tools.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
 
@@ -30,4 +36,49 @@ t.test('opening a workspace tells the executable how many services, secret files
     ['coffre.servicesFound', { services: 3 }],
     ['coffre.discovered', { secretFiles: 4, sopsFiles: 2 }],
   ]);
+});
+
+t.test('coffre serve tells the executable it is a long run: after its start-up discovery, before it listens', async (t) => {
+  const dir = t.testdir({});
+  // Preloaded into the real process: wraps bin/coffre.js's hooks, once it has defined them, to log each call.
+  const spy = path.join(dir, 'spy.mjs');
+  writeFileSync(
+    spy,
+    `const names = ['servicesFound', 'discovered', 'longRun'];
+const wrap = () => {
+  if (!names.every((name) => typeof globalThis[Symbol.for('coffre.' + name)] === 'function')) return setImmediate(wrap);
+  for (const name of names) {
+    const original = globalThis[Symbol.for('coffre.' + name)];
+    globalThis[Symbol.for('coffre.' + name)] = (facts) => {
+      process.stderr.write('HOOK ' + name + '\\n');
+      return original(facts);
+    };
+  }
+};
+wrap();
+`,
+  );
+  const child = spawn(process.execPath, ['--import', pathToFileURL(spy).href, path.join(projectRoot, 'bin', 'coffre.js'), 'serve', '-C', path.join(projectRoot, 'examples', 'infra'), '--insecure-no-auth', '--listen', '127.0.0.1:0'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/"url":"http:\/\/127\.0\.0\.1:\d+"/.test(stdout)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const calls = stderr.split('\n').filter((line) => line.startsWith('HOOK ')).map((line) => line.slice(5));
+  t.same(calls, ['servicesFound', 'discovered', 'longRun'], 'the start-up discovery first, then the long run, once');
+  child.kill('SIGTERM');
 });
