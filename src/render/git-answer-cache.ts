@@ -34,40 +34,64 @@ const MAX_VERDICTS = 512;
 export function createGitVerdictCache(now: () => number = Date.now): GitVerdictCache {
   const verdicts = new Map<string, Remembered<boolean>>();
   const ignoredAnswers = new Map<string, Remembered<IgnoredSource[]>>();
+  // The questions being put to git, by key, for each store.
+  const clearsAsked = new Map<string, Promise<Asked<boolean>>>();
+  const ignoredAsked = new Map<string, Promise<Asked<IgnoredSource[]>>>();
 
   /**
-   * The remembered answer for `rels` while every input stamp is unchanged; else git is asked (`ask`), and its
-   * answer kept when `keep` allows and no input changed during the question nor within the racy window.
+   * The remembered answer for `rels` while every input stamp is unchanged; else git is asked (`ask`), once for
+   * the requests that come while it answers, and its answer kept when `keep` allows and no input changed
+   * during the question nor within the racy window.
    */
-  async function answer<T>(store: Map<string, Remembered<T>>, root: string, rels: readonly string[], extraInputs: (gitDir: string) => string[], ask: () => Promise<T>, keep: (answer: T) => boolean): Promise<T> {
+  async function answer<T>(store: Map<string, Remembered<T>>, asking: Map<string, Promise<Asked<T>>>, root: string, rels: readonly string[], extraInputs: (gitDir: string) => string[], ask: () => Promise<T>, keep: (answer: T) => boolean): Promise<T> {
     const key = JSON.stringify([root, [...rels].sort()]);
     const cached = store.get(key);
     if (cached !== undefined && cached.stamps.every(([file, stamp]) => stampOf(file).stamp === stamp)) return cached.answer;
+    // The same question already put to git (concurrent first requests): its answer, if it is one that is kept,
+    // holds for this request too, which arrived while no input changed. Any other outcome is asked again.
+    const running = asking.get(key);
+    if (running !== undefined) {
+      const asked = await running.catch(() => null);
+      if (asked?.kept) return asked.answer;
+    }
     store.delete(key);
-    const layout = await gitLayoutOf(root);
-    if (layout === null) return ask();
-    const inputs = [...gitInputsOf(layout, await realpath(root), rels), ...extraInputs(layout.gitDir)];
-    const before = inputs.map(stampOf);
-    const answered = await ask();
-    const after = inputs.map(stampOf);
-    const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
-    if (settled && keep(answered)) {
+    const question = (async (): Promise<Asked<T>> => {
+      const layout = await gitLayoutOf(root);
+      if (layout === null) return { answer: await ask(), kept: false };
+      const inputs = [...gitInputsOf(layout, await realpath(root), rels), ...extraInputs(layout.gitDir)];
+      const before = inputs.map(stampOf);
+      const answered = await ask();
+      const after = inputs.map(stampOf);
+      const settled = after.every((s, i) => s.stamp === before[i]!.stamp && now() - s.changedMs > RACY_WINDOW_MS);
+      if (!settled || !keep(answered)) return { answer: answered, kept: false };
       if (store.size >= MAX_VERDICTS) store.delete(store.keys().next().value as string);
       store.set(key, { answer: answered, stamps: inputs.map((file, i) => [file, after[i]!.stamp] as const) });
+      return { answer: answered, kept: true };
+    })();
+    asking.set(key, question);
+    try {
+      return (await question).answer;
+    } finally {
+      if (asking.get(key) === question) asking.delete(key);
     }
-    return answered;
   }
 
   return {
-    clears: (root, targetRels) => answer(verdicts, root, targetRels, () => [], () => gitClearsTargets(root, targetRels), (cleared) => cleared),
+    clears: (root, targetRels) => answer(verdicts, clearsAsked, root, targetRels, () => [], () => gitClearsTargets(root, targetRels), (cleared) => cleared),
     ignoredSources: async (root, rels) => {
       // No sops source (a Vault-only service): nothing to ask, and nothing to stat for it on every request.
       if (rels.length === 0) return [];
       // Handed out as copies: no caller can change what the next request is answered.
-      const ignored = await answer(ignoredAnswers, root, rels, (gitDir) => [path.join(gitDir, 'info', 'exclude')], () => sourcesGitWillNotCommit(root, rels), () => true);
+      const ignored = await answer(ignoredAnswers, ignoredAsked, root, rels, (gitDir) => [path.join(gitDir, 'info', 'exclude')], () => sourcesGitWillNotCommit(root, rels), () => true);
       return ignored.map((entry) => ({ ...entry }));
     },
   };
+}
+
+interface Asked<T> {
+  answer: T;
+  /** Kept in the store: no input changed during the question, nor within the racy window, and `keep` allowed it. */
+  kept: boolean;
 }
 
 interface Remembered<T> {

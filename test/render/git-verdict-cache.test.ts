@@ -1,6 +1,8 @@
 // coffre serve keeps git's "these targets are untracked and ignored" answer while nothing git reads to give it
 // has changed, instead of starting two git processes per render request. Real git, real repos.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { createGitVerdictCache } from '../../src/render/git-answer-cache.js';
@@ -87,4 +89,59 @@ t.test('sops sources git will not commit: any answer is reused until the index, 
 
   git(root, 'add', '-f', 'svc/secrets/db.secrets.sops.yaml');
   t.same(names(await cache.ignoredSources(root, SOURCES)), [], 'once tracked (the index changed), it will be committed');
+});
+
+/** Puts a git first on PATH that counts its runs, then runs the real one; `counted(fn)` runs `fn` with it. */
+function countingGit(t: Test): <T>(fn: () => Promise<T>) => Promise<{ value: T; runs: number }> {
+  // Not t.testdir: a test has one, and the repo lives there.
+  const bin = mkdtempSync(path.join(os.tmpdir(), 'coffre-counting-git-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const counter = path.join(bin, 'runs');
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  writeFileSync(path.join(bin, 'git'), `#!/bin/sh\necho run >> '${counter}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+  const runs = (): number => (existsSync(counter) ? readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0);
+  return async (fn) => {
+    rmSync(counter, { force: true });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved ?? ''}`;
+    try {
+      return { value: await fn(), runs: runs() };
+    } finally {
+      process.env.PATH = saved;
+    }
+  };
+}
+
+t.test('requests that come while git answers share its answer: one question, not one per request', async (t) => {
+  const root = repo(t);
+  const counted = countingGit(t);
+  const later = (): number => Date.now() + 10_000;
+  const one = await counted(() => createGitVerdictCache(later).clears(root, TARGETS));
+  t.equal(one.value, true);
+  t.ok(one.runs > 0, `one question runs git (${one.runs} runs)`);
+  const cache = createGitVerdictCache(later);
+  const burst = await counted(() => Promise.all(Array.from({ length: 8 }, () => cache.clears(root, TARGETS))));
+  t.same(burst.value, Array.from({ length: 8 }, () => true), 'every request is answered yes');
+  t.equal(burst.runs, one.runs, '8 concurrent first requests: the runs of one question');
+  const sources = ['svc/secrets/db.secrets.sops.yaml'];
+  const ignoredOnce = await counted(() => createGitVerdictCache(later).ignoredSources(root, sources));
+  const shared = createGitVerdictCache(later);
+  const ignoredBurst = await counted(() => Promise.all(Array.from({ length: 8 }, () => shared.ignoredSources(root, sources))));
+  t.equal(ignoredBurst.runs, ignoredOnce.runs, 'the same for the sops-source question');
+  t.same(ignoredBurst.value, Array.from({ length: 8 }, () => ignoredOnce.value));
+  // Each caller gets its own copy of the entries.
+  t.not(ignoredBurst.value[0], ignoredBurst.value[1]);
+});
+
+t.test('an answer that is not kept is not shared: a request that came meanwhile asks git itself', async (t) => {
+  const root = repo(t);
+  const counted = countingGit(t);
+  // The real clock: the .gitignore was just written, inside the racy window, so no answer is kept.
+  const one = await counted(() => createGitVerdictCache().clears(root, TARGETS));
+  const cache = createGitVerdictCache();
+  const burst = await counted(() => Promise.all(Array.from({ length: 3 }, () => cache.clears(root, TARGETS))));
+  t.same(burst.value, [true, true, true], 'each is answered');
+  t.ok(burst.runs > one.runs, `the requests that came meanwhile asked git again (${burst.runs} runs, one question: ${one.runs})`);
+  writeFileSync(path.join(root, 'svc/secrets/.gitignore'), '!db.secrets\n');
+  t.same(await Promise.all([cache.clears(root, TARGETS), cache.clears(root, TARGETS)]), [false, false], 'a no is never shared from a remembered yes');
 });
