@@ -1,6 +1,6 @@
 // The discovery cache gives what a fresh discovery gives: it reuses a model only while every file and
 // folder discovery read is unchanged, and never trusts inputs modified within the racy window.
-import { writeFile, rm } from 'node:fs/promises';
+import { rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { defaultConfig, parseConfig } from '../../src/repo/config.js';
@@ -66,4 +66,23 @@ t.test('a frozen config is keyed by identity: the same object reuses, another fr
   const open = defaultConfig();
   const opened = await cache.discover({ root, config: open, vaultEnabled: true });
   t.equal(await cache.discover({ root, config: defaultConfig(), vaultEnabled: true }), opened, 'unfrozen configs of the same content share a model');
+});
+
+t.test('a compose file that is a link: an edit of the file behind it re-discovers', async (t) => {
+  const root = t.testdir({
+    shared: { 'compose.yml': 'services:\n  app:\n    image: chat\n    env_file: ./secrets/app.secrets\n' },
+    chat: { secrets: { 'app.secrets.example': 'TOKEN=\n', 'db.secrets.example': 'PASSWORD=\n' } },
+  });
+  await symlink('../shared/compose.yml', path.join(root, 'chat', 'docker-compose.yml'));
+  const options = { root, config: defaultConfig(), vaultEnabled: true, services: ['chat'] };
+  let clock = Date.now() + 10_000;
+  const cache = createDiscoveryCache(() => clock);
+  const first = await cache.discover(options);
+  t.equal(first.services[0]?.secretFiles.length, 1, 'discovery follows the link');
+  t.equal(await cache.discover(options), first, 'unchanged: reused');
+  await writeFile(path.join(root, 'shared', 'compose.yml'), 'services:\n  app:\n    image: chat\n    env_file: [./secrets/app.secrets, ./secrets/db.secrets]\n');
+  clock = Date.now() + 10_000;
+  const edited = await cache.discover(options);
+  t.equal(edited.services[0]?.secretFiles.length, 2, 'the file behind the link was edited: discovered again');
+  t.same(edited, await discoverRepo(options), 'as a fresh discovery');
 });
