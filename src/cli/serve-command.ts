@@ -16,7 +16,7 @@ import { createDiscoveryCache } from '../repo/discovery-cache.js';
 import { createExampleCache } from '../repo/example-cache.js';
 import { createGitVerdictCache } from '../render/index.js';
 import { optimiseHttpParserForLongRun } from '../sources/vault-transport.js';
-import { openVaultSession, openWorkspace } from '../use-cases/workspace.js';
+import { openVaultSession, openWorkspace, tellExecutable } from '../use-cases/workspace.js';
 import { flagOf, listOf, stringOf, type CliCommand, type Invocation } from './command.js';
 import type { CliIo } from './io.js';
 import { VERSION } from './main.js';
@@ -118,7 +118,8 @@ async function serve(invocation: Invocation, io: CliIo): Promise<number> {
     vaultSession?.close();
     throw error;
   }
-  announceLongRun();
+  // The start-up work is done: from here this process answers requests for a long time.
+  tellExecutable('longRun');
   // Logging in is not a start condition (Vault may be down or sealed for a while): failures are logged by the
   // session and shown by /readyz, and the next request tries again.
   vaultSession?.start().catch(() => undefined);
@@ -167,13 +168,4 @@ async function readPem(io: CliIo, file: string, what: string): Promise<string> {
   } catch (error) {
     throw new CoffreError('COFFRE_USAGE', `cannot read the TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-}
-
-/**
- * Tells the executable (bin/coffre.js, which tunes V8 for short runs) that this process now answers requests
- * for a long time, once its start-up work is done. Nothing happens when coffre runs as a library (tests).
- */
-function announceLongRun(): void {
-  const hook = (globalThis as Record<symbol, unknown>)[Symbol.for('coffre.longRun')];
-  if (typeof hook === 'function') hook();
 }

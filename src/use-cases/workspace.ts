@@ -105,22 +105,22 @@ export async function openWorkspace(options: OpenWorkspaceOptions): Promise<Work
 }
 
 /**
- * Tells the executable (bin/coffre.js, which tunes V8 for short runs and for sops files) how large this run
- * is, as soon as discovery knows: the service folders found, then the secret files and how many are sops.
- * Nothing happens when coffre runs as a library (tests).
+ * Tells the executable (bin/coffre.js, which tunes V8 for short runs and for sops files) what kind of run this
+ * is: here, as soon as discovery knows, the service folders found, then the secret files and how many are sops;
+ * `longRun` from coffre serve once started. Nothing happens when coffre runs as a library (tests).
  */
-function tell(name: string, facts: Record<string, number>): void {
+export function tellExecutable(name: 'servicesFound' | 'discovered' | 'longRun', facts: Record<string, number> = {}): void {
   const hook = (globalThis as Record<symbol, unknown>)[Symbol.for(`coffre.${name}`)];
   if (typeof hook === 'function') hook(facts);
 }
 
 function announceServicesFound(services: number): void {
-  tell('servicesFound', { services });
+  tellExecutable('servicesFound', { services });
 }
 
 function announceRunSize(repo: RepoModel): void {
   const files = repo.services.flatMap((service) => service.secretFiles);
-  tell('discovered', { secretFiles: files.length, sopsFiles: files.filter((file) => file.source?.kind === 'sops').length });
+  tellExecutable('discovered', { secretFiles: files.length, sopsFiles: files.filter((file) => file.source?.kind === 'sops').length });
 }
 
 /** Options of {@link openVaultSession}. */

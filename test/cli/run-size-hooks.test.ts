@@ -2,11 +2,11 @@
 // needs neither (see its comments). The workspace tells it what discovery found, through two hooks; this pins
 // what it tells: the service folders found (before they are read), then the secret files and how many are sops;
 // and that coffre serve, a long run, tells it so once started (and not before its start-up work).
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
+import { startServeProcess } from '../support/serve-process.js';
 import { projectRoot } from '../support/tools.js';
 import { openWorkspace } from '../../src/use-cases/workspace.js';
 import { newAgeKey, writeSopsFile } from '../support/sops.js';
@@ -58,27 +58,10 @@ const wrap = () => {
 wrap();
 `,
   );
-  const child = spawn(process.execPath, ['--import', pathToFileURL(spy).href, path.join(projectRoot, 'bin', 'coffre.js'), 'serve', '-C', path.join(projectRoot, 'examples', 'infra'), '--insecure-no-auth', '--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (/"url":"http:\/\/127\.0\.0\.1:\d+"/.test(stdout)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  const calls = stderr.split('\n').filter((line) => line.startsWith('HOOK ')).map((line) => line.slice(5));
+  const serve = await startServeProcess(t, ['-C', path.join(projectRoot, 'examples', 'infra'), '--insecure-no-auth', '--listen', '127.0.0.1:0'], {}, ['--import', pathToFileURL(spy).href]);
+  // Written before it listens, but on stderr: its pipe may be read after stdout's listening line.
+  for (let waited = 0; !serve.output().stderr.includes('HOOK longRun') && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  const calls = serve.output().stderr.split('\n').filter((line) => line.startsWith('HOOK ')).map((line) => line.slice(5));
   t.same(calls, ['servicesFound', 'discovered', 'longRun'], 'the start-up discovery first, then the long run, once');
-  child.kill('SIGTERM');
+  await serve.stop();
 });

@@ -13,9 +13,9 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `coffre serve <args>` (add `--listen 127.0.0.1:0`) with exactly `env` (plus PATH). */
-export async function startServeProcess(t: Test, args: string[], env: Record<string, string | undefined>): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'coffre.js'), 'serve', ...args], {
+/** Starts `coffre serve <args>` (add `--listen 127.0.0.1:0`) with exactly `env` (plus PATH); `nodeArgs` go to node first. */
+export async function startServeProcess(t: Test, args: string[], env: Record<string, string | undefined>, nodeArgs: string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(projectRoot, 'bin', 'coffre.js'), 'serve', ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
